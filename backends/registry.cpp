@@ -1,0 +1,62 @@
+#include "backends/registry.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "backends/db_engine.hpp"
+#include "backends/sqlite_table.hpp"
+
+namespace sessionctl {
+namespace {
+
+std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                               const StoreOptions& options) {
+    nlohmann::json db = config.database();
+    std::string engine = db.value("ENGINE", "");
+    if (engine != "django.db.backends.sqlite3")
+        throw ConfigError(fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
+                                      "django.db.backends.sqlite3)",
+                                      engine));
+    if (!db.contains("NAME") || !db["NAME"].is_string() || db["NAME"].get<std::string>().empty())
+        throw ConfigError("DATABASES[\"default\"][\"NAME\"] must be the path of the SQLite file");
+    SqliteOptions sqlite;
+    sqlite.read_only = options.access == Access::read_only;
+    sqlite.create_if_missing = options.create_if_missing;
+    // Django passes OPTIONS to sqlite3.connect(); its "timeout" (seconds, default 5)
+    // is how long a writer waits for the lock.
+    if (db.contains("OPTIONS") && db["OPTIONS"].is_object() && db["OPTIONS"].contains("timeout")) {
+        const auto& t = db["OPTIONS"]["timeout"];
+        if (!t.is_number()) throw ConfigError("DATABASES[\"default\"][\"OPTIONS\"][\"timeout\"] must be a number");
+        sqlite.busy_timeout_ms = static_cast<int>(std::lround(t.get<double>() * 1000));
+    }
+    auto table = open_sqlite_table(db["NAME"].get<std::string>(), sqlite);
+    return std::make_unique<DbStore>(std::move(env), std::move(table));
+}
+
+}  // namespace
+
+const std::vector<EngineEntry>& engine_registry() {
+    static const std::vector<EngineEntry> registry = {
+        {kDbEngine, "django_session table (SQLite)", open_db},
+        {"django.contrib.sessions.backends.file", "one file per session in SESSION_FILE_PATH", {}},
+        {"django.contrib.sessions.backends.cache", "Redis or memcached via CACHES", {}},
+        {"django.contrib.sessions.backends.cached_db", "cache in front of the db table", {}},
+        {"django.contrib.sessions.backends.signed_cookies", "the session lives in the browser's cookie", {}},
+    };
+    return registry;
+}
+
+std::unique_ptr<Store> open_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                  const StoreOptions& options) {
+    std::string engine = config.session_engine();
+    for (const auto& entry : engine_registry()) {
+        if (entry.engine != engine) continue;
+        if (!entry.open)
+            throw ConfigError(fmt::format("SESSION_ENGINE '{}' is not supported by this build yet", engine));
+        return entry.open(config, std::move(env), options);
+    }
+    throw ConfigError(fmt::format("unknown SESSION_ENGINE '{}'", engine));
+}
+
+}  // namespace sessionctl

@@ -1,0 +1,69 @@
+#pragma once
+
+// The error kinds of Django's session layer, plus the ones an administrator's
+// tool needs. Each maps to one exit code in cli/; see DESIGN.md.
+
+#include <stdexcept>
+#include <string>
+
+namespace sessionctl {
+
+class SessionError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// save(must_create=True) found the key taken (Django's CreateError).
+class CreateError : public SessionError {
+public:
+    CreateError() : SessionError("session key already exists") {}
+    using SessionError::SessionError;
+};
+
+// save() of a session whose record vanished meanwhile (Django's UpdateError):
+// never resurrect it.
+class UpdateError : public SessionError {
+public:
+    UpdateError() : SessionError("session was deleted before it could be saved") {}
+    using SessionError::SessionError;
+};
+
+// A key that must not reach a store (Django's InvalidSessionKey / a key that
+// fails _validate_session_key where the caller insisted on it).
+class InvalidSessionKey : public SessionError {
+public:
+    using SessionError::SessionError;
+};
+
+// What Python raises from the expiry functions (TypeError/ValueError), with the
+// Python class name so tests can compare with Django's vectors.
+class ExpiryError : public SessionError {
+public:
+    ExpiryError(std::string python_class, const std::string& message)
+        : SessionError(message), python_class_(std::move(python_class)) {}
+    [[nodiscard]] const std::string& python_class() const { return python_class_; }
+
+private:
+    std::string python_class_;
+};
+
+// A value that JSONSerializer cannot write (Python's TypeError from json.dumps).
+class SerializationError : public SessionError {
+public:
+    using SessionError::SessionError;
+};
+
+// The store itself failed: unreachable, locked, timed out (retrying may help).
+class StoreUnavailable : public SessionError {
+public:
+    using SessionError::SessionError;
+};
+
+// The store answered, but what it holds or how it is set up is wrong
+// (missing table, not a database, unreadable record).
+class StoreError : public SessionError {
+public:
+    using SessionError::SessionError;
+};
+
+}  // namespace sessionctl

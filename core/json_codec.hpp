@@ -1,0 +1,47 @@
+#pragma once
+
+// Python's json module, byte for byte, as Django's JSONSerializer uses it:
+//   dumps: json.dumps(obj, separators=(",", ":")) then .encode("latin-1")
+//   loads: json.loads(data.decode("latin-1"))
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "core/pyvalue.hpp"
+
+namespace sessionctl {
+
+// json.loads failed (Python's JSONDecodeError / RecursionError).
+class JsonDecodeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// json.dumps would raise (Python's TypeError / ValueError), e.g. a string that
+// is not valid WTF-8.
+class JsonEncodeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct JsonLimits {
+    // Python hits RecursionError near 1000 levels; real sessions are shallow.
+    std::size_t max_depth = 512;
+};
+
+// The exact ASCII bytes of json.dumps(value, separators=(",", ":")) with
+// ensure_ascii=True.
+[[nodiscard]] std::string json_dumps(const PyValue& value);
+
+// json.loads(bytes.decode("latin-1")): every input byte is one code point
+// (U+0000..U+00FF), so raw UTF-8 reads as mojibake exactly as in Django.
+// Any JSON value is accepted at the top level.
+[[nodiscard]] PyValue json_loads_latin1(std::string_view bytes, const JsonLimits& limits = {});
+
+// Python's repr() of a float: shortest round-trip digits, "1e+16", "1.5e-07",
+// "1000000000000000.0", "-0.0", "nan", "inf", "-inf".
+[[nodiscard]] std::string python_float_repr(double value);
+
+}  // namespace sessionctl

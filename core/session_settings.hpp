@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sessionctl {
+
+// Where Django versions read the same stored value differently. Writing always
+// follows the current series.
+enum class DjangoSeries {
+    v3_2,     // an ISO-string _session_expiry is not a date (age = the string itself)
+    current,  // 4.1 and later: ISO strings are parsed with fromisoformat
+};
+
+// The settings SessionBase reads (Django's names in comments).
+struct SessionSettings {
+    std::int64_t cookie_age = 1209600;        // SESSION_COOKIE_AGE
+    bool expire_at_browser_close = false;     // SESSION_EXPIRE_AT_BROWSER_CLOSE
+    bool use_tz = true;                       // USE_TZ
+    std::string store_class_name = "SessionStore";  // SESSION_STORE_CLASS (ours): key_salt
+    DjangoSeries series = DjangoSeries::current;
+};
+
+}  // namespace sessionctl

@@ -1,0 +1,25 @@
+#pragma once
+
+// zlib as Python's zlib module uses it for signed values.
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sessionctl {
+
+class ZlibError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// zlib.compress(data): zlib format, level 6, default window and strategy.
+[[nodiscard]] std::string zlib_compress(std::string_view data);
+
+// zlib.decompress(data): the stream must be complete; bytes after its end are
+// ignored, as Python does. Output beyond max_output bytes is refused (a zlib
+// bomb must not exhaust memory).
+[[nodiscard]] std::string zlib_decompress(std::string_view data, std::size_t max_output);
+
+}  // namespace sessionctl
