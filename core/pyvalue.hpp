@@ -36,11 +36,18 @@ struct PyBigInt {
 // Insertion order is kept; assigning an existing key keeps its position.
 class PyDict {
 public:
-    PyDict() = default;
+    // Special members are defined below PyDictEntry: the entry type is
+    // incomplete here, and some compilers instantiate eagerly.
+    PyDict();
+    ~PyDict();
+    PyDict(const PyDict&);
+    PyDict(PyDict&&) noexcept;
+    PyDict& operator=(const PyDict&);
+    PyDict& operator=(PyDict&&) noexcept;
     PyDict(std::initializer_list<PyDictEntry> entries);
 
-    [[nodiscard]] std::size_t size() const { return entries_.size(); }
-    [[nodiscard]] bool empty() const { return entries_.empty(); }
+    [[nodiscard]] std::size_t size() const;
+    [[nodiscard]] bool empty() const;
     [[nodiscard]] bool contains(std::string_view key) const;
     // nullptr when absent.
     [[nodiscard]] const PyValue* find(std::string_view key) const;
@@ -49,11 +56,11 @@ public:
     void set(std::string key, PyValue value);
     // Returns true when the key was there.
     bool erase(std::string_view key);
-    void clear() { entries_.clear(); }
+    void clear();
 
     [[nodiscard]] const std::vector<PyDictEntry>& entries() const { return entries_; }
-    [[nodiscard]] auto begin() const { return entries_.begin(); }
-    [[nodiscard]] auto end() const { return entries_.end(); }
+    [[nodiscard]] std::vector<PyDictEntry>::const_iterator begin() const;
+    [[nodiscard]] std::vector<PyDictEntry>::const_iterator end() const;
 
     // Python dict equality: same keys and values, order ignored.
     friend bool operator==(const PyDict& a, const PyDict& b);
@@ -119,5 +126,18 @@ struct PyDictEntry {
     std::string key;
     PyValue value;
 };
+
+// Defined here, where PyDictEntry is complete.
+inline PyDict::PyDict() = default;
+inline PyDict::~PyDict() = default;
+inline PyDict::PyDict(const PyDict&) = default;
+inline PyDict::PyDict(PyDict&&) noexcept = default;
+inline PyDict& PyDict::operator=(const PyDict&) = default;
+inline PyDict& PyDict::operator=(PyDict&&) noexcept = default;
+inline std::size_t PyDict::size() const { return entries_.size(); }
+inline bool PyDict::empty() const { return entries_.empty(); }
+inline void PyDict::clear() { entries_.clear(); }
+inline std::vector<PyDictEntry>::const_iterator PyDict::begin() const { return entries_.begin(); }
+inline std::vector<PyDictEntry>::const_iterator PyDict::end() const { return entries_.end(); }
 
 }  // namespace sessionctl
