@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""Fails when a command or flag shown by `sessionctl --help` (or a command's
+--help) is missing from a completion file in completions/.
+
+usage: check_completions.py SESSIONCTL COMPLETIONS_DIR
+"""
+import re
+import subprocess
+import sys
+
+
+def help_text(binary, *args):
+    out = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"check_completions: {' '.join(args) or 'sessionctl'} --help exited {out.returncode}")
+    return out.stdout
+
+
+def flags_in(text):
+    # "  -v,--verbose", "  --json", "-0,--null": long flags and single-char short ones
+    longs = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", text))
+    shorts = set(re.findall(r"(?<![\w-])-([A-Za-z0-9])(?=[,\s])", text))
+    return longs, shorts
+
+
+def commands_in(text):
+    section = text.split("Subcommands:", 1)
+    if len(section) < 2:
+        sys.exit("check_completions: no Subcommands section in sessionctl --help")
+    return re.findall(r"^\s{2}([a-z][a-z-]*)\s", section[1], re.M)
+
+
+def main():
+    binary, folder = sys.argv[1], sys.argv[2]
+    files = {name: open(f"{folder}/{path}").read()
+             for name, path in (("bash", "sessionctl.bash"), ("zsh", "_sessionctl"), ("fish", "sessionctl.fish"))}
+    top = help_text(binary)
+    commands = commands_in(top)
+    wanted = []  # (context, word)
+    longs, shorts = flags_in(top.split("Subcommands:", 1)[0])
+    wanted += [("global", f"--{f}") for f in longs if f != "help"]
+    wanted += [("global", f"-{s}") for s in shorts if s != "h"]
+    for cmd in commands:
+        wanted.append(("commands", cmd))
+        longs, shorts = flags_in(help_text(binary, cmd))
+        wanted += [(cmd, f"--{f}") for f in longs if f != "help"]
+        wanted += [(cmd, f"-{s}") for s in shorts if s != "h"]
+
+    failures = 0
+    checked = 0
+    for shell, text in files.items():
+        for context, word in wanted:
+            checked += 1
+            # fish writes long flags as "-l name" and short ones as "-s x".
+            if shell == "fish" and word.startswith("--"):
+                ok = re.search(rf"-l {re.escape(word[2:])}\b", text) is not None
+            elif shell == "fish" and word.startswith("-"):
+                ok = re.search(rf"-s {re.escape(word[1:])}\b", text) is not None
+            else:
+                ok = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+            if not ok:
+                failures += 1
+                print(f"missing in {shell} completion: {word} ({context})")
+    print(f"completions: {len(commands)} commands, {checked} checks")
+    print(f"{checked - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
