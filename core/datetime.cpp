@@ -125,7 +125,27 @@ CivilDate civil_from_days(std::int64_t z) {
 }
 
 std::int64_t seconds_to_micros(double seconds) {
-    return static_cast<std::int64_t>(std::nearbyint(seconds * 1e6));
+    // CPython's timedelta(seconds=x) (delta_new/accum): the whole seconds are
+    // scaled exactly; only the fraction goes through float arithmetic, and the
+    // sub-microsecond leftover is rounded half to even against the exact total.
+    // (nearbyint(x * 1e6) rounds the product first and is off by one microsecond
+    // for about one value in six.)
+    if (std::isnan(seconds)) throw DateTimeError("ValueError", "cannot convert float NaN to integer");
+    if (!(std::fabs(seconds) < 9.0e12))  // beyond int64 microseconds (and timedelta's range)
+        throw DateTimeError("OverflowError", "timedelta seconds out of range");
+    double whole = 0;
+    const double fraction = std::modf(seconds, &whole);
+    std::int64_t micros = static_cast<std::int64_t>(whole) * kMicrosPerSecond;
+    if (fraction == 0.0) return micros;
+    double whole_us = 0;
+    const double leftover = std::modf(1e6 * fraction, &whole_us);
+    micros += static_cast<std::int64_t>(whole_us);
+    double rounded = std::round(leftover);  // half away from zero, as C round()
+    if (std::fabs(rounded - leftover) == 0.5) {
+        const double odd = static_cast<double>(micros & 1);
+        rounded = 2.0 * std::round((leftover + odd) * 0.5) - odd;
+    }
+    return micros + static_cast<std::int64_t>(rounded);
 }
 
 DateTime DateTime::from_unix_local(std::int64_t micros) {

@@ -45,8 +45,13 @@ DateTime expiry_date(const PyValue* expiry, const DateTime& modification, const 
     std::int64_t micros;
     if (seconds.is_int()) micros = seconds.as_int() * kMicros;
     else if (seconds.is_bool()) micros = seconds.as_bool() ? kMicros : 0;
-    else if (seconds.is_float()) micros = seconds_to_micros(seconds.as_float());
-    else
+    else if (seconds.is_float()) {
+        try {
+            micros = seconds_to_micros(seconds.as_float());  // NaN: ValueError, inf: OverflowError
+        } catch (const DateTimeError& e) {
+            throw ExpiryError(e.python_class(), e.what());
+        }
+    } else
         throw ExpiryError("TypeError", fmt::format("unsupported type for timedelta seconds component: {}",
                                                    seconds.type_name()));
     return modification.plus_micros(micros);
