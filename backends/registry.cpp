@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "backends/db_engine.hpp"
+#include "backends/file_engine.hpp"
 #include "backends/sqlite_table.hpp"
 
 namespace sessionctl {
@@ -39,7 +40,18 @@ std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const Sessi
 const std::vector<EngineEntry>& engine_registry() {
     static const std::vector<EngineEntry> registry = {
         {kDbEngine, "django_session table (SQLite)", open_db},
-        {"django.contrib.sessions.backends.file", "one file per session in SESSION_FILE_PATH", {}},
+        {kFileEngine, "one file per session in SESSION_FILE_PATH",
+         [](const Config& config, std::shared_ptr<const SessionEnvironment> env, const StoreOptions& options)
+             -> std::unique_ptr<Store> {
+             FileStoreOptions file;
+             // SESSION_FILE_PATH null (or "") -> tempfile.gettempdir(), as Django.
+             const nlohmann::json& path = config.get("SESSION_FILE_PATH");
+             if (path.is_string()) file.directory = path.get<std::string>();
+             file.prefix = config.cookie_name();
+             file.read_only = options.access == Access::read_only;
+             file.create_directory = options.create_if_missing;
+             return std::make_unique<FileStore>(std::move(env), std::move(file));
+         }},
         {"django.contrib.sessions.backends.cache", "Redis or memcached via CACHES", {}},
         {"django.contrib.sessions.backends.cached_db", "cache in front of the db table", {}},
         {"django.contrib.sessions.backends.signed_cookies", "the session lives in the browser's cookie", {}},

@@ -1,0 +1,647 @@
+#include "backends/file_engine.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/config.hpp"
+#include "core/errors.hpp"
+#include "core/expiry.hpp"
+#include "core/session_key.hpp"
+
+namespace sessionctl {
+namespace {
+
+constexpr std::int64_t kMicros = 1'000'000;
+// Same bound as the codec's max_blob_bytes: a session file is a few KiB.
+constexpr std::int64_t kMaxFileBytes = std::int64_t{64} << 20;
+// tempfile._RandomNameSequence.characters and tempfile.TMP_MAX.
+constexpr std::string_view kTempNameChars = "abcdefghijklmnopqrstuvwxyz0123456789_";
+constexpr int kTempAttempts = 10000;
+constexpr std::size_t kMaxKeptWarnings = 1000;
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+class UniqueFd {
+public:
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    ~UniqueFd() { reset(); }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    [[nodiscard]] int get() const { return fd_; }
+    // Closes now; returns close()'s errno (0 when fine).
+    int reset() {
+        int e = 0;
+        if (fd_ >= 0 && ::close(fd_) != 0) e = errno;
+        fd_ = -1;
+        return e;
+    }
+
+private:
+    int fd_;
+};
+
+FileIdentity identity_of(const struct stat& st) {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+            static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_mtim.tv_sec),
+            static_cast<std::int64_t>(st.st_mtim.tv_nsec)};
+}
+
+// datetime.fromtimestamp(os.stat(path).st_mtime): st_mtime is the double
+// sec + nsec * 1e-9, whose fraction Python rounds half-even to microseconds.
+// Done the same way so that a boundary (mtime + age == now) falls as in Django.
+std::int64_t python_mtime_micros(const FileIdentity& id) {
+    double t = static_cast<double>(id.mtime_sec) + static_cast<double>(id.mtime_nsec) * 1e-9;
+    double whole = 0;
+    double frac = std::modf(t, &whole) * 1e6;
+    frac = std::nearbyint(frac);  // default rounding mode: half to even
+    if (frac >= 1e6) {
+        frac -= 1e6;
+        whole += 1;
+    } else if (frac < 0) {
+        frac += 1e6;
+        whole -= 1;
+    }
+    return static_cast<std::int64_t>(whole) * kMicros + static_cast<std::int64_t>(frac);
+}
+
+// _last_modification() + timedelta(seconds=get_session_cookie_age()).
+DateTime mtime_plus_age(const FileIdentity& id, bool use_tz, std::int64_t cookie_age) {
+    return DateTime::now(python_mtime_micros(id), use_tz).plus_micros(cookie_age * kMicros);
+}
+
+std::int64_t floor_seconds(std::int64_t micros) {
+    std::int64_t q = micros / kMicros;
+    if (micros % kMicros != 0 && micros < 0) --q;
+    return q;
+}
+
+// Python's UnicodeDecodeError from open(path, encoding="ascii").read().
+class NonAsciiContent : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
+std::optional<std::string> ascii_error(std::string_view content) {
+    for (std::size_t i = 0; i < content.size(); ++i) {
+        auto byte = static_cast<unsigned char>(content[i]);
+        if (byte >= 0x80)
+            return fmt::format("'ascii' codec can't decode byte 0x{:02x} in position {}: ordinal not in range(128)",
+                               byte, i);
+    }
+    return std::nullopt;
+}
+
+// `expiry_age <= 0` with Python's comparison rules for whatever
+// get_expiry_age() returned (an int, a float, True, or 3.2's string).
+bool age_is_not_positive(const PyValue& age) {
+    if (age.is_int()) return age.as_int() <= 0;
+    if (age.is_bigint()) return !age.as_bigint().decimal.empty() && age.as_bigint().decimal[0] == '-';
+    if (age.is_float()) return age.as_float() <= 0.0;  // NaN: false
+    if (age.is_bool()) return !age.as_bool();
+    throw ExpiryError("TypeError",
+                      fmt::format("'<=' not supported between instances of '{}' and 'int'", age.type_name()));
+}
+
+enum class Verdict { placeholder, live, expired };
+
+// The decision FileStore.load() makes about a file's content (spec §7):
+// empty -> placeholder, no expiry check; otherwise decode ({} when it does not
+// verify) and expiry = _session_expiry or (mtime + age), expired when
+// get_expiry_age(expiry=expiry) <= 0. Throws what load() would raise:
+// NonAsciiContent (UnicodeDecodeError) and ExpiryError (TypeError/ValueError).
+// `limit` is mtime + age; when unknown, only _session_expiry can expire it.
+Verdict judge(const SessionEnvironment& env, std::string_view content, const std::optional<DateTime>& limit,
+              const DateTime& now, PyDict* decoded = nullptr) {
+    if (content.empty()) return Verdict::placeholder;
+    if (auto error = ascii_error(content)) throw NonAsciiContent(*error);
+    PyDict data = SessionBase::session_dict_from(env.codec->decode(content));
+    const PyValue* stored = data.find(SessionBase::EXPIRY_KEY);
+    bool expired = false;
+    if (stored && stored->truthy()) {
+        // An int is returned unchanged as the age: never expires unless <= 0.
+        expired = age_is_not_positive(expiry_age(stored, now, env.settings));
+    } else if (limit) {
+        try {
+            expired = floor_seconds(subtract_micros(*limit, now)) <= 0;
+        } catch (const DateTimeError& e) {
+            throw ExpiryError(e.python_class(), e.what());
+        }
+    }
+    if (decoded) *decoded = std::move(data);
+    return expired ? Verdict::expired : Verdict::live;
+}
+
+bool write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ session --
+
+class FileSession final : public SessionBase {
+public:
+    FileSession(std::optional<std::string> key, std::shared_ptr<const SessionEnvironment> env, FileStore& store)
+        : SessionBase(std::move(key), std::move(env)), store_(store) {}
+
+    // os.path.exists(_key_to_file(key)), except that a dangling symbolic link
+    // counts as taken (lstat): a new key must not land on any directory entry.
+    bool exists(std::string_view session_key) override { return store_.file_exists(store_.file_name(session_key)); }
+
+    void create() override {
+        for (;;) {
+            set_session_key(get_new_session_key());
+            try {
+                save(/*must_create=*/true);
+            } catch (const CreateError&) {
+                continue;  // taken between exists() and O_EXCL: try another key
+            }
+            set_modified(true);
+            return;
+        }
+    }
+
+    void save(bool must_create) override {
+        if (!session_key()) {
+            create();
+            return;
+        }
+        store_.require_writable("save a session");
+        // The data first, as Django: loading may reset the key, and then
+        // _key_to_file() makes up a new one (whose file does not exist, so a
+        // plain save raises UpdateError).
+        PyDict data = must_create ? session_data_without_load() : session_data();
+        std::string name = store_.file_name(get_or_create_session_key());
+        store_.write_file(name, must_create, [&] { return encode(data); });
+    }
+
+    void delete_session(const std::optional<std::string>& key) override {
+        std::optional<std::string> target = key ? key : session_key();
+        if (!target) return;
+        std::string name = store_.file_name(*target);  // InvalidSessionKey escapes, as in Django
+        store_.require_writable("delete a session");
+        store_.delete_file(name);
+    }
+
+    PyDict load() override {
+        // _key_to_file() without a key uses _get_or_create_session_key().
+        std::string key = get_or_create_session_key();
+        // InvalidSessionKey and OSError are swallowed by load(): no session.
+        if (!has_only_valid_key_chars(key)) {
+            set_session_key(std::nullopt);
+            return {};
+        }
+        FileStore::ReadResult file = store_.read_file(store_.prefix() + key);
+        if (file.status != FileStore::ReadStatus::ok) {
+            if (file.status == FileStore::ReadStatus::failed)
+                store_.warn(fmt::format("{}: {}", store_.path_of(store_.prefix() + key), file.error));
+            set_session_key(std::nullopt);
+            return {};
+        }
+        const SessionEnvironment& env = environment();
+        PyDict data;
+        Verdict verdict = judge(env, file.content,
+                                mtime_plus_age(file.identity, env.settings.use_tz, get_session_cookie_age()), now(),
+                                &data);
+        if (verdict != Verdict::expired) return data;
+        // Expired: Django deletes the file and starts a new session (a new key
+        // whose file holds the encoded {}).
+        if (store_.options_.read_only) return {};
+        delete_session(std::nullopt);
+        create();
+        return {};
+    }
+
+    void clear_expired() override { (void)store_.clear_expired(DryRun::no, false); }
+
+private:
+    FileStore& store_;
+};
+
+// -------------------------------------------------------------------- store --
+
+std::string default_session_file_path() {
+    namespace fs = std::filesystem;
+    std::vector<std::string> candidates;
+    for (const char* var : {"TMPDIR", "TEMP", "TMP"})
+        if (const char* value = std::getenv(var); value && *value) candidates.emplace_back(value);
+    for (const char* dir : {"/tmp", "/var/tmp", "/usr/tmp"}) candidates.emplace_back(dir);
+    for (const auto& dir : candidates) {
+        struct stat st {};
+        if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(dir.c_str(), W_OK | X_OK) != 0)
+            continue;
+        std::error_code ec;
+        fs::path absolute = fs::absolute(dir, ec);
+        if (ec) return dir;
+        std::string normal = absolute.lexically_normal().string();  // os.path.abspath
+        while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+        return normal;
+    }
+    std::error_code ec;
+    fs::path cwd = fs::current_path(ec);
+    return ec ? std::string(".") : cwd.string();
+}
+
+FileStore::FileStore(std::shared_ptr<const SessionEnvironment> env, FileStoreOptions options)
+    : env_(std::move(env)), options_(std::move(options)) {
+    if (options_.prefix.find('/') != std::string::npos || options_.prefix.find('\0') != std::string::npos)
+        throw ConfigError(fmt::format("SESSION_COOKIE_NAME '{}' cannot prefix a file name (it contains '/' or NUL)",
+                                      options_.prefix));
+    // `SESSION_FILE_PATH or tempfile.gettempdir()`: "" means unset too.
+    if (options_.directory.empty()) options_.directory = default_session_file_path();
+    const char* dir = options_.directory.c_str();
+    dir_fd_ = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd_ < 0 && errno == ENOENT && options_.create_directory) {
+        if (::mkdir(dir, 0700) == 0 || errno == EEXIST) dir_fd_ = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (dir_fd_ < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            throw StoreError(fmt::format("SESSION_FILE_PATH '{}' does not exist or is not a directory (Django needs "
+                                         "an existing directory to store session files in)",
+                                         options_.directory));
+        throw StoreError(fmt::format("cannot open SESSION_FILE_PATH '{}': {}", options_.directory, errno_text(e)));
+    }
+}
+
+FileStore::~FileStore() {
+    if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+std::unique_ptr<SessionBase> FileStore::open(std::optional<std::string> session_key) {
+    return std::make_unique<FileSession>(std::move(session_key), env_, *this);
+}
+
+std::string FileStore::file_name(std::string_view key) const {
+    // Before anything else: the key is the only part of the name a client
+    // controls, and VALID_KEY_CHARS has no '/', '.' or '\\'.
+    if (!has_only_valid_key_chars(key)) throw InvalidSessionKey("Invalid characters in session key");
+    return options_.prefix + std::string(key);
+}
+
+std::string FileStore::path_of(const std::string& name) const {
+    if (!options_.directory.empty() && options_.directory.back() == '/') return options_.directory + name;
+    return options_.directory + "/" + name;
+}
+
+void FileStore::require_writable(std::string_view what) const {
+    if (options_.read_only) throw StoreError(fmt::format("the session store is open read-only: cannot {}", what));
+}
+
+void FileStore::warn(const std::string& message) {
+    if (options_.on_warning) {
+        options_.on_warning(message);
+        return;
+    }
+    if (warnings_.size() < kMaxKeptWarnings) warnings_.push_back(message);
+    else ++dropped_warnings_;
+}
+
+std::vector<std::string> FileStore::take_warnings() {
+    std::vector<std::string> out = std::move(warnings_);
+    warnings_.clear();
+    if (dropped_warnings_) out.push_back(fmt::format("... and {} more warnings", dropped_warnings_));
+    dropped_warnings_ = 0;
+    return out;
+}
+
+FileStore::ReadResult FileStore::read_file(const std::string& name) const {
+    ReadResult result;
+    // O_NONBLOCK: a FIFO planted under a session name must not hang us.
+    int fd = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) result.status = ReadStatus::missing;
+        else if (e == ELOOP) result.status = ReadStatus::symlink;
+        else result.error = fmt::format("cannot open: {}", errno_text(e));
+        return result;
+    }
+    UniqueFd guard(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        result.error = fmt::format("cannot stat: {}", errno_text(errno));
+        return result;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        result.status = ReadStatus::not_regular;
+        return result;
+    }
+    if (st.st_size > kMaxFileBytes) {
+        result.error = fmt::format("{} bytes is too large for a session file", static_cast<std::int64_t>(st.st_size));
+        return result;
+    }
+    result.content.reserve(static_cast<std::size_t>(st.st_size));
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            result.error = fmt::format("cannot read: {}", errno_text(errno));
+            result.content.clear();
+            return result;
+        }
+        if (n == 0) break;
+        result.content.append(buffer, static_cast<std::size_t>(n));
+        if (static_cast<std::int64_t>(result.content.size()) > kMaxFileBytes) {
+            result.error = "too large for a session file";
+            result.content.clear();
+            return result;
+        }
+    }
+    result.identity = identity_of(st);
+    result.status = ReadStatus::ok;
+    return result;
+}
+
+bool FileStore::file_exists(const std::string& name) const {
+    struct stat st {};
+    return ::fstatat(dir_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void FileStore::delete_file(const std::string& name) {
+    // Django: os.unlink, OSError ignored. Only a regular file is ever removed.
+    struct stat st {};
+    if (::fstatat(dir_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return;
+    (void)::unlinkat(dir_fd_, name.c_str(), 0);
+}
+
+void FileStore::write_file(const std::string& name, bool must_create, const std::function<std::string()>& encode) {
+    // 1. Make sure the file exists (new sessions get an empty placeholder):
+    //    O_EXCL decides CreateError, a missing file UpdateError (never resurrect).
+    //    Django's placeholder gets mode 0777 & ~umask; ours 0600 like the final file.
+    int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    if (must_create) flags |= O_CREAT | O_EXCL;
+    int fd = ::openat(dir_fd_, name.c_str(), flags, 0600);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) {
+            if (!must_create) throw UpdateError();
+            // must_create and ENOENT: the directory itself vanished. Django goes
+            // on, and the temporary file below fails (reported).
+        } else if (e == EEXIST) {
+            if (must_create) throw CreateError();
+        } else if (e == ELOOP) {
+            throw StoreError(fmt::format("{} is a symbolic link; session files are never written through one",
+                                         path_of(name)));
+        } else {
+            throw StoreError(fmt::format("cannot open session file {}: {}", path_of(name), errno_text(e)));
+        }
+    } else {
+        struct stat st {};
+        bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        ::close(fd);
+        if (!regular) throw StoreError(fmt::format("{} is not a regular file", path_of(name)));
+    }
+
+    // 2. tempfile.mkstemp(dir=<the directory>, prefix=<name> + "_out_"), write,
+    //    rename over the name. Django ignores any OSError here (the session is
+    //    then silently not saved); we do too, but report it.
+    std::string temp;
+    int temp_fd = -1;
+    int open_errno = 0;
+    for (int attempt = 0; attempt < kTempAttempts; ++attempt) {
+        temp = name + "_out_" + random_string(8, kTempNameChars);
+        temp_fd = ::openat(dir_fd_, temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (temp_fd >= 0) break;
+        open_errno = errno;
+        if (open_errno != EEXIST) break;
+    }
+    if (temp_fd < 0) {
+        warn(fmt::format("{}: session not saved: cannot create a temporary file: {}", path_of(name),
+                         errno_text(open_errno)));
+        return;
+    }
+    UniqueFd temp_guard(temp_fd);
+    auto discard_temp = [&] {
+        temp_guard.reset();
+        (void)::unlinkat(dir_fd_, temp.c_str(), 0);
+    };
+    std::string blob;
+    try {
+        blob = encode();  // a value JSON cannot hold escapes, as in Django
+    } catch (...) {
+        discard_temp();
+        throw;
+    }
+    const char* failed_step = nullptr;
+    int step_errno = 0;
+    if (!write_all(temp_fd, blob)) failed_step = "write";
+    // Django does not fsync; we do, so a crash cannot publish an empty file.
+    else if (::fsync(temp_fd) != 0) failed_step = "fsync";
+    if (failed_step) step_errno = errno;
+    if (!failed_step) {
+        step_errno = temp_guard.reset();
+        if (step_errno) failed_step = "close";
+    }
+    if (failed_step) {
+        discard_temp();
+        warn(fmt::format("{}: session not saved: {} failed: {}", path_of(name), failed_step, errno_text(step_errno)));
+        return;
+    }
+    if (hooks_.before_rename) hooks_.before_rename(name);
+    if (::renameat(dir_fd_, temp.c_str(), dir_fd_, name.c_str()) != 0) {
+        int e = errno;
+        discard_temp();
+        warn(fmt::format("{}: session not saved: rename failed: {}", path_of(name), errno_text(e)));
+    }
+}
+
+void FileStore::for_each_candidate(
+    const std::function<bool(const std::string& name, std::string_view key, bool symlink)>& visit) const {
+    // A descriptor of its own (not a dup of dir_fd_, which would share the
+    // read position), so scans can nest.
+    int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        int e = errno;
+        ::close(fd);
+        throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(e)));
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(dir, &::closedir);
+    const std::string& prefix = options_.prefix;
+    for (;;) {
+        errno = 0;
+        const dirent* entry = ::readdir(dir);
+        if (!entry) {
+            if (errno != 0)
+                throw StoreError(
+                    fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
+            return;
+        }
+        std::string name = entry->d_name;
+        if (name == "." || name == ".." || name.compare(0, prefix.size(), prefix) != 0) continue;
+        std::string_view key = std::string_view(name).substr(prefix.size());
+        // Django: InvalidSessionKey (uppercase, "_out_" temp files, ...) is
+        // swallowed by load(); a key under 8 characters becomes None, so the
+        // file is never looked at. Neither is a session Django can reach.
+        if (!has_only_valid_key_chars(key) || !is_valid_session_key(key)) continue;
+        bool symlink = false;
+#ifdef _DIRENT_HAVE_D_TYPE
+        if (entry->d_type == DT_LNK) symlink = true;
+        else if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
+#endif
+        if (!visit(name, key, symlink)) return;
+    }
+}
+
+FileStore::UnlinkOutcome FileStore::unlink_if_same(const std::string& name, const FileIdentity& judged) {
+    if (hooks_.before_unlink) hooks_.before_unlink(name);
+    // Django's save() publishes by renaming a new inode over the name (created
+    // while the old one still exists, so it cannot reuse its number): a
+    // session rewritten since it was judged has another inode or mtime.
+    struct stat st {};
+    if (::fstatat(dir_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? UnlinkOutcome::vanished : UnlinkOutcome::failed;
+    if (!S_ISREG(st.st_mode) || !(identity_of(st) == judged)) return UnlinkOutcome::changed;
+    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
+        if (errno == ENOENT) return UnlinkOutcome::vanished;
+        warn(fmt::format("{}: cannot remove: {}", path_of(name), errno_text(errno)));
+        return UnlinkOutcome::failed;
+    }
+    return UnlinkOutcome::removed;
+}
+
+StoredSession FileStore::record_of(std::string key, ReadResult&& file) const {
+    StoredSession record{std::move(key), std::move(file.content), std::nullopt};
+    if (record.data.empty() || ascii_error(record.data)) return record;
+    const SessionSettings& settings = env_->settings;
+    PyDict data = SessionBase::session_dict_from(env_->codec->decode(record.data));
+    const PyValue* stored = data.find(SessionBase::EXPIRY_KEY);
+    if (!stored || !stored->truthy()) {
+        record.expire_date = mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age);
+    } else if (stored->is_str() && settings.series == DjangoSeries::current) {
+        try {
+            record.expire_date = parse_isoformat(stored->as_str());
+        } catch (const DateTimeError&) {
+            // load() raises ValueError: no date to show.
+        }
+    }
+    return record;
+}
+
+std::optional<StoredSession> FileStore::fetch(std::string_view key) {
+    std::string name = file_name(key);
+    ReadResult file = read_file(name);
+    switch (file.status) {
+        case ReadStatus::ok: break;
+        case ReadStatus::failed: throw StoreError(fmt::format("{}: {}", path_of(name), file.error));
+        case ReadStatus::missing:
+        case ReadStatus::symlink:
+        case ReadStatus::not_regular: return std::nullopt;
+    }
+    return record_of(std::string(key), std::move(file));
+}
+
+void FileStore::scan(const std::function<bool(const StoredSession&)>& visit) {
+    for_each_candidate([&](const std::string& name, std::string_view key, bool symlink) {
+        if (symlink) return true;
+        ReadResult file = read_file(name);
+        if (file.status == ReadStatus::failed) warn(fmt::format("{}: {}; skipped", path_of(name), file.error));
+        if (file.status != ReadStatus::ok) return true;
+        return visit(record_of(std::string(key), std::move(file)));
+    });
+}
+
+bool FileStore::is_expired(const StoredSession& record, const DateTime& now) const {
+    // record.expire_date is mtime + age whenever _session_expiry is falsy
+    // (record_of), which is the only case judge() needs it for.
+    try {
+        return judge(*env_, record.data, record.expire_date, now) == Verdict::expired;
+    } catch (const SessionError&) {
+        return false;  // Django's load() raises; clear_expired keeps the file
+    }
+}
+
+BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys) {
+    if (dry_run == DryRun::no) require_writable("clear expired sessions");
+    BulkResult result;
+    const DateTime now = env_->now();
+    const SessionSettings& settings = env_->settings;
+    for_each_candidate([&](const std::string& name, std::string_view key, bool symlink) {
+        if (symlink) {
+            warn(fmt::format("{}: a symbolic link; not followed, kept", path_of(name)));
+            return true;
+        }
+        ReadResult file = read_file(name);
+        switch (file.status) {
+            case ReadStatus::ok: break;
+            case ReadStatus::missing:  // removed meanwhile (by Django, say)
+            case ReadStatus::not_regular: return true;
+            case ReadStatus::symlink:
+                warn(fmt::format("{}: a symbolic link; not followed, kept", path_of(name)));
+                return true;
+            case ReadStatus::failed: warn(fmt::format("{}: {}; kept", path_of(name), file.error)); return true;
+        }
+        Verdict verdict;
+        try {
+            verdict = judge(*env_, file.content, mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age),
+                            now);
+        } catch (const ExpiryError& e) {
+            warn(fmt::format("{}: {}: {}; kept (Django's clearsessions stops here)", path_of(name), e.python_class(),
+                             e.what()));
+            return true;
+        } catch (const NonAsciiContent& e) {
+            warn(fmt::format("{}: UnicodeDecodeError: {}; kept (Django's clearsessions stops here)", path_of(name),
+                             e.what()));
+            return true;
+        }
+        if (verdict != Verdict::expired) return true;
+        ++result.matched;
+        if (dry_run == DryRun::yes) {
+            if (want_keys) result.keys.emplace_back(key);
+            return true;
+        }
+        if (unlink_if_same(name, file.identity) == UnlinkOutcome::removed) {
+            ++result.removed;
+            if (want_keys) result.keys.emplace_back(key);
+        }
+        return true;
+    });
+    std::sort(result.keys.begin(), result.keys.end());
+    return result;
+}
+
+BulkResult FileStore::remove(const std::vector<StoredSession>& records, bool want_keys) {
+    require_writable("remove sessions");
+    BulkResult result;
+    for (const auto& record : records) {
+        ++result.matched;
+        if (!has_only_valid_key_chars(record.key) || record.key.empty()) {
+            warn(fmt::format("session key '{}' has characters outside VALID_KEY_CHARS; skipped", record.key));
+            continue;
+        }
+        std::string name = options_.prefix + record.key;
+        ReadResult file = read_file(name);
+        if (file.status == ReadStatus::failed) warn(fmt::format("{}: {}; kept", path_of(name), file.error));
+        if (file.status != ReadStatus::ok || file.content != record.data) continue;
+        if (unlink_if_same(name, file.identity) == UnlinkOutcome::removed) {
+            ++result.removed;
+            if (want_keys) result.keys.push_back(record.key);
+        }
+    }
+    return result;
+}
+
+}  // namespace sessionctl

@@ -1,0 +1,167 @@
+#pragma once
+
+// django.contrib.sessions.backends.file: one file per session in
+// SESSION_FILE_PATH, named SESSION_COOKIE_NAME + key, holding exactly the
+// encoded session (ASCII, no newline). The file's mtime is the only expiry
+// the store keeps (spec §5.3, §7).
+//
+// Every file operation is relative to a descriptor of the directory opened
+// once (openat/unlinkat/renameat), never follows a symbolic link
+// (O_NOFOLLOW, lstat), and checks the key against VALID_KEY_CHARS before any
+// name is built, so nothing is ever read or written outside the directory.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/store.hpp"
+#include "core/session_base.hpp"
+
+namespace sessionctl {
+
+inline constexpr std::string_view kFileEngine = "django.contrib.sessions.backends.file";
+
+struct FileStoreOptions {
+    // SESSION_FILE_PATH, already resolved (see default_session_file_path()).
+    std::string directory;
+    // SESSION_COOKIE_NAME: the file name prefix.
+    std::string prefix = "sessionid";
+    // Refuse every write (save, delete, clear_expired without DryRun::yes,
+    // remove); load() of an expired session then leaves its file alone.
+    bool read_only = false;
+    // mkdir(0700) the directory when it is missing (demo and tests only:
+    // Django itself requires it to exist).
+    bool create_directory = false;
+    // Where problems that do not stop an operation go (an unreadable or
+    // non-ASCII file during a sweep, a write Django would silently drop).
+    // When empty they are kept and handed out by FileStore::take_warnings().
+    std::function<void(const std::string&)> on_warning;
+};
+
+// tempfile.gettempdir(): the first of $TMPDIR, $TEMP, $TMP, /tmp, /var/tmp,
+// /usr/tmp that is a writable directory, else the current directory.
+[[nodiscard]] std::string default_session_file_path();
+
+// Identity of a file as judged, compared again right before it is unlinked.
+struct FileIdentity {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::int64_t size = 0;
+    std::int64_t mtime_sec = 0;
+    std::int64_t mtime_nsec = 0;
+    friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
+class FileStore final : public Store {
+public:
+    // Opens the directory. Throws StoreError when it does not exist or is not
+    // a directory (Django's ImproperlyConfigured), ConfigError when the prefix
+    // could not be a file name prefix (contains '/' or NUL).
+    FileStore(std::shared_ptr<const SessionEnvironment> env, FileStoreOptions options);
+    ~FileStore() override;
+    FileStore(const FileStore&) = delete;
+    FileStore& operator=(const FileStore&) = delete;
+
+    [[nodiscard]] std::string_view engine() const override { return kFileEngine; }
+    [[nodiscard]] const SessionEnvironment& environment() const override { return *env_; }
+    [[nodiscard]] std::unique_ptr<SessionBase> open(std::optional<std::string> session_key) override;
+
+    // The file of `key` as it is now. expire_date is the expiry Django's load()
+    // would compute: an ISO-string _session_expiry parsed; mtime +
+    // SESSION_COOKIE_AGE (aware UTC if USE_TZ, else naive local) when
+    // _session_expiry is absent or falsy; nullopt when Django never expires it
+    // server-side (numeric _session_expiry), for empty placeholder files, and
+    // when Django's load() could not decide (non-ASCII content, unparsable
+    // ISO string, 3.2 reading an ISO string). nullopt when there is no
+    // regular file under that name (a symbolic link is never read). Throws
+    // InvalidSessionKey for a key with characters outside VALID_KEY_CHARS, as
+    // Django's exists()/delete() do.
+    [[nodiscard]] std::optional<StoredSession> fetch(std::string_view key) override;
+
+    // Streams the regular files whose name is the prefix + a key Django could
+    // load (VALID_KEY_CHARS only, 8 characters or more), in directory order
+    // (os.listdir's order), placeholders included. Skips other prefixes,
+    // "_out_" temporary files, short or invalid keys, symbolic links and
+    // anything that is not a regular file. Nothing but the current entry is
+    // held in memory.
+    void scan(const std::function<bool(const StoredSession&)>& visit) override;
+
+    // Django's load() decision for this content at `now`: false for an empty
+    // placeholder (never checked, never swept); numeric _session_expiry =
+    // seconds of age (so it expires server-side only when <= 0); an ISO
+    // string is compared with now; otherwise expire_date (mtime + age) is.
+    // false when Django's load() would raise instead (the sweep keeps such a
+    // file and reports it).
+    [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override;
+
+    // Django's clear_expired() sweep, file by file in directory order, except
+    // that a file Django would choke on (non-ASCII content, an ISO expiry
+    // Django cannot compare, an unreadable file) is reported and kept and
+    // the sweep goes on. A file is unlinked only if lstat right before the
+    // unlink shows the same device, inode, size and mtime as when it was
+    // judged, so a session a live request rewrote meanwhile survives.
+    BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
+
+    // Unlinks each record's file only if it still holds exactly record.data
+    // (and is still the file that was compared).
+    BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+
+    [[nodiscard]] const std::string& directory() const { return options_.directory; }
+    [[nodiscard]] const std::string& prefix() const { return options_.prefix; }
+    // _key_to_file() without the directory: prefix + key. Throws
+    // InvalidSessionKey("Invalid characters in session key") first.
+    [[nodiscard]] std::string file_name(std::string_view key) const;
+
+    // The warnings reported since the last call (only when no on_warning sink
+    // was given; at most 1000 are kept, then a count of the dropped ones).
+    [[nodiscard]] std::vector<std::string> take_warnings();
+
+    // Test seams: called with the file name right before the identity
+    // re-check and unlink (sweep, remove) and right before the rename that
+    // publishes a save.
+    struct TestHooks {
+        std::function<void(const std::string& file_name)> before_unlink;
+        std::function<void(const std::string& file_name)> before_rename;
+    };
+    void set_test_hooks(TestHooks hooks) { hooks_ = std::move(hooks); }
+
+private:
+    friend class FileSession;
+
+    enum class ReadStatus { ok, missing, symlink, not_regular, failed };
+    struct ReadResult {
+        ReadStatus status = ReadStatus::failed;
+        std::string content;
+        FileIdentity identity;
+        std::string error;  // for failed
+    };
+    enum class UnlinkOutcome { removed, changed, vanished, failed };
+
+    [[nodiscard]] ReadResult read_file(const std::string& name) const;
+    // The prefix + valid key names of the directory, in readdir order, with
+    // what readdir says about their type; visit returns false to stop.
+    void for_each_candidate(
+        const std::function<bool(const std::string& name, std::string_view key, bool symlink)>& visit) const;
+    [[nodiscard]] UnlinkOutcome unlink_if_same(const std::string& name, const FileIdentity& judged);
+    // save(): placeholder open, then temp file + rename.
+    void write_file(const std::string& name, bool must_create, const std::function<std::string()>& encode);
+    void delete_file(const std::string& name);
+    [[nodiscard]] bool file_exists(const std::string& name) const;
+    void require_writable(std::string_view what) const;
+    void warn(const std::string& message);
+    [[nodiscard]] std::string path_of(const std::string& name) const;
+    [[nodiscard]] StoredSession record_of(std::string key, ReadResult&& file) const;
+
+    std::shared_ptr<const SessionEnvironment> env_;
+    FileStoreOptions options_;
+    int dir_fd_ = -1;
+    std::vector<std::string> warnings_;
+    std::uint64_t dropped_warnings_ = 0;
+    TestHooks hooks_;
+};
+
+}  // namespace sessionctl

@@ -1,0 +1,114 @@
+// sessionctl config: the effective settings and where each came from, with
+// every secret redacted (SECRET_KEY, fallbacks, database passwords, and
+// passwords inside URLs).
+
+#include <algorithm>
+#include <cctype>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/pyvalue_json.hpp"
+
+namespace sessionctl::cli {
+
+CLI::App* setup_config(CLI::App& parent, ConfigArgs&) {
+    CLI::App* cmd = parent.add_subcommand("config", "Print the effective settings and their origin (secrets redacted)");
+    cmd->footer(R"(EXAMPLES
+  sessionctl config
+  sessionctl --config /etc/mysite/sessionctl.json --set SESSION_COOKIE_AGE=3600 config
+  sessionctl config --json | jq '.SESSION_ENGINE.value')");
+    return cmd;
+}
+
+namespace {
+
+constexpr const char* kRedacted = "********";
+
+bool names_a_secret(std::string key) {
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    for (const char* word : {"PASSWORD", "SECRET", "TOKEN", "PASSWD"})
+        if (key.find(word) != std::string::npos) return true;
+    return false;
+}
+
+// "redis://user:pw@host:6379/0" -> "redis://user:********@host:6379/0"
+std::string redact_url(const std::string& text) {
+    auto scheme = text.find("://");
+    if (scheme == std::string::npos) return text;
+    auto start = scheme + 3;
+    auto at = text.find('@', start);
+    auto slash = text.find('/', start);
+    if (at == std::string::npos || (slash != std::string::npos && slash < at)) return text;
+    auto colon = text.find(':', start);
+    if (colon == std::string::npos || colon > at) return text;
+    return text.substr(0, colon + 1) + kRedacted + text.substr(at);
+}
+
+ordered_json redact(const nlohmann::json& value) {
+    if (value.is_object()) {
+        ordered_json out = ordered_json::object();
+        for (auto it = value.begin(); it != value.end(); ++it)
+            out[it.key()] = names_a_secret(it.key()) && !it.value().is_null() ? ordered_json(kRedacted) : redact(it.value());
+        return out;
+    }
+    if (value.is_array()) {
+        ordered_json out = ordered_json::array();
+        for (const auto& item : value) out.push_back(redact(item));
+        return out;
+    }
+    if (value.is_string()) return redact_url(value.get<std::string>());
+    return ordered_json::parse(value.dump());
+}
+
+struct Setting {
+    ordered_json value;
+    std::string origin;
+};
+
+Setting describe(const Config& config, const std::string& key) {
+    if (key == "SECRET_KEY")
+        return {config.has_secret() ? ordered_json(kRedacted) : ordered_json(), config.secret_origin()};
+    if (key == "SECRET_KEY_FALLBACKS") {
+        std::size_t n = config.has_secret() ? config.secret_keys().fallbacks.size() : config.get(key).size();
+        std::string origin = config.origin(key);
+        const auto& file = config.get("SECRET_KEY_FALLBACKS_FILE");
+        if (file.is_string()) {
+            std::string from_file = fmt::format("SECRET_KEY_FALLBACKS_FILE ({})", file.get<std::string>());
+            origin = origin == "default" ? from_file : origin + " + " + from_file;
+        }
+        return {ordered_json(std::vector<std::string>(n, kRedacted)), origin};
+    }
+    if (Config::is_secret_key(key))  // any secret added to the table later
+        return {config.get(key).is_null() ? ordered_json() : ordered_json(kRedacted), config.origin(key)};
+    return {redact(config.get(key)), config.origin(key)};
+}
+
+}  // namespace
+
+ExitCode run_config(const ConfigArgs&, Context& ctx) {
+    const Config& config = ctx.config();
+    ctx.note(config.file() ? fmt::format("config file: {}", *config.file())
+                           : std::string("no config file found: Django's defaults apply"));
+    if (ctx.json()) {
+        ordered_json j = ordered_json::object();
+        for (const auto& key : Config::known_keys()) {
+            Setting s = describe(config, key);
+            j[key] = ordered_json{{"value", s.value}, {"origin", s.origin}};
+        }
+        ctx.out() << dump_json(j) << '\n';
+    } else {
+        for (const auto& key : Config::known_keys()) {
+            Setting s = describe(config, key);
+            std::string shown = s.value.is_string() && s.value.get<std::string>() == kRedacted
+                                    ? std::string(kRedacted)
+                                    : dump_json(s.value);
+            ctx.out() << key << " = " << shown << "  (" << s.origin << ")\n";
+        }
+    }
+    ctx.out().flush();
+    return ExitCode::ok;
+}
+
+}  // namespace sessionctl::cli

@@ -1,0 +1,160 @@
+// sessionctl delete: by key (unconditional, an already-gone key is fine) or
+// by --user/--where (scan, decode, match verified sessions, then a
+// conditional delete that keeps any session rewritten meanwhile).
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/matchers.hpp"
+#include "cli/pyvalue_json.hpp"
+#include "cli/session_view.hpp"
+
+namespace sessionctl::cli {
+
+CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args) {
+    CLI::App* cmd = parent.add_subcommand("delete", "Delete sessions by key, by user, or by a value in their data");
+    auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to delete")->type_name("KEY");
+    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+                           ->excludes(keys);
+    cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
+    cmd->add_option("--user", args.user, "Delete the verified sessions of this user id (_auth_user_id)")
+        ->type_name("ID")
+        ->excludes(keys)
+        ->excludes(from_stdin);
+    cmd->add_option("--where", args.where,
+                    "Delete verified sessions whose value at dotted PATH equals VALUE (JSON, else a string); "
+                    "repeatable")
+        ->type_name("PATH=VALUE")
+        ->allow_extra_args(false)
+        ->excludes(keys)
+        ->excludes(from_stdin);
+    cmd->add_flag("--dry-run", args.dry_run, "Show what would be deleted; delete nothing");
+    cmd->footer(R"(EXAMPLES
+  sessionctl delete 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq
+  sessionctl delete --user 42                      # log user 42 out everywhere
+  sessionctl delete --where cart.coupon=SPRING --dry-run
+  sessionctl inspect --all --expired --keys-only | sessionctl delete --stdin -v)");
+    return cmd;
+}
+
+namespace {
+
+struct Outcome {
+    std::uint64_t matched = 0;
+    std::uint64_t deleted = 0;
+    std::vector<std::string> keys;  // deleted (or, with --dry-run, that would be)
+};
+
+void report(const Outcome& o, const DeleteArgs& args, Context& ctx) {
+    bool list_keys = ctx.verbose() > 0 || args.dry_run;
+    if (ctx.json()) {
+        ordered_json j = ordered_json::object();
+        j["matched"] = o.matched;
+        j["deleted"] = o.deleted;
+        if (list_keys) j["keys"] = o.keys;
+        if (args.dry_run) j["dry_run"] = true;
+        ctx.out() << dump_json(j) << '\n';
+    } else if (!ctx.quiet()) {
+        if (args.dry_run) ctx.out() << "would delete " << count_of(o.matched, "session") << '\n';
+        else ctx.out() << "deleted " << count_of(o.deleted, "session") << '\n';
+        if (list_keys)
+            for (const auto& key : o.keys) ctx.out() << printable(key) << '\n';
+    }
+    ctx.out().flush();
+}
+
+ExitCode delete_keys(const DeleteArgs& args, Context& ctx) {
+    std::vector<std::string> keys = collect_keys(args.keys, ctx.io().in, ctx.key_rule());
+    // Deleting by key needs no secret: nothing is decoded.
+    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write, SecretUse::none);
+    auto session = store->open(std::nullopt);
+    InterruptGuard interrupt_guard;  // Ctrl-C stops between keys; what was deleted is reported
+    Outcome o;
+    for (const auto& key : keys) {
+        if (interrupted()) break;
+        if (!store->fetch(key)) {
+            ctx.note(fmt::format("{}: no such session (already gone)", key));
+            continue;
+        }
+        ++o.matched;
+        if (!args.dry_run) {
+            session->delete_session(key);
+            ++o.deleted;
+        }
+        o.keys.push_back(key);
+    }
+    report(o, args, ctx);
+    if (interrupted()) {
+        ctx.error(fmt::format("interrupted; deleted {} of {} keys given", o.deleted, keys.size()));
+        return ExitCode::interrupted;
+    }
+    return ExitCode::ok;
+}
+
+ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
+    SessionFilter filter = make_filter(args.user, args.where);
+    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write);
+    const DateTime now = store->environment().now();
+
+    // Collect first, delete after the scan: never write while reading pages.
+    // Ctrl-C during the scan stops it and deletes nothing.
+    InterruptGuard interrupt_guard;
+    std::vector<StoredSession> matches;
+    std::uint64_t unmatchable = 0;
+    store->scan([&](const StoredSession& record) {
+        if (interrupted()) return false;
+        SessionView view = view_session(record, *store, now);
+        if (!view.verified_dict) ++unmatchable;
+        else if (filter.matches(*view.dict())) matches.push_back(record);
+        return true;
+    });
+    if (unmatchable)
+        ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
+                             count_of(unmatchable, "session")));
+    Outcome o;
+    if (interrupted()) {
+        report(o, args, ctx);
+        ctx.error("interrupted while scanning; nothing was deleted");
+        return ExitCode::interrupted;
+    }
+    o.matched = matches.size();
+    if (args.dry_run) {
+        for (const auto& m : matches) o.keys.push_back(m.key);
+    } else if (!matches.empty()) {
+        ctx.race_point("delete: before remove");
+        BulkResult result = store->remove(matches, /*want_keys=*/true);
+        o.deleted = result.removed;
+        o.keys = std::move(result.keys);
+    }
+    ctx.report_store_warnings(*store);
+    report(o, args, ctx);
+    if (interrupted()) {  // arrived during the delete, which ran to its end
+        ctx.error(fmt::format("interrupted; deleted {} of {} matched", o.deleted, o.matched));
+        return ExitCode::interrupted;
+    }
+    if (o.matched == 0) {
+        ctx.error("no session matched");
+        return ExitCode::not_found;
+    }
+    if (!args.dry_run && o.deleted < o.matched) {
+        ctx.error(fmt::format("{} of {} matched sessions changed after they were read (a live request rewrote or "
+                              "removed them) and were kept; run again to retry",
+                              o.matched - o.deleted, o.matched));
+        return ExitCode::partial;
+    }
+    return ExitCode::ok;
+}
+
+}  // namespace
+
+ExitCode run_delete(const DeleteArgs& args, Context& ctx) {
+    bool by_key = args.keys.from_stdin || !args.keys.keys.empty();
+    bool by_filter = args.user || !args.where.empty();
+    if (by_key && by_filter) throw UsageError("delete by key or by --user/--where, not both");
+    if (!by_key && !by_filter) throw UsageError("name session keys, or use --stdin, --user or --where");
+    return by_key ? delete_keys(args, ctx) : delete_matching(args, ctx);
+}
+
+}  // namespace sessionctl::cli

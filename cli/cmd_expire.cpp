@@ -1,0 +1,159 @@
+// sessionctl expire: set_expiry() on stored sessions and save() them, as a
+// Django view would. Never rewrites data it could not decode: the raw record
+// is decoded first (it must be a verified dict), and the session is saved
+// only when what it loads is that same dict.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/expiry_arg.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/pyvalue_json.hpp"
+#include "cli/session_view.hpp"
+#include "core/errors.hpp"
+
+namespace sessionctl::cli {
+
+CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args) {
+    CLI::App* cmd = parent.add_subcommand("expire", "Change sessions' expiry exactly as set_expiry() would");
+    auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to change")->type_name("KEY");
+    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+                           ->excludes(keys);
+    cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
+    auto* in = cmd->add_option("--in", args.in_seconds, "set_expiry(SECONDS): expire SECONDS from now (0 = browser close)")
+                   ->type_name("SECONDS");
+    auto* at = cmd->add_option("--at", args.at, "set_expiry(datetime): expire at this ISO 8601 date-time")
+                   ->type_name("ISO8601");
+    auto* close = cmd->add_flag("--browser-close", args.browser_close, "set_expiry(0): expire when the browser closes");
+    auto* def = cmd->add_flag("--default", args.to_default, "set_expiry(None): back to SESSION_COOKIE_AGE");
+    auto* now = cmd->add_flag("--now", args.now, "set_expiry(now): expired immediately");
+    std::vector<CLI::Option*> modes{in, at, close, def, now};
+    for (auto* a : modes)
+        for (auto* b : modes)
+            if (a != b) a->excludes(b);
+    cmd->footer(R"(EXAMPLES
+  sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --in 3600
+  sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --at 2030-01-01T00:00:00Z
+  sessionctl inspect --user 42 --keys-only | sessionctl expire --stdin --now
+  sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --default --json)");
+    return cmd;
+}
+
+namespace {
+
+enum class ItemResult { updated, missing, undecodable, failed };
+
+ItemResult expire_one(const std::string& key, const ExpiryValue& expiry, Store& store, Context& ctx) {
+    const DateTime now = store.environment().now();
+    auto record = store.fetch(key);
+    if (!record) {
+        ctx.error(fmt::format("no session {}", key));
+        return ItemResult::missing;
+    }
+    if (store.is_expired(*record, now)) {
+        ctx.error(fmt::format("session {} has expired (Django no longer loads it)", key));
+        return ItemResult::missing;
+    }
+    SessionView view = view_session(*record, store, now);
+    if (!view.verified_dict) {
+        ctx.error(fmt::format("session {} left untouched: {}", key, printable(view.error.value_or("unreadable"))));
+        return ItemResult::undecodable;
+    }
+    ctx.race_point("expire: before open", key);
+    auto session = store.open(key);
+    // Loading happens here. If the record vanished, expired or changed since
+    // it was read, saving could create a new session or overwrite data we
+    // never decoded: refuse instead.
+    PyDict loaded;
+    for (const auto& [k, v] : session->items()) loaded.set(k, v);
+    if (!session->session_key() || !(loaded == *view.dict())) {
+        ctx.error(fmt::format("session {} changed while it was being updated; left untouched", key));
+        return ItemResult::failed;
+    }
+    try {
+        session->set_expiry(expiry);
+        session->save();
+    } catch (const UpdateError&) {
+        ctx.error(fmt::format("session {} was deleted while it was being updated; not recreated", key));
+        return ItemResult::failed;
+    }
+    catch (const StoreUnavailable&) {
+        throw;
+    } catch (const StoreError&) {
+        throw;
+    } catch (const SessionError& e) {
+        // Django would raise here too: e.g. an _session_expiry it cannot read
+        // or store. The record is left as it was.
+        ctx.error(fmt::format("session {} left untouched: {}", key, e.what()));
+        return ItemResult::undecodable;
+    }
+    return ItemResult::updated;
+}
+
+}  // namespace
+
+ExitCode run_expire(const ExpireArgs& args, Context& ctx) {
+    int modes = int(args.in_seconds.has_value()) + int(args.at.has_value()) + int(args.browser_close) +
+                int(args.to_default) + int(args.now);
+    if (modes != 1) throw UsageError("give exactly one of --in, --at, --browser-close, --default, --now");
+    std::vector<std::string> keys = collect_keys(args.keys, ctx.io().in, ctx.key_rule());
+    if (keys.empty() && !args.keys.from_stdin) throw UsageError("name the session keys to change (or use --stdin)");
+
+    const Config& config = ctx.config();
+    std::optional<DateTime> at;
+    if (args.at) at = parse_datetime_arg(*args.at, config.use_tz(), "--at");
+
+    if (args.in_seconds) check_expiry_seconds(*args.in_seconds, ctx.clock(), "--in");
+
+    auto store = ctx.open_store(Access::read_write);
+    InterruptGuard interrupt_guard;  // Ctrl-C stops between keys; what was updated is reported
+    std::uint64_t processed = 0, updated = 0, missing = 0, undecodable = 0, failed = 0;
+    std::vector<std::string> updated_keys;
+    for (const auto& key : keys) {
+        if (interrupted()) break;
+        ++processed;
+        ExpiryValue expiry;
+        if (args.in_seconds) expiry = *args.in_seconds;
+        else if (at) expiry = *at;
+        else if (args.browser_close) expiry = std::int64_t{0};
+        else if (args.now) expiry = store->environment().now();  // per key: "now" when it is saved
+        switch (expire_one(key, expiry, *store, ctx)) {
+            case ItemResult::updated:
+                ++updated;
+                updated_keys.push_back(key);
+                break;
+            case ItemResult::missing: ++missing; break;
+            case ItemResult::undecodable: ++undecodable; break;
+            case ItemResult::failed: ++failed; break;
+        }
+    }
+
+    std::uint64_t matched = processed - missing;
+    if (ctx.json()) {
+        ordered_json j = ordered_json::object();
+        j["matched"] = matched;
+        j["updated"] = updated;
+        j["keys"] = updated_keys;
+        ctx.out() << dump_json(j) << '\n';
+    } else if (!ctx.quiet()) {
+        ctx.out() << "updated " << count_of(updated, "session") << '\n';
+        if (ctx.verbose() > 0)
+            for (const auto& key : updated_keys) ctx.out() << key << '\n';
+    }
+    ctx.out().flush();
+
+    if (interrupted()) {
+        ctx.error(fmt::format("interrupted; updated {} of {} keys given", updated, keys.size()));
+        return ExitCode::interrupted;
+    }
+    if (undecodable) return ExitCode::bad_data;
+    if (failed) {
+        ctx.error(fmt::format("{} of {} sessions could not be updated", failed, keys.size()));
+        return ExitCode::partial;
+    }
+    if (missing) return ExitCode::not_found;
+    return ExitCode::ok;
+}
+
+}  // namespace sessionctl::cli

@@ -1,0 +1,153 @@
+// sessionctl inspect: stored sessions (expired ones too), decoded and
+// verified, by key or by scanning the whole store.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/matchers.hpp"
+#include "cli/session_view.hpp"
+
+namespace sessionctl::cli {
+
+CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
+    CLI::App* cmd = parent.add_subcommand("inspect", "Show stored sessions: data, expiry, user, verification");
+    auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to show")->type_name("KEY");
+    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+                           ->excludes(keys);
+    cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
+    auto* all = cmd->add_flag("--all", args.all, "Scan every stored session")->excludes(keys)->excludes(from_stdin);
+    cmd->add_option("--user", args.user, "Only verified sessions of this user id (_auth_user_id); implies --all")
+        ->type_name("ID")
+        ->excludes(keys)
+        ->excludes(from_stdin);
+    cmd->add_option("--where", args.where,
+                    "Only verified sessions whose value at dotted PATH equals VALUE (JSON, else a string); "
+                    "repeatable; implies --all")
+        ->type_name("PATH=VALUE")
+        ->allow_extra_args(false)
+        ->excludes(keys)
+        ->excludes(from_stdin);
+    auto* expired = cmd->add_flag("--expired", args.expired_only, "Only expired sessions");
+    cmd->add_flag("--live", args.live_only, "Only sessions that have not expired")->excludes(expired);
+    cmd->add_flag("--keys-only", args.keys_only, "Print only the keys, one per line");
+    cmd->add_option("--limit", args.limit, "Show at most N sessions")->type_name("N");
+    (void)all;
+    cmd->footer(R"(EXAMPLES
+  sessionctl inspect 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq
+  sessionctl inspect --all --live --limit 10
+  sessionctl inspect --user 42 --keys-only | sessionctl delete --stdin
+  sessionctl inspect --where cart.coupon=SPRING --json | jq .key
+  sessionctl inspect --all --expired --keys-only | wc -l)");
+    return cmd;
+}
+
+namespace {
+
+struct Printer {
+    const InspectArgs& args;
+    Context& ctx;
+    std::int64_t now_micros;
+    std::uint64_t shown = 0;
+
+    [[nodiscard]] bool wanted(const SessionView& v) const {
+        if (args.expired_only && !v.expired) return false;
+        if (args.live_only && v.expired) return false;
+        return true;
+    }
+    [[nodiscard]] bool full() const { return args.limit && shown >= *args.limit; }
+    void show(const SessionView& v) {
+        ++shown;
+        if (args.keys_only) ctx.out() << printable(v.key) << '\n';
+        else if (ctx.json()) ctx.out() << dump_json(view_to_json(v)) << '\n';
+        else print_view(ctx.out(), v, now_micros);
+    }
+};
+
+ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printer& printer, Context& ctx) {
+    const DateTime now = store.environment().now();
+    std::uint64_t missing = 0, undecodable = 0;
+    for (const auto& key : keys) {
+        if (interrupted() || printer.full()) break;
+        auto record = store.fetch(key);
+        if (!record) {
+            ++missing;
+            ctx.error(fmt::format("no session {}", key));
+            continue;
+        }
+        SessionView view = view_session(*record, store, now);
+        if (!view.verified_dict) {
+            ++undecodable;
+            ctx.error(fmt::format("session {}: {}", key, printable(view.error.value_or("unreadable"))));
+        }
+        if (printer.wanted(view)) printer.show(view);
+    }
+    ctx.out().flush();
+    if (interrupted()) {
+        ctx.error(fmt::format("interrupted after showing {}", count_of(printer.shown, "session")));
+        return ExitCode::interrupted;
+    }
+    if (undecodable) return ExitCode::bad_data;
+    if (missing) return ExitCode::not_found;
+    return ExitCode::ok;
+}
+
+ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer, Context& ctx) {
+    const DateTime now = store.environment().now();
+    std::uint64_t scanned = 0, unmatchable = 0;
+    store.scan([&](const StoredSession& record) {
+        if (interrupted() || printer.full()) return false;
+        ++scanned;
+        SessionView view = view_session(record, store, now);
+        if (!filter.empty()) {
+            if (!view.verified_dict) {
+                ++unmatchable;
+                return true;
+            }
+            if (!filter.matches(*view.dict())) return true;
+        }
+        if (printer.wanted(view)) printer.show(view);
+        return true;
+    });
+    ctx.out().flush();
+    ctx.report_store_warnings(store);
+    if (unmatchable)
+        ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
+                             count_of(unmatchable, "session")));
+    if (interrupted()) {
+        ctx.error(fmt::format("interrupted after scanning {} and showing {}", count_of(scanned, "session"),
+                              printer.shown));
+        return ExitCode::interrupted;
+    }
+    bool filtered = !filter.empty() || printer.args.expired_only || printer.args.live_only;
+    if (filtered && printer.shown == 0) {
+        ctx.error("no session matched");
+        return ExitCode::not_found;
+    }
+    return ExitCode::ok;
+}
+
+}  // namespace
+
+ExitCode run_inspect(const InspectArgs& args, Context& ctx) {
+    bool by_key = args.keys.from_stdin || !args.keys.keys.empty();
+    bool scan = args.all || args.user || !args.where.empty();
+    if (by_key && scan) throw UsageError("name session keys, or use --all/--user/--where, not both");
+    if (!by_key && !scan) throw UsageError("name session keys, or use --stdin, --all, --user or --where");
+    if (args.expired_only && args.live_only) throw UsageError("--expired and --live exclude each other");
+    if (args.limit && *args.limit == 0) throw UsageError("--limit must be at least 1");
+
+    // Input is validated before any store is opened.
+    std::vector<std::string> keys;
+    SessionFilter filter;
+    if (by_key) keys = collect_keys(args.keys, ctx.io().in, ctx.key_rule());
+    else filter = make_filter(args.user, args.where);
+
+    auto store = ctx.open_store(Access::read_only);
+    InterruptGuard interrupt_guard;  // Ctrl-C stops between records
+    Printer printer{args, ctx, ctx.clock().now_micros()};
+    return by_key ? inspect_keys(keys, *store, printer, ctx) : inspect_all(filter, *store, printer, ctx);
+}
+
+}  // namespace sessionctl::cli

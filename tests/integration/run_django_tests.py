@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Real-Django integration suite for sessionctl's db engine (SQLite).
+
+    /usr/bin/python3 tests/integration/run_django_tests.py --sessionctl PATH \
+        --django-cache DIR [--versions 3.2,4.2,5.2] [-k SUBSTRING] [--keep]
+
+Django 4.2 and 5.2 come from DIR as prepared by `tests/django/fetch_django.sh DIR`;
+3.2 is the system one. Every version runs in its own /usr/bin/python3 process
+(tests/integration/test_db_engine.py) with the PYTHONPATH printed by
+`tests/django/django_env.sh VERSION DIR`. Prints one line per test
+(`PASS django-5.2 test_x`, `FAIL ...` with details, `SKIP ...`) and finally
+`N passed, M failed`. Exit status 1 when a test failed or a version could not be
+imported, 2 on a usage error.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DJANGO_ENV = HERE.parent / "django" / "django_env.sh"
+TESTS = HERE / "test_db_engine.py"
+PYTHON = "/usr/bin/python3"
+
+
+def pythonpath_for(version, cache):
+    """PYTHONPATH for `version` (None + a message when unavailable)."""
+    argv = [str(DJANGO_ENV), version] + ([cache] if cache else [])
+    if version != "3.2" and not cache:
+        return None, "--django-cache is needed for Django " + version
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, (p.stderr.strip() or f"{DJANGO_ENV} exited {p.returncode}")
+    return p.stdout.strip(), None
+
+
+def run_version(version, args):
+    label = f"django-{version}"
+    pp, problem = pythonpath_for(version, args.django_cache)
+    if problem:
+        print(f"FAIL {label} import_django: {problem}", flush=True)
+        return 0, 1
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if pp:
+        env["PYTHONPATH"] = pp
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
+    argv = [PYTHON, str(TESTS), "--sessionctl", args.sessionctl, "--django", version]
+    if args.filter:
+        argv += ["-k", args.filter]
+    if args.keep:
+        argv.append("--keep")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    result = None
+    for line in proc.stdout:
+        if line.startswith("RESULT "):
+            result = line.split()
+            continue
+        print(line, end="", flush=True)
+    rc = proc.wait()
+    if result is None or len(result) != 3:
+        print(f"FAIL {label} runner: test process exited {rc} without a result", flush=True)
+        return 0, 1
+    return int(result[1]), int(result[2])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessionctl", required=True, help="the sessionctl binary under test")
+    p.add_argument("--django-cache", default=None,
+                   help="folder prepared by tests/django/fetch_django.sh (for 4.2 and 5.2)")
+    p.add_argument("--versions", default="3.2,4.2,5.2", help="comma-separated (default 3.2,4.2,5.2)")
+    p.add_argument("-k", dest="filter", default=None, help="only tests whose name contains this")
+    p.add_argument("--keep", action="store_true", help="keep every test's temp directory")
+    args = p.parse_args()
+
+    exe = Path(args.sessionctl)
+    if not (exe.is_file() and os.access(exe, os.X_OK)):
+        print(f"run_django_tests: error: {args.sessionctl} is not an executable file", file=sys.stderr)
+        return 2
+    args.sessionctl = str(exe.resolve())
+    if args.django_cache:
+        args.django_cache = str(Path(args.django_cache).resolve())
+    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
+    bad = [v for v in versions if v not in ("3.2", "4.2", "5.2")]
+    if bad or not versions:
+        print(f"run_django_tests: error: unsupported version(s) {bad or versions}; use 3.2, 4.2, 5.2",
+              file=sys.stderr)
+        return 2
+
+    passed = failed = 0
+    for v in versions:
+        p_, f_ = run_version(v, args)
+        passed += p_
+        failed += f_
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
