@@ -277,7 +277,7 @@ FileStore::FileStore(std::shared_ptr<const SessionEnvironment> env, FileStoreOpt
     if (dir_fd_ < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
-            throw StoreError(fmt::format("SESSION_FILE_PATH '{}' does not exist or is not a directory (Django needs "
+            throw StoreMissing(fmt::format("SESSION_FILE_PATH '{}' does not exist or is not a directory (Django needs "
                                          "an existing directory to store session files in)",
                                          options_.directory));
         throw StoreError(fmt::format("cannot open SESSION_FILE_PATH '{}': {}", options_.directory, errno_text(e)));

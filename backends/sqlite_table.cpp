@@ -184,12 +184,12 @@ struct SqliteTable::Impl {
             case SQLITE_BUSY:
             case SQLITE_LOCKED:
                 throw StoreUnavailable(fmt::format("database is locked by another process ({}); try again", path));
-            case SQLITE_NOTADB: throw StoreError(fmt::format("{} is not a SQLite database", path));
+            case SQLITE_NOTADB: throw StoreCorrupt(fmt::format("{} is not a SQLite database", path));
             case SQLITE_CANTOPEN:
             case SQLITE_PERM:
             case SQLITE_AUTH: throw StoreError(fmt::format("cannot open {}: {}", path, message));
             case SQLITE_CORRUPT:
-                throw StoreError(fmt::format("{} is corrupt (while trying to {}): {}", path, what, message));
+                throw StoreCorrupt(fmt::format("{} is corrupt (while trying to {}): {}", path, what, message));
             case SQLITE_READONLY: throw StoreError(fmt::format("cannot {} in {}: {}", what, path, message));
             case SQLITE_IOERR:
             case SQLITE_FULL:
@@ -201,8 +201,8 @@ struct SqliteTable::Impl {
         }
     }
 
-    [[nodiscard]] StoreError missing_table() const {
-        return StoreError(fmt::format("no {} table in {}: run manage.py migrate", table, path));
+    [[nodiscard]] StoreMissing missing_table() const {
+        return StoreMissing(fmt::format("no {} table in {}: run manage.py migrate", table, path));
     }
 
     [[nodiscard]] sqlite3_stmt* statement(Sql which) const { return statements[static_cast<std::size_t>(which)].get(); }
@@ -272,7 +272,7 @@ struct SqliteTable::Impl {
                                         SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
             statements[i].reset(raw);
             if (rc == SQLITE_ERROR)  // e.g. "no such column": not Django's table
-                throw StoreError(fmt::format("table {} in {} is not a Django session table: {}", table, path,
+                throw StoreMissing(fmt::format("table {} in {} is not a Django session table: {}", table, path,
                                              sqlite3_errmsg(db.get())));
             if (rc != SQLITE_OK) fail(rc, "prepare statements");
         }
@@ -380,7 +380,7 @@ std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOp
         std::error_code ec;
         bool found = std::filesystem::exists(path, ec);
         if (ec) throw StoreError(fmt::format("cannot open {}: {}", path, ec.message()));
-        if (!found) throw StoreError(fmt::format("database file not found: {}", path));
+        if (!found) throw StoreMissing(fmt::format("database file not found: {}", path));
     }
 
     auto impl = std::make_unique<SqliteTable::Impl>();

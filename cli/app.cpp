@@ -140,9 +140,14 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         code = fail(err, ExitCode::usage, ctx.scrub(e.what()));
     } catch (const StoreUnavailable& e) {
         code = fail(err, ExitCode::unavailable, ctx.scrub(e.what()));
+    } catch (const StoreMissing& e) {
+        // No such database file, directory or table: fix the configuration
+        // (or run manage.py migrate); retrying will not help.
+        code = fail(err, ExitCode::usage, ctx.scrub(e.what()));
+    } catch (const StoreCorrupt& e) {
+        code = fail(err, ExitCode::bad_data, ctx.scrub(e.what()));
     } catch (const StoreError& e) {
-        // The store answered but cannot be used as configured (no such file,
-        // not a database, no django_session table).
+        // The store answered but refused the operation (read-only, I/O).
         code = fail(err, ExitCode::unavailable, ctx.scrub(e.what()));
     } catch (const SessionError& e) {
         code = fail(err, ExitCode::bad_data, ctx.scrub(e.what()));

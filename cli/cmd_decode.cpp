@@ -111,7 +111,7 @@ ExitCode run_decode(const DecodeArgs& args, Context& ctx) {
 
     if (ctx.json()) {
         ordered_json j = ordered_json::object();
-        j["data"] = shown.ok() ? to_json(shown.data) : ordered_json();
+        j["data"] = nullptr;  // rendered exactly below
         std::string with = checked.verified_with();
         j["verified_with"] = verified_ok && !with.empty() ? ordered_json(with) : ordered_json();
         j["timestamp"] = shown.timestamp ? ordered_json(utc_iso(*shown.timestamp * 1'000'000)) : ordered_json();
@@ -120,9 +120,9 @@ ExitCode run_decode(const DecodeArgs& args, Context& ctx) {
         j["status"] = !can_verify ? "unverified" : to_string(checked.status);
         j["verified"] = verified_ok;
         j["error"] = verified_ok ? ordered_json() : ordered_json(failure_text(checked));
-        ctx.out() << dump_json(j) << '\n';
+        ctx.out() << dump_json_with_data(j, shown.ok() ? &shown.data : nullptr) << '\n';
     } else if (shown.ok()) {
-        ctx.out() << dump_json(to_json(shown.data), 2) << '\n';
+        ctx.out() << render_json(shown.data, 2) << '\n';
     }
     ctx.out().flush();
 

@@ -60,7 +60,7 @@ struct Printer {
     void show(const SessionView& v) {
         ++shown;
         if (args.keys_only) ctx.out() << printable(v.key) << '\n';
-        else if (ctx.json()) ctx.out() << dump_json(view_to_json(v)) << '\n';
+        else if (ctx.json()) ctx.out() << view_to_json_line(v) << '\n';
         else print_view(ctx.out(), v, now_micros);
     }
 };

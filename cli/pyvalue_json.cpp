@@ -1,5 +1,7 @@
 #include "cli/pyvalue_json.hpp"
 
+#include "core/json_codec.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -65,6 +67,76 @@ std::string dump_json(const ordered_json& value, int indent) {
         }
     }
     return out;
+}
+
+namespace {
+
+void render(const PyValue& value, int indent, int depth, std::string& out) {
+    auto newline = [&](int level) {
+        if (indent < 0) return;
+        out += '\n';
+        out.append(static_cast<std::size_t>(indent * level), ' ');
+    };
+    std::visit(
+        [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::monostate>) out += "null";
+            else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
+            else if constexpr (std::is_same_v<T, std::int64_t>) out += std::to_string(x);
+            else if constexpr (std::is_same_v<T, PyBigInt>) out += x.decimal;
+            else if constexpr (std::is_same_v<T, double>) out += std::isfinite(x) ? python_float_repr(x) : "null";
+            else if constexpr (std::is_same_v<T, std::string>) out += dump_json(ordered_json(x));
+            else if constexpr (std::is_same_v<T, PyList>) {
+                if (x.empty()) {
+                    out += "[]";
+                    return;
+                }
+                out += '[';
+                for (std::size_t i = 0; i < x.size(); ++i) {
+                    if (i) out += ',';
+                    newline(depth + 1);
+                    render(x[i], indent, depth + 1, out);
+                }
+                newline(depth);
+                out += ']';
+            } else {
+                if (x.empty()) {
+                    out += "{}";
+                    return;
+                }
+                out += '{';
+                bool first = true;
+                for (const auto& entry : x) {
+                    if (!first) out += ',';
+                    first = false;
+                    newline(depth + 1);
+                    out += dump_json(ordered_json(entry.key));
+                    out += indent < 0 ? ":" : ": ";
+                    render(entry.value, indent, depth + 1, out);
+                }
+                newline(depth);
+                out += '}';
+            }
+        },
+        value.variant());
+}
+
+}  // namespace
+
+std::string render_json(const PyValue& value, int indent) {
+    std::string out;
+    render(value, indent, 0, out);
+    return out;
+}
+
+std::string dump_json_with_data(const ordered_json& envelope, const PyValue* data) {
+    std::string text = dump_json(envelope);
+    if (!data) return text;
+    // Every other member is a scalar, so the only unescaped "data":null is ours.
+    static constexpr std::string_view placeholder = "\"data\":null";
+    auto pos = text.find(placeholder);
+    if (pos == std::string::npos) return text;
+    return text.substr(0, pos) + "\"data\":" + render_json(*data) + text.substr(pos + placeholder.size());
 }
 
 }  // namespace sessionctl::cli

@@ -1,9 +1,11 @@
 #pragma once
 
 // Session values as JSON for output (--json, and the data shown to humans).
-// nlohmann's ordered_json keeps the session's key order; what it cannot hold
-// is mapped: integers beyond uint64 become decimal strings, NaN and
-// +-Infinity become null (JSON has no token for them).
+// Key order is the session's; integers of any size are written exactly (as
+// Django holds them); NaN and +-Infinity become null (JSON has no token for
+// them). to_json() is the nlohmann form for callers that need a tree; it
+// writes integers beyond uint64 as decimal strings, so output goes through
+// render_json() / dump_json_with_data() instead.
 
 #include <string>
 
@@ -21,5 +23,12 @@ using ordered_json = nlohmann::ordered_json;
 // U+FFFD, and DEL and C1 control characters inside strings are written as
 // \u escapes so data can never drive the terminal. indent < 0: one line.
 [[nodiscard]] std::string dump_json(const ordered_json& value, int indent = -1);
+
+// The exact JSON text of a session value, with the same escaping as dump_json.
+[[nodiscard]] std::string render_json(const PyValue& value, int indent = -1);
+
+// One line of JSON for `envelope` whose "data" member (which must be null in
+// `envelope`) is `data` rendered exactly, or null when `data` is nullptr.
+[[nodiscard]] std::string dump_json_with_data(const ordered_json& envelope, const PyValue* data);
 
 }  // namespace sessionctl::cli

@@ -62,11 +62,13 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
     return view;
 }
 
+namespace {
+
 ordered_json view_to_json(const SessionView& view) {
     const DecodeResult& d = view.decoded;
     ordered_json j = ordered_json::object();
     j["key"] = view.key;
-    j["data"] = d.ok() ? to_json(d.data) : ordered_json();
+    j["data"] = nullptr;  // filled exactly by view_to_json_line
     j["expire_date"] = view.expire_unix_micros ? ordered_json(utc_iso(*view.expire_unix_micros)) : ordered_json();
     j["expired"] = view.expired;
     j["user_id"] = view.user_id ? ordered_json(*view.user_id) : ordered_json();
@@ -78,6 +80,14 @@ ordered_json view_to_json(const SessionView& view) {
     j["compressed"] = d.compressed;
     return j;
 }
+
+}  // namespace
+
+std::string view_to_json_line(const SessionView& view) {
+    const DecodeResult& d = view.decoded;
+    return dump_json_with_data(view_to_json(view), d.ok() ? &d.data : nullptr);
+}
+
 
 void print_view(std::ostream& out, const SessionView& view, std::int64_t now_unix_micros) {
     const DecodeResult& d = view.decoded;
@@ -108,7 +118,7 @@ void print_view(std::ostream& out, const SessionView& view, std::int64_t now_uni
     out << "  size     " << count_of(view.size, "byte") << (d.compressed ? " (compressed)" : "") << '\n';
 
     if (d.ok()) {
-        std::string text = dump_json(to_json(d.data), 2);
+        std::string text = render_json(d.data, 2);
         out << "  data     ";
         for (char c : text) {
             out << c;

@@ -36,9 +36,9 @@ struct SessionView {
 // whether Django would consider the record expired at `now`.
 [[nodiscard]] SessionView view_session(const StoredSession& record, const Store& store, const DateTime& now);
 
-// The inspect --json object: key, data, expire_date, expired, user_id,
-// verified_with, error, size, format, compressed.
-[[nodiscard]] ordered_json view_to_json(const SessionView& view);
+// One JSON Lines record for `inspect --json`: key, data, expire_date, expired,
+// user_id, verified_with, error, size, format, compressed (DESIGN.md names).
+[[nodiscard]] std::string view_to_json_line(const SessionView& view);
 
 // The human block of inspect (see the contract), ending with a blank line.
 void print_view(std::ostream& out, const SessionView& view, std::int64_t now_unix_micros);

@@ -66,4 +66,18 @@ public:
     using SessionError::SessionError;
 };
 
+// The configured store is not there: no such database file, directory or
+// django_session table. A configuration problem (exit 2), not an outage.
+class StoreMissing : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
+// The store holds something that is not what Django writes: not a database,
+// a corrupt file (exit 4). Nothing is written to it.
+class StoreCorrupt : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
 }  // namespace sessionctl

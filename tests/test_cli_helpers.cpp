@@ -198,6 +198,25 @@ TEST_CASE("session values become JSON: big ints, non-finite floats, order", "[cl
           R"("neg":"-9223372036854775809","nan":null,"inf":null})");
 }
 
+TEST_CASE("rendered session JSON keeps integers of any size exact", "[cli][json]") {
+    PyDict d{{"b", 1},
+             {"big", PyBigInt{"12345678901234567890123"}},
+             {"neg", PyBigInt{"-9223372036854775809"}},
+             {"f", 1e16},
+             {"nan", std::nan("")},
+             {"l", PyList{}},
+             {"s", "\x7f"}};
+    CHECK(render_json(PyValue(d)) ==
+          R"({"b":1,"big":12345678901234567890123,"neg":-9223372036854775809,"f":1e+16,"nan":null,"l":[],"s":"\u007f"})");
+    CHECK(render_json(PyValue(PyDict{{"a", PyList{1, PyDict{{"b", true}}}}}), 2) ==
+          "{\n  \"a\": [\n    1,\n    {\n      \"b\": true\n    }\n  ]\n}");
+    ordered_json envelope{{"key", "k"}, {"data", nullptr}, {"note", "\"data\":null"}};
+    PyValue data(PyDict{{"big", PyBigInt{"100000000000000000000"}}});
+    CHECK(dump_json_with_data(envelope, &data) ==
+          R"({"key":"k","data":{"big":100000000000000000000},"note":"\"data\":null"})");
+    CHECK(dump_json_with_data(envelope, nullptr) == R"({"key":"k","data":null,"note":"\"data\":null"})");
+}
+
 TEST_CASE("output JSON replaces invalid UTF-8 and escapes DEL and C1 controls", "[cli][json]") {
     // A lone surrogate as a session may hold it (WTF-8), DEL, and U+009B (CSI).
     ordered_json j = to_json(PyValue(PyDict{{"s", std::string("a\xed\xa0\x80" "b\x7f" "c\xc2\x9b" "d\xc3\xa9")}}));

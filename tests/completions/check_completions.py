@@ -13,7 +13,8 @@ def help_text(binary, *args):
     out = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"check_completions: {' '.join(args) or 'sessionctl'} --help exited {out.returncode}")
-    return out.stdout
+    # Only the option and command listings; the examples below them quote other tools.
+    return out.stdout.split("\nEXAMPLES", 1)[0]
 
 
 def flags_in(text):
@@ -27,7 +28,8 @@ def commands_in(text):
     section = text.split("Subcommands:", 1)
     if len(section) < 2:
         sys.exit("check_completions: no Subcommands section in sessionctl --help")
-    return re.findall(r"^\s{2}([a-z][a-z-]*)\s", section[1], re.M)
+    listing = section[1].strip("\n").split("\n\n", 1)[0]
+    return re.findall(r"^\s{2}([a-z][a-z-]*)\s", listing, re.M)
 
 
 def main():
