@@ -58,14 +58,6 @@ std::string failure_text(const DecodeResult& r) {
     return r.error.empty() ? std::string(to_string(r.status)) : r.error;
 }
 
-const char* type_phrase(const PyValue& v) {
-    if (v.is_list()) return "a list";
-    if (v.is_str()) return "a string";
-    if (v.is_none()) return "null";
-    if (v.is_bool()) return "a boolean";
-    return "a number";
-}
-
 }  // namespace
 
 ExitCode run_decode(const DecodeArgs& args, Context& ctx) {

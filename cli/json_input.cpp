@@ -1,5 +1,7 @@
 #include "cli/json_input.hpp"
 
+#include "cli/pyvalue_json.hpp"
+
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -91,14 +93,6 @@ private:
     std::vector<Frame> stack_;
 };
 
-const char* json_type_phrase(const PyValue& v) {
-    if (v.is_list()) return "an array";
-    if (v.is_str()) return "a string";
-    if (v.is_bool()) return "a boolean";
-    if (v.is_none()) return "null";
-    return "a number";
-}
-
 }  // namespace
 
 std::optional<PyValue> parse_user_json(std::string_view text, std::string* error) {
@@ -117,7 +111,7 @@ PyDict parse_user_json_object(std::string_view text, std::string_view what) {
     if (!value) throw UsageError(fmt::format("{} is not valid JSON: {}", what, why));
     if (!value->is_dict())
         throw UsageError(fmt::format("{} must be a JSON object, not {}", what,
-                                     json_type_phrase(*value)));
+                                     type_phrase(*value)));
     return std::move(value->as_dict());
 }
 

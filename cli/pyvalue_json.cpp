@@ -123,6 +123,15 @@ void render(const PyValue& value, int indent, int depth, std::string& out) {
 
 }  // namespace
 
+const char* type_phrase(const PyValue& v) {
+    if (v.is_dict()) return "an object";
+    if (v.is_list()) return "a list";
+    if (v.is_str()) return "a string";
+    if (v.is_none()) return "null";
+    if (v.is_bool()) return "a boolean";
+    return "a number";
+}
+
 std::string render_json(const PyValue& value, int indent) {
     std::string out;
     render(value, indent, 0, out);

@@ -24,6 +24,10 @@ using ordered_json = nlohmann::ordered_json;
 // \u escapes so data can never drive the terminal. indent < 0: one line.
 [[nodiscard]] std::string dump_json(const ordered_json& value, int indent = -1);
 
+// "a list", "a string", "null", "a boolean", "a number", "an object": for
+// messages about a value that is not what was expected.
+[[nodiscard]] const char* type_phrase(const PyValue& value);
+
 // The exact JSON text of a session value, with the same escaping as dump_json.
 [[nodiscard]] std::string render_json(const PyValue& value, int indent = -1);
 

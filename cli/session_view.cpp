@@ -1,5 +1,7 @@
 #include "cli/session_view.hpp"
 
+#include "cli/pyvalue_json.hpp"
+
 #include <ostream>
 
 #include <fmt/format.h>
@@ -17,14 +19,6 @@ std::optional<std::int64_t> expire_micros(const std::optional<DateTime>& date, b
     // A naive value is UTC when USE_TZ (the connection time zone), local otherwise.
     if (use_tz) return date->wall_micros;
     return date->to_unix_micros();
-}
-
-const char* python_type_phrase(const PyValue& v) {
-    if (v.is_list()) return "a list";
-    if (v.is_str()) return "a string";
-    if (v.is_none()) return "null";
-    if (v.is_bool()) return "a boolean";
-    return "a number";
 }
 
 }  // namespace
@@ -51,7 +45,7 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
         view.user_id = user_id_of(d.data.as_dict());
     } else if (d.ok()) {
         view.error = fmt::format("session data is {}, not a dict (Django reads it as an empty session)",
-                                 python_type_phrase(d.data));
+                                 type_phrase(d.data));
     } else if (d.status == DecodeStatus::malformed) {
         view.error = fmt::format("malformed session data ({}): {}", d.malformed_part, d.error);
     } else {

@@ -13,7 +13,7 @@ status=${PIPESTATUS[0]}
 
 echo
 echo "== what the tests proved"
-grep -h -E '^(vectors:|roundtrip:|django-integration:)' Testing/Temporary/LastTest.log || true
+grep -h -E '^(vectors: [0-9]|roundtrip: |completions: |[0-9]+ passed, [0-9]+ failed)' Testing/Temporary/LastTest.log || true
 summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' ctest.out | tail -n 1)
 if [[ $summary =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
   failed=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]}

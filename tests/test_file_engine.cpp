@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/test_support.hpp"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -46,24 +48,7 @@ constexpr std::int64_t kNowMicros = kNowSeconds * 1'000'000 + 750'000;
 constexpr std::int64_t kAge = 1209600;  // SESSION_COOKIE_AGE
 const std::string kVectorSecret = "vector-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG";
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "sessionctl-file-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using sessionctl::testing::TempDir;
 
 // Sets an environment variable for the scope of a test.
 class ScopedEnv {

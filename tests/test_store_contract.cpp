@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/test_support.hpp"
+
 #include <stdlib.h>
 
 #include <algorithm>
@@ -34,26 +36,7 @@ namespace {
 
 constexpr std::int64_t kNowMicros = 1700000000750000;  // db.json's now (1700000000.75)
 
-// A directory of its own under the system temp dir, removed with everything
-// in it when the test ends.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "sessionctl-contract-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using sessionctl::testing::TempDir;
 
 // Each backend hands out tables over the same rows: one per "process".
 class MemoryBackend {
