@@ -28,6 +28,7 @@ CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args) {
     auto* close = cmd->add_flag("--browser-close", args.browser_close, "set_expiry(0): expire when the browser closes");
     auto* def = cmd->add_flag("--default", args.to_default, "set_expiry(None): back to SESSION_COOKIE_AGE");
     auto* now = cmd->add_flag("--now", args.now, "set_expiry(now): expired immediately");
+    cmd->add_flag("--dry-run", args.dry_run, "Show each session's new expiry date; change nothing");
     std::vector<CLI::Option*> modes{in, at, close, def, now};
     for (auto* a : modes)
         for (auto* b : modes)
@@ -44,7 +45,10 @@ namespace {
 
 enum class ItemResult { updated, missing, undecodable, failed };
 
-ItemResult expire_one(const std::string& key, const ExpiryValue& expiry, Store& store, Context& ctx) {
+// With dry_run, the session is changed in memory only and `new_expiry` gets
+// the expiry date a save would store.
+ItemResult expire_one(const std::string& key, const ExpiryValue& expiry, Store& store, Context& ctx, bool dry_run,
+                      std::string& new_expiry) {
     const DateTime now = store.environment().now();
     auto record = store.fetch(key);
     if (!record) {
@@ -73,6 +77,10 @@ ItemResult expire_one(const std::string& key, const ExpiryValue& expiry, Store& 
     }
     try {
         session->set_expiry(expiry);
+        if (dry_run) {
+            new_expiry = utc_text(session->get_expiry_date().to_unix_micros());
+            return ItemResult::updated;
+        }
         session->save();
     } catch (const UpdateError&) {
         ctx.error(fmt::format("session {} was deleted while it was being updated; not recreated", key));
@@ -106,10 +114,11 @@ ExitCode run_expire(const ExpireArgs& args, Context& ctx) {
 
     if (args.in_seconds) check_expiry_seconds(*args.in_seconds, ctx.clock(), "--in");
 
-    auto store = ctx.open_store(Access::read_write);
+    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write);
     InterruptGuard interrupt_guard;  // Ctrl-C stops between keys; what was updated is reported
     std::uint64_t processed = 0, updated = 0, missing = 0, undecodable = 0, failed = 0;
     std::vector<std::string> updated_keys;
+    std::vector<std::string> new_expiries;  // with --dry-run, one per updated key
     for (const auto& key : keys) {
         if (interrupted()) break;
         ++processed;
@@ -118,10 +127,12 @@ ExitCode run_expire(const ExpireArgs& args, Context& ctx) {
         else if (at) expiry = *at;
         else if (args.browser_close) expiry = std::int64_t{0};
         else if (args.now) expiry = store->environment().now();  // per key: "now" when it is saved
-        switch (expire_one(key, expiry, *store, ctx)) {
+        std::string new_expiry;
+        switch (expire_one(key, expiry, *store, ctx, args.dry_run, new_expiry)) {
             case ItemResult::updated:
                 ++updated;
                 updated_keys.push_back(key);
+                new_expiries.push_back(new_expiry);
                 break;
             case ItemResult::missing: ++missing; break;
             case ItemResult::undecodable: ++undecodable; break;
@@ -135,11 +146,17 @@ ExitCode run_expire(const ExpireArgs& args, Context& ctx) {
         j["matched"] = matched;
         j["updated"] = updated;
         j["keys"] = updated_keys;
+        if (args.dry_run) {
+            j["dry_run"] = true;
+            j["expire_dates"] = new_expiries;
+        }
         ctx.out() << dump_json(j) << '\n';
     } else if (!ctx.quiet()) {
-        ctx.out() << "updated " << count_of(updated, "session") << '\n';
-        if (ctx.verbose() > 0)
-            for (const auto& key : updated_keys) ctx.out() << key << '\n';
+        ctx.out() << (args.dry_run ? "would update " : "updated ") << count_of(updated, "session") << '\n';
+        for (std::size_t i = 0; i < updated_keys.size(); ++i) {
+            if (args.dry_run) ctx.out() << updated_keys[i] << "  expires " << new_expiries[i] << '\n';
+            else if (ctx.verbose() > 0) ctx.out() << updated_keys[i] << '\n';
+        }
     }
     ctx.out().flush();
 

@@ -78,6 +78,7 @@ struct ExpireArgs {
     bool browser_close = false;
     bool to_default = false;
     bool now = false;
+    bool dry_run = false;
 };
 CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args);
 ExitCode run_expire(const ExpireArgs& args, Context& ctx);

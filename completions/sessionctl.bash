@@ -42,7 +42,7 @@ _sessionctl()
         decode) opts="--stdin --signed-cookie --salt --no-verify --max-age" ;;
         create) opts="--data --data-file --user --password-hash --auth-backend --expiry" ;;
         delete) opts="--stdin -0 --null --user --where --dry-run" ;;
-        expire) opts="--stdin -0 --null --in --at --browser-close --default --now" ;;
+        expire) opts="--stdin -0 --null --in --at --browser-close --default --now --dry-run" ;;
         clearsessions) opts="--dry-run --lock" ;;
         config) opts="" ;;
     esac

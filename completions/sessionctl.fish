@@ -44,7 +44,7 @@ complete -c sessionctl -n '__fish_seen_subcommand_from create' -l password-hash 
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l auth-backend -x -d 'Authentication backend path'
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l expiry -x -a 'browser-close' -d 'Seconds, ISO 8601, or browser-close'
 # delete / clearsessions
-complete -c sessionctl -n '__fish_seen_subcommand_from delete clearsessions' -l dry-run -d 'Show what would happen; change nothing'
+complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions' -l dry-run -d 'Show what would happen; change nothing'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l lock -r -F -d 'Exclusive lock file'
 # expire
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l in -x -d 'set_expiry(SECONDS)'

@@ -424,6 +424,26 @@ TEST_CASE("expire changes expiry as set_expiry() and save() would", "[cli][run]"
     CHECK(site.row(key)->data == before);
 }
 
+TEST_CASE("expire --dry-run shows the new expiry and changes nothing", "[cli][run]") {
+    Site site;
+    const std::string key = site.create({"--data", R"({"x":1})"});
+    json before = site.inspect_json(key);
+
+    Result r = site.run({"expire", key, "--in", "60", "--dry-run"});
+    REQUIRE(r.code == 0);
+    CHECK(r.out == "would update 1 session\n" + key + "  expires 2023-11-14 22:14:20 UTC\n");
+    CHECK(site.inspect_json(key) == before);
+
+    Result js = site.run({"--json", "expire", key, "--at", "2030-01-01T00:00:00Z", "--dry-run"});
+    REQUIRE(js.code == 0);
+    json j = json::parse(js.out);
+    CHECK(j["dry_run"] == true);
+    CHECK(j["updated"] == 1);
+    CHECK(j["keys"] == json::array({key}));
+    CHECK(site.inspect_json(key) == before);
+    CHECK(site.run({"expire", "missingmissingmissing", "--now", "--dry-run"}).code == 1);
+}
+
 TEST_CASE("expire replaces an _session_expiry Django cannot read, as set_expiry() does", "[cli][run]") {
     Site site;
     const std::string odd = "oddexpiryoddexpiryoddexpiryodd12";
