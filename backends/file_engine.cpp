@@ -2,23 +2,33 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 #include "core/expiry.hpp"
+#include "core/session_codec.hpp"
 #include "core/session_key.hpp"
+#include "core/zlib_codec.hpp"
 
 namespace sessionctl {
 namespace {
@@ -94,7 +104,14 @@ public:
 };
 
 std::optional<std::string> ascii_error(std::string_view content) {
-    for (std::size_t i = 0; i < content.size(); ++i) {
+    // Eight bytes at a time first: session files are ASCII.
+    std::size_t i = 0;
+    for (; i + 8 <= content.size(); i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, content.data() + i, 8);
+        if (word & 0x8080808080808080ULL) break;
+    }
+    for (; i < content.size(); ++i) {
         auto byte = static_cast<unsigned char>(content[i]);
         if (byte >= 0x80)
             return fmt::format("'ascii' codec can't decode byte 0x{:02x} in position {}: ordinal not in range(128)",
@@ -114,6 +131,48 @@ bool age_is_not_positive(const PyValue& age) {
                       fmt::format("'<=' not supported between instances of '{}' and 'int'", age.type_name()));
 }
 
+// True when decoding `content` cannot give a dict holding _session_expiry,
+// found without the signature check or a JSON parse (most sessions have no
+// _session_expiry, and for them expiry is mtime + age whatever the decoding
+// says). The payload the codec would decode is looked at: the signed
+// envelope's (base64url, maybe zlib), or for a value without ':' the pre-3.1
+// one (base64 of "hash:json"; a value with ':' reaches that format only as
+// base64 junk whose HMAC would have to match). It may contain neither the
+// key's literal nor a backslash (the only other way to spell a JSON key),
+// and the envelope's must be JSON text ('{' first): anything else, or any
+// doubt, means "decode it".
+bool cannot_hold_expiry(std::string_view content) {
+    constexpr std::string_view kKey = SessionBase::EXPIRY_KEY;
+    auto may_name_it = [&](std::string_view bytes) {
+        return bytes.find(kKey) != std::string_view::npos || bytes.find('\\') != std::string_view::npos;
+    };
+    auto sig = content.rfind(':');
+    if (sig == std::string_view::npos) {
+        try {
+            std::string legacy = b64_decode_lenient(content);
+            auto colon = legacy.find(':');
+            return colon == std::string::npos || !may_name_it(std::string_view(legacy).substr(colon + 1));
+        } catch (const std::exception&) {
+            return true;  // not base64 either: no data at all
+        }
+    }
+    std::string_view value = content.substr(0, sig);
+    auto ts = value.rfind(':');
+    if (ts == std::string_view::npos) return true;  // malformed envelope: no data
+    std::string_view payload = value.substr(0, ts);
+    bool compressed = !payload.empty() && payload.front() == '.';
+    if (compressed) payload.remove_prefix(1);
+    std::string bytes;
+    try {
+        bytes = b64url_decode_django(payload);
+        if (compressed) bytes = zlib_decompress(bytes, DecodeOptions{}.max_inflated_bytes);
+    } catch (const std::exception&) {
+        return true;  // malformed: no data from the envelope
+    }
+    auto first = bytes.find_first_not_of(" \t\n\r");
+    return first != std::string::npos && bytes[first] == '{' && !may_name_it(bytes);
+}
+
 enum class Verdict { placeholder, live, expired };
 
 // The decision FileStore.load() makes about a file's content (spec §7):
@@ -126,6 +185,14 @@ Verdict judge(const SessionEnvironment& env, std::string_view content, const std
               const DateTime& now, PyDict* decoded = nullptr) {
     if (content.empty()) return Verdict::placeholder;
     if (auto error = ascii_error(content)) throw NonAsciiContent(*error);
+    if (!decoded && cannot_hold_expiry(content)) {  // _session_expiry absent: mtime + age decides
+        if (!limit) return Verdict::live;
+        try {
+            return floor_seconds(subtract_micros(*limit, now)) <= 0 ? Verdict::expired : Verdict::live;
+        } catch (const DateTimeError& e) {
+            throw ExpiryError(e.python_class(), e.what());
+        }
+    }
     PyDict data = SessionBase::session_dict_from(env.codec->decode(content));
     const PyValue* stored = data.find(SessionBase::EXPIRY_KEY);
     bool expired = false;
@@ -154,6 +221,191 @@ bool write_all(int fd, std::string_view bytes) {
     }
     return true;
 }
+
+// Signals that end the process by default: held back while a file is moved
+// aside for its last check, so that an interrupted sweep cannot leave a live
+// session under the aside name.
+sigset_t terminating_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) sigaddset(&set, sig);
+    return set;
+}
+
+class SignalHold {
+public:
+    SignalHold() {
+        sigset_t set = terminating_signals();
+        held_ = ::pthread_sigmask(SIG_BLOCK, &set, &old_) == 0;
+    }
+    ~SignalHold() {
+        if (held_) ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SignalHold(const SignalHold&) = delete;
+    SignalHold& operator=(const SignalHold&) = delete;
+
+private:
+    sigset_t old_{};
+    bool held_ = false;
+};
+
+// Bulk scans: the calling thread reads the directory and hands the entries,
+// in batches, to worker threads that do the per-file work (open, read,
+// decode, judge); the calling thread then takes the results back batch by
+// batch in readdir order and does whatever must stay sequential (unlinks,
+// warnings, the caller's callback). At most kMaxBatches * kBatchSize entries
+// are in flight, so memory does not grow with the directory.
+constexpr std::size_t kBatchSize = 128;
+constexpr std::size_t kMaxBatches = 8;
+
+// Worker threads: one per core, at most 4 (the work is a few microseconds
+// of CPU and one small read per file).
+unsigned scan_workers() {
+    unsigned cores = std::thread::hardware_concurrency();
+    return std::clamp(cores == 0 ? 2u : cores, 1u, 4u);
+}
+
+// Item needs `std::exception_ptr error`: what `work` threw, rethrown by the
+// caller when it takes the item. `fill` appends the next entries to a batch
+// and returns false at the end of the directory; the workers call it, one at
+// a time, whenever fewer than kMaxBatches batches are in flight, so the
+// calling thread only takes finished batches. Workers claim a few items at a
+// time to keep the lock quiet.
+template <class Item>
+class OrderedPipeline {
+public:
+    // workers_fill: the workers read the directory too (else the caller does,
+    // in pop_front()).
+    OrderedPipeline(unsigned workers, bool workers_fill, std::function<bool(std::vector<Item>&)> fill,
+                    std::function<void(Item&)> work)
+        : workers_fill_(workers_fill), fill_(std::move(fill)), work_(std::move(work)) {
+        threads_.reserve(workers);
+        try {
+            for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+        } catch (...) {
+            stop();
+            throw;
+        }
+    }
+    ~OrderedPipeline() { stop(); }
+    OrderedPipeline(const OrderedPipeline&) = delete;
+    OrderedPipeline& operator=(const OrderedPipeline&) = delete;
+
+    // The oldest batch once all of it is done; empty at the end. Rethrows
+    // what `fill` threw once the batches read before it are taken.
+    std::vector<Item> pop_front() {
+        std::unique_lock lock(mutex_);
+        while (!workers_fill_ && may_read()) read_batch(lock);
+        batch_done_.wait(lock, [&] {
+            return batches_.empty() ? source_done_ : batches_.front().done == batches_.front().items.size();
+        });
+        if (batches_.empty()) {
+            if (source_error_) std::rethrow_exception(std::exchange(source_error_, nullptr));
+            return {};
+        }
+        std::vector<Item> items = std::move(batches_.front().items);
+        batches_.pop_front();
+        work_ready_.notify_all();  // room for another batch
+        return items;
+    }
+
+private:
+    static constexpr std::size_t kClaim = 8;
+
+    struct Batch {
+        std::vector<Item> items;
+        std::size_t next = 0;  // first item no worker has taken
+        std::size_t done = 0;  // items finished
+    };
+
+    [[nodiscard]] bool may_read() const { return !source_done_ && !reading_ && batches_.size() < kMaxBatches; }
+
+    // One batch from `fill`, read without the lock (held on entry and exit).
+    void read_batch(std::unique_lock<std::mutex>& lock) {
+        reading_ = true;
+        lock.unlock();
+        std::vector<Item> items;
+        items.reserve(kBatchSize);
+        bool more = false;
+        std::exception_ptr error;
+        try {
+            more = fill_(items);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        lock.lock();
+        reading_ = false;
+        if (!more) {
+            source_done_ = true;
+            source_error_ = error;
+        }
+        if (!items.empty()) batches_.push_back(Batch{std::move(items)});
+        work_ready_.notify_all();
+        batch_done_.notify_all();
+    }
+
+    void run() {
+        // Such signals go to the calling thread, which may hold them back.
+        sigset_t set = terminating_signals();
+        ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            Batch* batch = nullptr;
+            work_ready_.wait(lock, [&] {
+                if (stopping_) return true;
+                for (auto& b : batches_)  // std::deque: elements stay put
+                    if (b.next < b.items.size()) {
+                        batch = &b;
+                        return true;
+                    }
+                return workers_fill_ && may_read();
+            });
+            if (stopping_) return;
+            if (!batch) {  // read the next batch of the directory
+                read_batch(lock);
+                continue;
+            }
+            std::size_t first = batch->next;
+            std::size_t count = std::min(kClaim, batch->items.size() - first);
+            batch->next += count;
+            lock.unlock();
+            for (std::size_t i = first; i < first + count; ++i) {
+                try {
+                    work_(batch->items[i]);
+                } catch (...) {
+                    batch->items[i].error = std::current_exception();
+                }
+            }
+            lock.lock();
+            batch->done += count;
+            if (batch->done == batch->items.size()) batch_done_.notify_all();
+        }
+    }
+
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        work_ready_.notify_all();
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+        threads_.clear();
+    }
+
+    bool workers_fill_;
+    std::function<bool(std::vector<Item>&)> fill_;
+    std::function<void(Item&)> work_;
+    std::mutex mutex_;
+    std::condition_variable work_ready_;
+    std::condition_variable batch_done_;
+    std::deque<Batch> batches_;
+    bool reading_ = false;
+    bool source_done_ = false;
+    std::exception_ptr source_error_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
 
 }  // namespace
 
@@ -350,24 +602,28 @@ FileStore::ReadResult FileStore::read_file(const std::string& name) const {
         result.error = fmt::format("{} bytes is too large for a session file", static_cast<std::int64_t>(st.st_size));
         return result;
     }
-    result.content.reserve(static_cast<std::size_t>(st.st_size));
-    char buffer[65536];
+    // One read() of size + 1 bytes: a short read of a regular file is its
+    // end, so a session file costs a single read. More only if it grew.
+    result.content.resize(static_cast<std::size_t>(st.st_size) + 1);
+    std::size_t have = 0;
     for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        ssize_t n = ::read(fd, result.content.data() + have, result.content.size() - have);
         if (n < 0) {
             if (errno == EINTR) continue;
             result.error = fmt::format("cannot read: {}", errno_text(errno));
             result.content.clear();
             return result;
         }
-        if (n == 0) break;
-        result.content.append(buffer, static_cast<std::size_t>(n));
-        if (static_cast<std::int64_t>(result.content.size()) > kMaxFileBytes) {
+        have += static_cast<std::size_t>(n);
+        if (n == 0 || have < result.content.size()) break;
+        if (static_cast<std::int64_t>(have) > kMaxFileBytes) {
             result.error = "too large for a session file";
             result.content.clear();
             return result;
         }
+        result.content.resize(have * 2);
     }
+    result.content.resize(have);
     result.identity = identity_of(st);
     result.status = ReadStatus::ok;
     return result;
@@ -466,67 +722,178 @@ void FileStore::write_file(const std::string& name, bool must_create, const std:
     }
 }
 
-void FileStore::for_each_candidate(
-    const std::function<bool(const std::string& name, std::string_view key, bool symlink)>& visit) const {
-    // A descriptor of its own (not a dup of dir_fd_, which would share the
-    // read position), so scans can nest.
-    int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
-    DIR* dir = ::fdopendir(fd);
-    if (!dir) {
-        int e = errno;
-        ::close(fd);
-        throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(e)));
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(dir, &::closedir);
-    const std::string& prefix = options_.prefix;
-    for (;;) {
-        errno = 0;
-        const dirent* entry = ::readdir(dir);
-        if (!entry) {
-            if (errno != 0)
-                throw StoreError(
-                    fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
-            return;
+// The prefix + valid key names of the directory, in readdir order, with
+// what readdir says about their type.
+class FileStore::CandidateReader {
+public:
+    explicit CandidateReader(const FileStore& store) : store_(store) {
+        // A descriptor of its own (not a dup of dir_fd_, which would share the
+        // read position), so scans can nest.
+        int fd = ::openat(store.dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) fail(errno);
+        dir_ = ::fdopendir(fd);
+        if (!dir_) {
+            int e = errno;
+            ::close(fd);
+            fail(e);
         }
-        std::string name = entry->d_name;
-        if (name == "." || name == ".." || name.compare(0, prefix.size(), prefix) != 0) continue;
-        std::string_view key = std::string_view(name).substr(prefix.size());
-        // Django: InvalidSessionKey (uppercase, "_out_" temp files, ...) is
-        // swallowed by load(); a key under 8 characters becomes None, so the
-        // file is never looked at. Neither is a session Django can reach.
-        if (!has_only_valid_key_chars(key) || !is_valid_session_key(key)) continue;
-        bool symlink = false;
-#ifdef _DIRENT_HAVE_D_TYPE
-        if (entry->d_type == DT_LNK) symlink = true;
-        else if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
-#endif
-        if (!visit(name, key, symlink)) return;
     }
+    ~CandidateReader() { ::closedir(dir_); }
+    CandidateReader(const CandidateReader&) = delete;
+    CandidateReader& operator=(const CandidateReader&) = delete;
+
+    // The next candidate; false at the end of the directory.
+    bool next(std::string& name, bool& symlink) {
+        const std::string& prefix = store_.options_.prefix;
+        for (;;) {
+            errno = 0;
+            const dirent* entry = ::readdir(dir_);
+            if (!entry) {
+                if (errno != 0) fail(errno);
+                return false;
+            }
+            std::string_view entry_name = entry->d_name;
+            if (entry_name == "." || entry_name == ".." || entry_name.substr(0, prefix.size()) != prefix) continue;
+            std::string_view key = entry_name.substr(prefix.size());
+            // Django: InvalidSessionKey (uppercase, "_out_" temp files, ...) is
+            // swallowed by load(); a key under 8 characters becomes None, so the
+            // file is never looked at. Neither is a session Django can reach.
+            if (!has_only_valid_key_chars(key) || !is_valid_session_key(key)) continue;
+            symlink = false;
+#ifdef _DIRENT_HAVE_D_TYPE
+            if (entry->d_type == DT_LNK) symlink = true;
+            else if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
+#endif
+            name.assign(entry_name);
+            return true;
+        }
+    }
+
+private:
+    [[noreturn]] void fail(int e) const {
+        throw StoreError(fmt::format("cannot read session directory {}: {}", store_.options_.directory, errno_text(e)));
+    }
+
+    const FileStore& store_;
+    DIR* dir_ = nullptr;
+};
+
+template <class Item>
+void FileStore::drive(const std::function<void(Item&)>& work, const std::function<bool(Item&)>& take,
+                      bool hold_signals) {
+    CandidateReader reader(*this);
+    // While this thread renames and unlinks in the directory, reading it
+    // elsewhere would only contend for the directory's lock.
+    OrderedPipeline<Item> pipeline(
+        scan_workers(), /*workers_fill=*/!hold_signals,
+        [&](std::vector<Item>& batch) {  // one thread at a time
+            while (batch.size() < kBatchSize) {
+                Item item;
+                if (!reader.next(item.name, item.symlink)) return false;
+                batch.push_back(std::move(item));
+            }
+            return true;
+        },
+        work);
+    for (;;) {
+        std::vector<Item> batch = pipeline.pop_front();
+        if (batch.empty()) return;
+        // A batch of unlinks takes a few milliseconds: termination signals
+        // wait for its end rather than being blocked around every file.
+        std::optional<SignalHold> hold;
+        if (hold_signals) hold.emplace();
+        struct Held {
+            bool& flag;
+            ~Held() { flag = false; }
+        } held{signals_held_};
+        signals_held_ = hold_signals;
+        for (Item& item : batch) {
+            if (item.error) std::rethrow_exception(item.error);
+            if (!take(item)) return;
+        }
+    }
+}
+
+namespace {
+
+// renameat2(RENAME_NOREPLACE), or a check + renameat() where the file system
+// has no such flag. EEXIST when `to` exists.
+int rename_noreplace(int dir_fd, const char* from, const char* to) {
+    if (::renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    struct stat st {};
+    if (::fstatat(dir_fd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return ::renameat(dir_fd, from, dir_fd, to);
+}
+
+}  // namespace
+
+std::string FileStore::aside_name() {
+    // Never starts with the prefix (so neither Django nor a scan takes it for
+    // a session) and is unique to this process.
+    if (!pid_) pid_ = static_cast<std::int64_t>(::getpid());
+    std::string name = fmt::format(".sessionctl-sweep-{}-{}", pid_, ++aside_counter_);
+    if (!options_.prefix.empty() && name.compare(0, options_.prefix.size(), options_.prefix) == 0) name[0] = '#';
+    return name;
 }
 
 FileStore::UnlinkOutcome FileStore::unlink_if_same(const std::string& name, const FileIdentity& judged) {
     if (hooks_.before_unlink) hooks_.before_unlink(name);
-    // Django's save() publishes by renaming a new inode over the name (created
-    // while the old one still exists, so it cannot reuse its number): a
-    // session rewritten since it was judged has another inode or mtime.
-    struct stat st {};
-    if (::fstatat(dir_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? UnlinkOutcome::vanished : UnlinkOutcome::failed;
-    if (!S_ISREG(st.st_mode) || !(identity_of(st) == judged)) return UnlinkOutcome::changed;
-    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
-        if (errno == ENOENT) return UnlinkOutcome::vanished;
-        warn(fmt::format("{}: cannot remove: {}", path_of(name), errno_text(errno)));
+    // There is no "unlink this name if it is still that inode". A check
+    // followed by unlink() leaves a gap in which a live request can rename its
+    // new file over the name (Django's save()), and unlink() would remove
+    // the new file. So the name is first moved aside, atomically, to a name
+    // no one else uses, which takes whatever the name holds at that instant;
+    // then it is checked. Django's save() publishes with a new inode
+    // (created while the old one still exists, so it cannot reuse its
+    // number): a session rewritten since it was judged has another inode or
+    // mtime and is put back at once.
+    std::optional<SignalHold> hold;
+    if (!signals_held_) hold.emplace();
+    std::string aside = aside_name();
+    while (rename_noreplace(dir_fd_, name.c_str(), aside.c_str()) != 0) {
+        int e = errno;
+        if (e == EEXIST) {  // left over by an earlier process with our pid
+            aside = aside_name();
+            continue;
+        }
+        if (e == ENOENT) return UnlinkOutcome::vanished;
+        warn(fmt::format("{}: cannot remove: {}", path_of(name), errno_text(e)));
         return UnlinkOutcome::failed;
     }
-    return UnlinkOutcome::removed;
+    struct stat st {};
+    bool same = ::fstatat(dir_fd_, aside.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                identity_of(st) == judged;
+    if (same) {
+        if (::unlinkat(dir_fd_, aside.c_str(), 0) == 0) return UnlinkOutcome::removed;
+        warn(fmt::format("{}: cannot remove: {}", path_of(name), errno_text(errno)));
+    }
+    // Not the file that was judged (or it could not be removed): put it back.
+    if (rename_noreplace(dir_fd_, aside.c_str(), name.c_str()) != 0) {
+        int e = errno;
+        if (e == EEXIST) {
+            // A newer file took the name meanwhile; it wins, as the last
+            // rename does in Django.
+            (void)::unlinkat(dir_fd_, aside.c_str(), 0);
+        } else {
+            warn(fmt::format("{}: moved aside to {} to be checked and could not be put back: {}", path_of(name),
+                             path_of(aside), errno_text(e)));
+        }
+    }
+    return same ? UnlinkOutcome::failed : UnlinkOutcome::changed;
 }
 
 StoredSession FileStore::record_of(std::string key, ReadResult&& file) const {
     StoredSession record{std::move(key), std::move(file.content), std::nullopt};
     if (record.data.empty() || ascii_error(record.data)) return record;
     const SessionSettings& settings = env_->settings;
+    if (cannot_hold_expiry(record.data)) {
+        record.expire_date = mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age);
+        return record;
+    }
     PyDict data = SessionBase::session_dict_from(env_->codec->decode(record.data));
     const PyValue* stored = data.find(SessionBase::EXPIRY_KEY);
     if (!stored || !stored->truthy()) {
@@ -554,19 +921,56 @@ std::optional<StoredSession> FileStore::fetch(std::string_view key) {
     return record_of(std::string(key), std::move(file));
 }
 
+namespace {
+
+struct ScanItem {
+    std::string name;
+    bool symlink = false;
+    std::optional<StoredSession> record;
+    std::string warning;
+    std::exception_ptr error;
+};
+
+struct SweepItem {
+    std::string name;
+    bool symlink = false;
+    bool expired = false;
+    FileIdentity identity;
+    std::string warning;
+    std::exception_ptr error;
+};
+
+}  // namespace
+
 void FileStore::scan(const std::function<bool(const StoredSession&)>& visit) {
-    for_each_candidate([&](const std::string& name, std::string_view key, bool symlink) {
-        if (symlink) return true;
-        ReadResult file = read_file(name);
-        if (file.status == ReadStatus::failed) warn(fmt::format("{}: {}; skipped", path_of(name), file.error));
-        if (file.status != ReadStatus::ok) return true;
-        return visit(record_of(std::string(key), std::move(file)));
-    });
+    const std::size_t key_at = options_.prefix.size();
+    drive<ScanItem>(
+        [&](ScanItem& item) {  // worker thread
+            if (item.symlink) return;
+            ReadResult file = read_file(item.name);
+            if (file.status == ReadStatus::failed)
+                item.warning = fmt::format("{}: {}; skipped", path_of(item.name), file.error);
+            if (file.status != ReadStatus::ok) return;
+            item.record = record_of(item.name.substr(key_at), std::move(file));
+        },
+        [&](ScanItem& item) {  // this thread, in readdir order
+            if (!item.warning.empty()) warn(item.warning);
+            return !item.record || visit(*item.record);
+        });
 }
 
 bool FileStore::is_expired(const StoredSession& record, const DateTime& now) const {
-    // record.expire_date is mtime + age whenever _session_expiry is falsy
-    // (record_of), which is the only case judge() needs it for.
+    if (record.data.empty() || ascii_error(record.data)) return false;  // placeholder; load() raises
+    if (record.expire_date) {
+        // record_of() set it from a falsy _session_expiry (mtime + age) or an
+        // ISO string one (parsed): judge() would compare the same date with
+        // now, so the data need not be decoded again.
+        try {
+            return floor_seconds(subtract_micros(*record.expire_date, now)) <= 0;
+        } catch (const DateTimeError&) {
+            return false;  // TypeError in load(): clear_expired keeps the file
+        }
+    }
     try {
         return judge(*env_, record.data, record.expire_date, now) == Verdict::expired;
     } catch (const SessionError&) {
@@ -579,46 +983,51 @@ BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys) {
     BulkResult result;
     const DateTime now = env_->now();
     const SessionSettings& settings = env_->settings;
-    for_each_candidate([&](const std::string& name, std::string_view key, bool symlink) {
-        if (symlink) {
-            warn(fmt::format("{}: a symbolic link; not followed, kept", path_of(name)));
-            return true;
-        }
-        ReadResult file = read_file(name);
-        switch (file.status) {
-            case ReadStatus::ok: break;
-            case ReadStatus::missing:  // removed meanwhile (by Django, say)
-            case ReadStatus::not_regular: return true;
-            case ReadStatus::symlink:
-                warn(fmt::format("{}: a symbolic link; not followed, kept", path_of(name)));
+    const std::size_t key_at = options_.prefix.size();
+    drive<SweepItem>(
+        [&](SweepItem& item) {  // worker thread: read and judge
+            auto symlink_warning = [&] {
+                item.warning = fmt::format("{}: a symbolic link; not followed, kept", path_of(item.name));
+            };
+            if (item.symlink) return symlink_warning();
+            ReadResult file = read_file(item.name);
+            switch (file.status) {
+                case ReadStatus::ok: break;
+                case ReadStatus::missing:  // removed meanwhile (by Django, say)
+                case ReadStatus::not_regular: return;
+                case ReadStatus::symlink: return symlink_warning();
+                case ReadStatus::failed:
+                    item.warning = fmt::format("{}: {}; kept", path_of(item.name), file.error);
+                    return;
+            }
+            try {
+                item.expired = judge(*env_, file.content,
+                                     mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age),
+                                     now) == Verdict::expired;
+            } catch (const ExpiryError& e) {
+                item.warning = fmt::format("{}: {}: {}; kept (Django's clearsessions stops here)",
+                                           path_of(item.name), e.python_class(), e.what());
+            } catch (const NonAsciiContent& e) {
+                item.warning = fmt::format("{}: UnicodeDecodeError: {}; kept (Django's clearsessions stops here)",
+                                           path_of(item.name), e.what());
+            }
+            item.identity = file.identity;
+        },
+        [&](SweepItem& item) {  // this thread, in readdir order: unlink
+            if (!item.warning.empty()) warn(item.warning);
+            if (!item.expired) return true;
+            ++result.matched;
+            if (dry_run == DryRun::yes) {
+                if (want_keys) result.keys.push_back(item.name.substr(key_at));
                 return true;
-            case ReadStatus::failed: warn(fmt::format("{}: {}; kept", path_of(name), file.error)); return true;
-        }
-        Verdict verdict;
-        try {
-            verdict = judge(*env_, file.content, mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age),
-                            now);
-        } catch (const ExpiryError& e) {
-            warn(fmt::format("{}: {}: {}; kept (Django's clearsessions stops here)", path_of(name), e.python_class(),
-                             e.what()));
+            }
+            if (unlink_if_same(item.name, item.identity) == UnlinkOutcome::removed) {
+                ++result.removed;
+                if (want_keys) result.keys.push_back(item.name.substr(key_at));
+            }
             return true;
-        } catch (const NonAsciiContent& e) {
-            warn(fmt::format("{}: UnicodeDecodeError: {}; kept (Django's clearsessions stops here)", path_of(name),
-                             e.what()));
-            return true;
-        }
-        if (verdict != Verdict::expired) return true;
-        ++result.matched;
-        if (dry_run == DryRun::yes) {
-            if (want_keys) result.keys.emplace_back(key);
-            return true;
-        }
-        if (unlink_if_same(name, file.identity) == UnlinkOutcome::removed) {
-            ++result.removed;
-            if (want_keys) result.keys.emplace_back(key);
-        }
-        return true;
-    });
+        },
+        /*hold_signals=*/dry_run == DryRun::no);
     std::sort(result.keys.begin(), result.keys.end());
     return result;
 }

@@ -86,8 +86,10 @@ public:
     // load (VALID_KEY_CHARS only, 8 characters or more), in directory order
     // (os.listdir's order), placeholders included. Skips other prefixes,
     // "_out_" temporary files, short or invalid keys, symbolic links and
-    // anything that is not a regular file. Nothing but the current entry is
-    // held in memory.
+    // anything that is not a regular file. Files are read and decoded on
+    // worker threads (one per core, at most 4) a bounded number of entries
+    // ahead (at most 1024), `visit` is called on this thread in order, so
+    // memory does not grow with the directory.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 
     // Django's load() decision for this content at `now`: false for an empty
@@ -95,15 +97,21 @@ public:
     // seconds of age (so it expires server-side only when <= 0); an ISO
     // string is compared with now; otherwise expire_date (mtime + age) is.
     // false when Django's load() would raise instead (the sweep keeps such a
-    // file and reports it).
+    // file and reports it). A record from fetch()/scan() with an expire_date
+    // is decided from that date alone (it is the date judge() would compare),
+    // without decoding the data again.
     [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override;
 
     // Django's clear_expired() sweep, file by file in directory order, except
     // that a file Django would choke on (non-ASCII content, an ISO expiry
     // Django cannot compare, an unreadable file) is reported and kept and
-    // the sweep goes on. A file is unlinked only if lstat right before the
-    // unlink shows the same device, inode, size and mtime as when it was
-    // judged, so a session a live request rewrote meanwhile survives.
+    // the sweep goes on. A file is unlinked only if it still has the same
+    // device, inode, size and mtime as when it was judged, so a session a
+    // live request rewrote meanwhile survives: the name is renamed aside to
+    // ".sessionctl-sweep-<pid>-<n>" (atomic: no rewrite can slip in between),
+    // checked there, and unlinked or put back at once. Reading
+    // and judging run on worker threads as in scan(); warnings, unlinks and
+    // test hooks happen on this thread, in readdir order.
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
 
     // Unlinks each record's file only if it still holds exactly record.data
@@ -142,11 +150,16 @@ private:
     enum class UnlinkOutcome { removed, changed, vanished, failed };
 
     [[nodiscard]] ReadResult read_file(const std::string& name) const;
-    // The prefix + valid key names of the directory, in readdir order, with
-    // what readdir says about their type; visit returns false to stop.
-    void for_each_candidate(
-        const std::function<bool(const std::string& name, std::string_view key, bool symlink)>& visit) const;
+    class CandidateReader;
+    // The candidates (prefix + valid key, in readdir order) through `work` on
+    // worker threads, then `take` on this thread in readdir order (false stops).
+    // hold_signals: termination signals wait while a batch is taken.
+    template <class Item>
+    void drive(const std::function<void(Item&)>& work, const std::function<bool(Item&)>& take,
+               bool hold_signals = false);
+    // Unlinks `name` only if it is still the file judged (see the .cpp).
     [[nodiscard]] UnlinkOutcome unlink_if_same(const std::string& name, const FileIdentity& judged);
+    [[nodiscard]] std::string aside_name();
     // save(): placeholder open, then temp file + rename.
     void write_file(const std::string& name, bool must_create, const std::function<std::string()>& encode);
     void delete_file(const std::string& name);
@@ -162,6 +175,9 @@ private:
     std::vector<std::string> warnings_;
     std::uint64_t dropped_warnings_ = 0;
     TestHooks hooks_;
+    std::uint64_t aside_counter_ = 0;
+    std::int64_t pid_ = 0;
+    bool signals_held_ = false;  // by drive(), for a whole batch
 };
 
 }  // namespace sessionctl

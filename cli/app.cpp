@@ -37,6 +37,7 @@ constexpr const char* kMainFooter = R"(EXAMPLES
   sessionctl delete --user 42 --dry-run
   sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --in 3600
   sessionctl clearsessions --lock /tmp/sessionctl.lock
+  sessionctl stats --prometheus > /var/lib/node_exporter/sessions.prom
   sessionctl --config /etc/mysite/sessionctl.json config
 
 CONFIGURATION
@@ -99,6 +100,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     DeleteArgs delete_args;
     ExpireArgs expire_args;
     ClearSessionsArgs clear_args;
+    StatsArgs stats_args;
     ConfigArgs config_args;
     const std::vector<Command> commands = {
         {setup_inspect(app, inspect_args), [&](Context& c) { return run_inspect(inspect_args, c); }},
@@ -107,6 +109,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         {setup_delete(app, delete_args), [&](Context& c) { return run_delete(delete_args, c); }},
         {setup_expire(app, expire_args), [&](Context& c) { return run_expire(expire_args, c); }},
         {setup_clearsessions(app, clear_args), [&](Context& c) { return run_clearsessions(clear_args, c); }},
+        {setup_stats(app, stats_args), [&](Context& c) { return run_stats(stats_args, c); }},
         {setup_config(app, config_args), [&](Context& c) { return run_config(config_args, c); }},
     };
 
@@ -124,7 +127,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         if (c.app->parsed()) chosen = &c;
     if (!chosen)
         return fail(err, ExitCode::usage,
-                    "no command given: inspect, decode, create, delete, expire, clearsessions or config (see "
+                    "no command given: inspect, decode, create, delete, expire, clearsessions, stats or config (see "
                     "sessionctl --help)");
 
     Context ctx(global, Io{in, out, err, hooks.in_is_tty, hooks.out_is_tty, hooks.err_is_tty}, hooks.clock,

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "backends/file_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/file_lock.hpp"
 #include "cli/pyvalue_json.hpp"
@@ -34,8 +35,11 @@ ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
     // transaction, and cannot stop between them, so Ctrl-C keeps its default
     // (the process ends, committed batches stay removed, exit status 130 from
     // the shell) rather than being deferred to the end of the sweep.
-    // Expiry is all it reads: no secret needed.
-    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write, SecretUse::none);
+    // Expiry is all it reads: no secret needed, except by the file engine,
+    // whose only expiry besides the mtime is _session_expiry inside the signed
+    // data (unverified, every session would read as {} and expire by mtime).
+    SecretUse secret = ctx.config().session_engine() == kFileEngine ? SecretUse::required : SecretUse::none;
+    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write, secret);
     bool want_keys = ctx.verbose() > 0;
     BulkResult result = store->clear_expired(args.dry_run ? DryRun::yes : DryRun::no, want_keys);
     ctx.report_store_warnings(*store);

@@ -2,6 +2,9 @@
 // by --user/--where (scan, decode, match verified sessions, then a
 // conditional delete that keeps any session rewritten meanwhile).
 
+#include <optional>
+#include <string_view>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -10,8 +13,13 @@
 #include "cli/matchers.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
+#include "core/signer.hpp"
 
 namespace sessionctl::cli {
+
+// Defined in session_view.cpp (see there): true when the full decode of a
+// record cannot match --user, so it may be skipped.
+bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);
 
 CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args) {
     CLI::App* cmd = parent.add_subcommand("delete", "Delete sessions by key, by user, or by a value in their data");
@@ -103,8 +111,13 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     InterruptGuard interrupt_guard;
     std::vector<StoredSession> matches;
     std::uint64_t unmatchable = 0;
+    // --user: most records are rejected on their inflated JSON text, without
+    // the parse; every candidate is decoded and verified in full.
+    std::optional<Signer> prefilter;
+    if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store->environment().codec->salt());
     store->scan([&](const StoredSession& record) {
         if (interrupted()) return false;
+        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
         SessionView view = view_session(record, *store, now);
         if (!view.verified_dict) ++unmatchable;
         else if (filter.matches(*view.dict())) matches.push_back(record);

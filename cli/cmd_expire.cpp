@@ -37,11 +37,29 @@ CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args) {
   sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --in 3600
   sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --at 2030-01-01T00:00:00Z
   sessionctl inspect --user 42 --keys-only | sessionctl expire --stdin --now
-  sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --default --json)");
+  sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --default --json
+
+DJANGO 3.2
+  Django 3.2 keeps set_expiry(datetime) as a datetime object, which its JSON
+  serializer cannot save. With DJANGO_VERSION 3.2 in the config, --at and --now
+  therefore store whole seconds from now, as set_expiry(SECONDS) does (negative
+  once the date has passed), so Django 3.2 can load, judge and re-save them.)");
     return cmd;
 }
 
 namespace {
+
+// Django 3.2 reads an expiry in the session data only as seconds: a date
+// becomes the whole seconds from now, rounded away from now so that a date in
+// the past never turns into 0 (browser close).
+ExpiryValue expiry_for_store(const DateTime& when, const Store& store) {
+    const SessionEnvironment& env = store.environment();
+    if (env.settings.series != DjangoSeries::v3_2) return when;
+    std::int64_t micros = subtract_micros(when, env.now());
+    constexpr std::int64_t kSecond = 1'000'000;
+    if (micros <= 0) return std::min<std::int64_t>(-1, -((-micros + kSecond - 1) / kSecond));
+    return (micros + kSecond - 1) / kSecond;
+}
 
 enum class ItemResult { updated, missing, undecodable, failed };
 
@@ -124,9 +142,9 @@ ExitCode run_expire(const ExpireArgs& args, Context& ctx) {
         ++processed;
         ExpiryValue expiry;
         if (args.in_seconds) expiry = *args.in_seconds;
-        else if (at) expiry = *at;
+        else if (at) expiry = expiry_for_store(*at, *store);
         else if (args.browser_close) expiry = std::int64_t{0};
-        else if (args.now) expiry = store->environment().now();  // per key: "now" when it is saved
+        else if (args.now) expiry = expiry_for_store(store->environment().now(), *store);  // per key
         std::string new_expiry;
         switch (expire_one(key, expiry, *store, ctx, args.dry_run, new_expiry)) {
             case ItemResult::updated:

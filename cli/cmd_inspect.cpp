@@ -1,6 +1,9 @@
 // sessionctl inspect: stored sessions (expired ones too), decoded and
 // verified, by key or by scanning the whole store.
 
+#include <optional>
+#include <string_view>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -8,8 +11,13 @@
 #include "cli/interrupt.hpp"
 #include "cli/matchers.hpp"
 #include "cli/session_view.hpp"
+#include "core/signer.hpp"
 
 namespace sessionctl::cli {
+
+// Defined in session_view.cpp (see there): true when the full decode of a
+// record cannot match --user, so it may be skipped.
+bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);
 
 CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
     CLI::App* cmd = parent.add_subcommand("inspect", "Show stored sessions: data, expiry, user, verification");
@@ -96,9 +104,14 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
 ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer, Context& ctx) {
     const DateTime now = store.environment().now();
     std::uint64_t scanned = 0, unmatchable = 0;
+    // --user: most records are rejected on their inflated JSON text, without
+    // the parse; every candidate is decoded and verified in full.
+    std::optional<Signer> prefilter;
+    if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store.environment().codec->salt());
     store.scan([&](const StoredSession& record) {
         if (interrupted() || printer.full()) return false;
         ++scanned;
+        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
         SessionView view = view_session(record, store, now);
         if (!filter.empty()) {
             if (!view.verified_dict) {

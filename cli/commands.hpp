@@ -5,6 +5,7 @@
 // run_<name>() that does the work with no CLI11 in it, so tests call it
 // directly with a Context.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -90,6 +91,14 @@ struct ClearSessionsArgs {
 };
 CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args);
 ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx);
+
+// stats [--top N] [--prometheus]
+struct StatsArgs {
+    std::size_t top = 10;
+    bool prometheus = false;
+};
+CLI::App* setup_stats(CLI::App& parent, StatsArgs& args);
+ExitCode run_stats(const StatsArgs& args, Context& ctx);
 
 // config
 struct ConfigArgs {};

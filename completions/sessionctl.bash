@@ -6,7 +6,7 @@ _sessionctl()
     _init_completion || return
 
     local global_opts="--config --engine --set --json -q --quiet -v --verbose --version -h --help"
-    local commands="inspect decode create delete expire clearsessions config"
+    local commands="inspect decode create delete expire clearsessions stats config"
 
     case $prev in
         --config|--data-file|--lock)
@@ -22,7 +22,7 @@ _sessionctl()
         --expiry)
             COMPREPLY=($(compgen -W "browser-close" -- "$cur"))
             return ;;
-        --user|--where|--limit|--salt|--max-age|--data|--password-hash|--auth-backend|--in|--at)
+        --user|--where|--limit|--salt|--max-age|--data|--password-hash|--auth-backend|--in|--at|--top)
             return ;;
     esac
 
@@ -44,6 +44,7 @@ _sessionctl()
         delete) opts="--stdin -0 --null --user --where --dry-run" ;;
         expire) opts="--stdin -0 --null --in --at --browser-close --default --now --dry-run" ;;
         clearsessions) opts="--dry-run --lock" ;;
+        stats) opts="--top --prometheus" ;;
         config) opts="" ;;
     esac
     COMPREPLY=($(compgen -W "$opts $global_opts" -- "$cur"))

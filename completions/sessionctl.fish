@@ -1,5 +1,5 @@
 # fish completion for sessionctl. Install: copy to ~/.config/fish/completions/
-set -l commands inspect decode create delete expire clearsessions config
+set -l commands inspect decode create delete expire clearsessions stats config
 
 complete -c sessionctl -f
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Show stored sessions'
@@ -8,6 +8,7 @@ complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a create 
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a delete -d 'Delete sessions'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a expire -d 'Change expiry as set_expiry() would'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a clearsessions -d 'Remove expired sessions'
+complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Count sessions, users, sizes and expiry'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective settings'
 
 # global
@@ -52,3 +53,6 @@ complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l at -x -d 'set_
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l browser-close -d 'set_expiry(0)'
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l default -d 'set_expiry(None)'
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l now -d 'Expire immediately'
+# stats
+complete -c sessionctl -n '__fish_seen_subcommand_from stats' -l top -x -d 'List the N users with the most sessions'
+complete -c sessionctl -n '__fish_seen_subcommand_from stats' -l prometheus -d 'Prometheus textfile-collector metrics'

@@ -36,6 +36,7 @@ const std::vector<KnownSetting>& settings_table() {
         {"SESSION_CACHE_ALIAS", Kind::string, "default", false},
         {"SESSION_SERIALIZER", Kind::string, "django.contrib.sessions.serializers.JSONSerializer", false},
         {"SESSION_STORE_CLASS", Kind::string, "SessionStore", false},
+        {"DJANGO_VERSION", Kind::string_or_null, nullptr, false},
         {"USE_TZ", Kind::boolean, true, false},
         {"TIME_ZONE", Kind::string, "America/Chicago", false},
         {"DATABASES", Kind::object,
@@ -178,6 +179,10 @@ Config Config::load(const ConfigSources& sources) {
         } catch (const json::parse_error& e) {
             // Not e.what(): it quotes the text last read, which may be the secret.
             throw ConfigError(fmt::format("{}: invalid JSON near byte {}", *c.file_, e.byte));
+        } catch (const json::exception&) {
+            // out_of_range 406: a number beyond a double (e.g. 1e400). Its what()
+            // quotes the text too.
+            throw ConfigError(fmt::format("{}: invalid JSON: a number is out of range", *c.file_));
         }
         if (!doc.is_object()) throw ConfigError(fmt::format("{}: must hold a JSON object of settings", *c.file_));
         bool holds_secret = false;
@@ -202,7 +207,11 @@ Config Config::load(const ConfigSources& sources) {
                 key));
         std::string raw = item.substr(eq + 1);
         json value = json::parse(raw, nullptr, /*allow_exceptions=*/false);
-        if (value.is_discarded()) value = raw;  // a bare word is a string
+        // A bare word is a string, and so is anything given for a string setting
+        // (DJANGO_VERSION=3.2 is not the number 3.2).
+        const KnownSetting* known = find_setting(key);
+        bool wants_string = known && (known->kind == Kind::string || known->kind == Kind::string_or_null);
+        if (value.is_discarded() || (wants_string && !value.is_string() && !value.is_null())) value = raw;
         c.set(key, std::move(value), "--set");
     }
     if (sources.engine) c.set("SESSION_ENGINE", expand_engine_name(*sources.engine), "--engine");
@@ -266,7 +275,24 @@ SessionSettings Config::session_settings() const {
     s.expire_at_browser_close = get("SESSION_EXPIRE_AT_BROWSER_CLOSE").get<bool>();
     s.use_tz = use_tz();
     s.store_class_name = get("SESSION_STORE_CLASS").get<std::string>();
+    s.series = django_series();
     return s;
+}
+
+// DJANGO_VERSION ("3.2", "4.2.16", ...; django.get_version()) picks the rules
+// that changed: before 4.1 an ISO-string expiry is not a date. Unset means a
+// current Django.
+DjangoSeries Config::django_series() const {
+    const json& v = get("DJANGO_VERSION");
+    if (v.is_null()) return DjangoSeries::current;
+    const std::string text = v.get<std::string>();
+    unsigned major = 0, minor = 0;
+    char dot = 0;
+    std::istringstream in(text);
+    if (!(in >> major >> dot >> minor) || dot != '.' || major < 3 || (major == 3 && minor < 2))
+        throw ConfigError(fmt::format("DJANGO_VERSION {} is not a Django version sessionctl supports (3.2 or later)",
+                                      v.dump(-1, ' ', true, json::error_handler_t::replace)));
+    return (major < 4 || (major == 4 && minor < 1)) ? DjangoSeries::v3_2 : DjangoSeries::current;
 }
 
 json Config::database() const {

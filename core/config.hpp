@@ -53,6 +53,7 @@ public:
 
     [[nodiscard]] std::string session_engine() const;  // full dotted name
     [[nodiscard]] SessionSettings session_settings() const;
+    [[nodiscard]] DjangoSeries django_series() const;
     [[nodiscard]] std::string cookie_name() const;
     [[nodiscard]] bool use_tz() const;
     [[nodiscard]] std::string time_zone() const;

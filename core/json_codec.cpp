@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace sessionctl {
 
@@ -239,7 +241,35 @@ void dump_value(std::string& out, const PyValue& value) {
             out.push_back('}');
             return;
         }
-        default: throw JsonEncodeError("unsupported value");
+        default: {
+            // The pickle-only kinds: json.dumps writes a tuple as a list and an
+            // OrderedDict as an object, and raises TypeError for the rest.
+            if (const auto* tuple = std::get_if<PyTuple>(&v)) {
+                out.push_back('[');
+                bool first = true;
+                for (const auto& item : tuple->items) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    dump_value(out, item);
+                }
+                out.push_back(']');
+                return;
+            }
+            if (const auto* od = std::get_if<PyOrderedDict>(&v)) {
+                out.push_back('{');
+                bool first = true;
+                for (const auto& entry : od->dict) {
+                    if (!first) out.push_back(',');
+                    first = false;
+                    dump_string(out, entry.key);
+                    out.push_back(':');
+                    dump_value(out, entry.value);
+                }
+                out.push_back('}');
+                return;
+            }
+            throw JsonEncodeError(std::string("Object of type ") + value.type_name() + " is not JSON serializable");
+        }
     }
 }
 
@@ -419,15 +449,42 @@ private:
         return PyValue(std::move(list));
     }
 
+    // dict(pairs): the last duplicate wins, the first position stays. Past a
+    // few keys they are indexed, because PyDict::set searches linearly and an
+    // object of n keys would cost n^2 (100,000 keys: over a minute). A std::map,
+    // not a hash table, so that no choice of keys can degrade it.
+    static void add_entry(std::vector<PyDictEntry>& entries, std::map<std::string, std::size_t>& positions,
+                          std::string key, PyValue value) {
+        constexpr std::size_t kIndexFrom = 16;
+        if (entries.size() < kIndexFrom) {
+            for (auto& e : entries) {
+                if (e.key == key) {
+                    e.value = std::move(value);
+                    return;
+                }
+            }
+        } else {
+            if (positions.empty())
+                for (std::size_t i = 0; i < entries.size(); ++i) positions.emplace(entries[i].key, i);
+            const auto [it, inserted] = positions.try_emplace(key, entries.size());
+            if (!inserted) {
+                entries[it->second].value = std::move(value);
+                return;
+            }
+        }
+        entries.push_back(PyDictEntry{std::move(key), std::move(value)});
+    }
+
     PyValue parse_object() {
         enter(p_);
         ++p_;  // '{'
-        PyDict dict;
+        std::vector<PyDictEntry> entries;
+        std::map<std::string, std::size_t> positions;
         skip_ws();
         if (p_ < end_ && *p_ == '}') {
             ++p_;
             --depth_;
-            return PyValue(std::move(dict));
+            return PyValue(PyDict());
         }
         for (;;) {
             if (p_ == end_ || *p_ != '"') fail("Expecting property name enclosed in double quotes", p_);
@@ -438,8 +495,7 @@ private:
             ++p_;
             skip_ws();
             PyValue value = parse_value();
-            // dict(pairs): the last duplicate wins, the first position stays.
-            dict.set(std::move(key), std::move(value));
+            add_entry(entries, positions, std::move(key), std::move(value));
             skip_ws();
             if (p_ < end_ && *p_ == '}') {
                 ++p_;
@@ -450,6 +506,8 @@ private:
             skip_ws();
         }
         --depth_;
+        PyDict dict;
+        for (auto& e : entries) dict.append_absent(std::move(e.key), std::move(e.value));
         return PyValue(std::move(dict));
     }
 

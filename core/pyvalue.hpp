@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +55,9 @@ public:
     [[nodiscard]] PyValue* find(std::string_view key);
     // Python's d[key] = value.
     void set(std::string key, PyValue value);
+    // Appends an entry whose key the caller has checked is absent, without
+    // searching (set() is linear): for decoders that track keys themselves.
+    void append_absent(std::string key, PyValue value);
     // Returns true when the key was there.
     bool erase(std::string_view key);
     void clear();
@@ -69,10 +73,106 @@ private:
     std::vector<PyDictEntry> entries_;
 };
 
+// ---------------------------------------------------------------------------
+// Python values outside JSON's model. Cache backends pickle the session dict, so
+// a session read from a cache may hold them; core/pickle_codec decodes the
+// whitelisted kinds into these types (by building data, never by running code).
+// No other reader produces them. json_dumps writes a tuple as a list and an
+// OrderedDict as an object (as json.dumps does) and refuses the others with
+// "Object of type X is not JSON serializable" (json.dumps' TypeError).
+// Each type is at most 32 bytes, so PyValue's size is unchanged.
+
+// A tuple.
+struct PyTuple {
+    PyList items;
+    friend bool operator==(const PyTuple& a, const PyTuple& b);
+};
+
+// A set or frozenset. Items keep the order they were pickled in (Python's
+// iteration order); equality ignores order.
+struct PySet {
+    PyList items;
+    bool frozen = false;
+    friend bool operator==(const PySet& a, const PySet& b);
+};
+
+// bytes / bytearray: raw bytes.
+struct PyBytes {
+    std::string data;
+    friend bool operator==(const PyBytes&, const PyBytes&) = default;
+};
+struct PyByteArray {
+    std::string data;
+    friend bool operator==(const PyByteArray&, const PyByteArray&) = default;
+};
+
+// decimal.Decimal as str(Decimal): "1.10", "-0", "1E+3", "NaN", "-Infinity".
+struct PyDecimal {
+    std::string text;
+    friend bool operator==(const PyDecimal&, const PyDecimal&) = default;
+};
+
+// A tzinfo object.
+struct PyTzInfo {
+    enum class Kind : std::uint8_t {
+        fixed,      // datetime.timezone(offset[, name]); timezone.utc is offset 0, no name
+        pytz_utc,   // pytz.utc, what Django 3.2 puts in aware datetimes
+        pytz_zone,  // a pytz zone (pytz._p): key, and utcoffset/dst/tzname when pickled with them
+        zoneinfo,   // zoneinfo.ZoneInfo(key)
+    };
+    Kind kind = Kind::fixed;
+    bool has_utcoffset = true;     // false for zoneinfo and for pytz zones pickled by key only
+    bool has_name = false;         // fixed: an explicit name was given
+    bool zoneinfo_cached = true;   // zoneinfo: ZoneInfo(key) rather than ZoneInfo.no_cache(key)
+    std::int64_t utcoffset_us = 0; // fixed; pytz_zone when has_utcoffset
+    std::int64_t dst_us = 0;       // pytz_zone
+    std::string name;              // fixed: the explicit name; pytz_zone: tzname ("CEST")
+    std::string key;               // pytz_zone / zoneinfo: "Europe/Paris"
+    friend bool operator==(const PyTzInfo&, const PyTzInfo&) = default;
+};
+using PyTzInfoPtr = std::shared_ptr<const PyTzInfo>;
+
+// datetime.datetime, datetime.date or datetime.time.
+struct PyDateTime {
+    enum class Kind : std::uint8_t { datetime, date, time };
+    Kind kind = Kind::datetime;
+    std::uint8_t month = 1, day = 1, hour = 0, minute = 0, second = 0, fold = 0;
+    std::uint16_t year = 1;
+    std::uint32_t microsecond = 0;
+    PyTzInfoPtr tzinfo;  // null: naive (always null for a date)
+    // Compares the tzinfo by value.
+    friend bool operator==(const PyDateTime& a, const PyDateTime& b);
+};
+
+// datetime.timedelta, normalized as Python keeps it: 0 <= seconds < 86400,
+// 0 <= microseconds < 1000000.
+struct PyTimeDelta {
+    std::int64_t days = 0;
+    std::int32_t seconds = 0;
+    std::int32_t microseconds = 0;
+    friend bool operator==(const PyTimeDelta&, const PyTimeDelta&) = default;
+};
+
+// A tzinfo object standing on its own (not inside a datetime).
+struct PyTimezone {
+    PyTzInfoPtr info;  // never null
+    friend bool operator==(const PyTimezone& a, const PyTimezone& b);
+};
+
+// collections.OrderedDict (str keys, like PyDict).
+struct PyOrderedDict {
+    PyDict dict;
+    friend bool operator==(const PyOrderedDict& a, const PyOrderedDict& b);
+};
+
 class PyValue {
 public:
+    // The first eight kinds are JSON's model (what json_loads produces); the
+    // rest only come from pickles (see above). New kinds go at the end.
     using Variant = std::variant<std::monostate, bool, std::int64_t, PyBigInt, double,
-                                 std::string, PyList, PyDict>;
+                                 std::string, PyList, PyDict,
+                                 PyTuple, PySet, PyBytes, PyByteArray, PyDecimal,
+                                 PyDateTime, PyTimeDelta, PyTimezone, PyOrderedDict>;
 
     PyValue() = default;  // None
     PyValue(std::nullptr_t) {}
@@ -86,6 +186,15 @@ public:
     PyValue(const char* s) : v_(std::string(s)) {}
     PyValue(PyList l) : v_(std::move(l)) {}
     PyValue(PyDict d) : v_(std::move(d)) {}
+    PyValue(PyTuple t) : v_(std::move(t)) {}
+    PyValue(PySet s) : v_(std::move(s)) {}
+    PyValue(PyBytes b) : v_(std::move(b)) {}
+    PyValue(PyByteArray b) : v_(std::move(b)) {}
+    PyValue(PyDecimal d) : v_(std::move(d)) {}
+    PyValue(PyDateTime d) : v_(std::move(d)) {}
+    PyValue(PyTimeDelta d) : v_(d) {}
+    PyValue(PyTimezone z) : v_(std::move(z)) {}
+    PyValue(PyOrderedDict d) : v_(std::move(d)) {}
 
     [[nodiscard]] bool is_none() const { return std::holds_alternative<std::monostate>(v_); }
     [[nodiscard]] bool is_bool() const { return std::holds_alternative<bool>(v_); }
@@ -95,6 +204,21 @@ public:
     [[nodiscard]] bool is_str() const { return std::holds_alternative<std::string>(v_); }
     [[nodiscard]] bool is_list() const { return std::holds_alternative<PyList>(v_); }
     [[nodiscard]] bool is_dict() const { return std::holds_alternative<PyDict>(v_); }
+    // One of the kinds only pickles produce (tuple, set, bytes, datetime, ...).
+    [[nodiscard]] bool is_python_only() const { return v_.index() > 7; }
+    // The pickle-only kinds, by type: holds<PyDateTime>(), get<PyDateTime>().
+    template <class T>
+    [[nodiscard]] bool holds() const {
+        return std::holds_alternative<T>(v_);
+    }
+    template <class T>
+    [[nodiscard]] const T& get() const {
+        return std::get<T>(v_);
+    }
+    template <class T>
+    [[nodiscard]] T& get() {
+        return std::get<T>(v_);
+    }
 
     [[nodiscard]] bool as_bool() const { return std::get<bool>(v_); }
     [[nodiscard]] std::int64_t as_int() const { return std::get<std::int64_t>(v_); }
@@ -110,7 +234,11 @@ public:
 
     // Python truthiness: None, False, 0, 0.0, "", [], {} are false.
     [[nodiscard]] bool truthy() const;
-    // The Python type name: "NoneType", "bool", "int", "float", "str", "list", "dict".
+    // The Python type name: "NoneType", "bool", "int", "float", "str", "list",
+    // "dict"; for the pickle-only kinds "tuple", "set", "frozenset", "bytes",
+    // "bytearray", "Decimal", "datetime", "date", "time", "timedelta",
+    // "timezone" (pytz: "UTC", "DstTzInfo"/"StaticTzInfo"; "ZoneInfo"),
+    // "OrderedDict".
     [[nodiscard]] const char* type_name() const;
 
     // Structural equality that keeps Python's distinctions that matter for

@@ -8,6 +8,9 @@ packages=(
   libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev catch2 libcli11-dev
   libsqlite3-dev sqlite3
   python3 python3-django
+  libhiredis-dev redis-server python3-redis python3-django-redis
+  libmemcached-dev memcached python3-pymemcache
+  libpq-dev postgresql python3-psycopg2
 )
 
 missing=()

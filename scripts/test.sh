@@ -7,6 +7,10 @@ top=$(cd -- "$(dirname -- "$0")/.." && pwd)
 "$top/scripts/deps.sh" || exit 1
 "$top/scripts/build.sh" || exit 1
 build=${BUILD_DIR:-$top/build}
+# Redis, memcached and PostgreSQL on loopback ports of their own (stopped at exit).
+servers=$("$top/scripts/servers.sh" start) || exit 1
+eval "$servers"
+trap '"$top/scripts/servers.sh" stop' EXIT
 cd "$build" || exit 1
 ctest --output-on-failure --timeout 1800 "$@" | tee ctest.out
 status=${PIPESTATUS[0]}

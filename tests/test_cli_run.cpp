@@ -424,6 +424,32 @@ TEST_CASE("expire changes expiry as set_expiry() and save() would", "[cli][run]"
     CHECK(site.row(key)->data == before);
 }
 
+TEST_CASE("expire --at and --now store whole seconds for DJANGO_VERSION 3.2", "[cli][run]") {
+    Site site;
+    const std::string key = site.create({"--data", R"({"x":1})"});
+    Result at = site.run({"--set", "DJANGO_VERSION=3.2.25", "expire", key, "--at", "2023-11-14T23:13:20.5Z"});
+    REQUIRE(at.code == 0);
+    json j = site.inspect_json(key);
+    CHECK(j["data"]["_session_expiry"] == 3601);  // rounded away from now
+    CHECK(j["expire_date"] == "2023-11-14T23:13:21+00:00");
+
+    REQUIRE(site.run({"--set", "DJANGO_VERSION=3.2", "expire", key, "--now"}).code == 0);
+    j = site.inspect_json(key);
+    CHECK(j["data"]["_session_expiry"] == -1);  // never 0: that would mean browser close
+    CHECK(j["expired"] == true);
+
+    // From 4.1 on, a date is kept as an ISO string.
+    const std::string other = site.create({"--data", R"({"x":2})"});
+    REQUIRE(site.run({"--set", "DJANGO_VERSION=4.1", "expire", other, "--at", "2030-01-01T00:00:00Z"}).code == 0);
+    CHECK(site.inspect_json(other)["data"]["_session_expiry"] == "2030-01-01T00:00:00+00:00");
+
+    for (const char* bad : {"DJANGO_VERSION=2.2", "DJANGO_VERSION=five", "DJANGO_VERSION=3"}) {
+        Result r = site.run({"--set", bad, "expire", other, "--now"});
+        CHECK(r.code == 2);
+        CHECK(contains(r.err, "DJANGO_VERSION"));
+    }
+}
+
 TEST_CASE("expire --dry-run shows the new expiry and changes nothing", "[cli][run]") {
     Site site;
     const std::string key = site.create({"--data", R"({"x":1})"});

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -1003,4 +1004,146 @@ TEST_CASE("a read-only file store refuses writes and leaves expired files alone"
     CHECK_THROWS_AS(f.store().clear_expired(DryRun::no, false), StoreError);
     CHECK_THROWS_AS(f.store().remove({}, false), StoreError);
     CHECK(f.listing() == std::vector<std::string>{"sessionid" + key});
+}
+
+TEST_CASE("sweeps and scans of directories larger than the in-flight window stay exact and in readdir order",
+          "[file]") {
+    // More entries than the worker pipeline holds at once (8 batches of 128).
+    Fixture f;
+    const int n = 2600;
+    std::string stale = f.encode(PyDict{{"k", "stale"}});
+    std::string fresh = f.encode(PyDict{{"k", "fresh"}});
+    std::set<std::string> stale_keys, fresh_keys;
+    for (int i = 0; i < n; ++i) {
+        std::string key = fmt::format("{:032d}", i);
+        bool is_stale = i % 5 != 0;
+        f.put("sessionid" + key, is_stale ? stale : fresh, is_stale ? -(kAge + 10) : -10);
+        (is_stale ? stale_keys : fresh_keys).insert(key);
+    }
+    std::vector<std::string> readdir_order;
+    for (const auto& e : fs::directory_iterator(f.dir())) readdir_order.push_back(e.path().filename().string().substr(9));
+
+    std::vector<std::string> scanned;
+    std::size_t expired = 0;
+    f.store().scan([&](const StoredSession& record) {
+        scanned.push_back(record.key);
+        if (f.store().is_expired(record, f.env().now())) ++expired;
+        return true;
+    });
+    CHECK(scanned == readdir_order);
+    CHECK(expired == stale_keys.size());
+
+    std::size_t visits = 0;
+    f.store().scan([&](const StoredSession&) { return ++visits < 1500; });
+    CHECK(visits == 1500);  // stops in the middle of the window
+
+    BulkResult dry = f.store().clear_expired(DryRun::yes, true);
+    CHECK(dry.matched == stale_keys.size());
+    CHECK(std::set<std::string>(dry.keys.begin(), dry.keys.end()) == stale_keys);
+    BulkResult done = f.store().clear_expired(DryRun::no, true);
+    CHECK(done.removed == stale_keys.size());
+    CHECK(std::is_sorted(done.keys.begin(), done.keys.end()));
+    std::vector<std::string> left;
+    for (const auto& name : f.listing()) left.push_back(name.substr(9));
+    CHECK(std::set<std::string>(left.begin(), left.end()) == fresh_keys);
+    CHECK(f.warnings().empty());
+}
+
+TEST_CASE("a sweep leaves no aside name behind and puts a rewritten session back under its own name", "[file]") {
+    Setup setup;
+    SECTION("default prefix") {}
+    SECTION("a prefix the aside name starts with") { setup.prefix = ".s"; }
+    Fixture f(setup);
+    std::string rewritten_key(32, 'r'), stale_key(32, 's');
+    std::string name = setup.prefix + rewritten_key;
+    f.put(name, f.encode(PyDict{{"k", "stale"}}), -(kAge + 10));
+    f.put(setup.prefix + stale_key, f.encode(PyDict{{"k", "stale"}}), -(kAge + 10));
+    std::string rewritten = f.encode(PyDict{{"k", "rewritten"}});
+    f.store().set_test_hooks({[&](const std::string& n) {
+                                  if (n == name) f.rewrite_like_django(n, rewritten);
+                              },
+                              {}});
+    BulkResult result = f.store().clear_expired(DryRun::no, true);
+    CHECK(result.matched == 2);
+    CHECK(result.keys == std::vector<std::string>{stale_key});
+    CHECK(f.listing() == std::vector<std::string>{name});
+    CHECK(f.read(name) == rewritten);
+    CHECK(f.warnings().empty());
+
+    // remove() goes through the same check
+    f.store().set_test_hooks({});
+    auto record = f.store().fetch(rewritten_key);
+    REQUIRE(record);
+    BulkResult removed = f.store().remove({*record}, true);
+    CHECK(removed.removed == 1);
+    CHECK(f.listing().empty());
+}
+
+TEST_CASE("is_expired decides a scanned record from its expire_date as a fresh judgement would", "[file]") {
+    Fixture f;
+    std::string plain = f.saved(PyDict{{"k", "v"}});
+    std::string iso_past = f.saved(PyDict{{"_session_expiry", "2023-11-14T00:00:00+00:00"}});
+    std::string iso_naive = f.saved(PyDict{{"_session_expiry", "2023-11-14T00:00:00"}});
+    std::string int_expiry = f.saved(PyDict{{"_session_expiry", 60}});
+    std::string negative = f.saved(PyDict{{"_session_expiry", -1}});
+    f.set_mtime("sessionid" + plain, -(kAge + 1));
+    f.set_mtime("sessionid" + int_expiry, -(kAge + 100));
+    struct Want {
+        bool expired;
+        bool has_date;
+    };
+    std::map<std::string, Want> want{{plain, {true, true}},
+                                     {iso_past, {true, true}},
+                                     {iso_naive, {false, true}},  // TypeError in Django: never swept
+                                     {int_expiry, {false, false}},
+                                     {negative, {true, false}}};
+    for (const auto& [key, w] : want) {
+        CAPTURE(key);
+        auto record = f.store().fetch(key);
+        REQUIRE(record);
+        CHECK(record->expire_date.has_value() == w.has_date);
+        CHECK(f.store().is_expired(*record, f.env().now()) == w.expired);
+    }
+    BulkResult dry = f.store().clear_expired(DryRun::yes, true);
+    CHECK(std::set<std::string>(dry.keys.begin(), dry.keys.end()) == std::set<std::string>{plain, iso_past, negative});
+}
+
+TEST_CASE("an _session_expiry hidden by escapes, compression or the pre-3.1 format still decides expiry",
+          "[file]") {
+    // The sweep skips the full decode when no payload can name _session_expiry;
+    // every way of naming it must still be seen.
+    Fixture f;
+    const SessionCodec& codec = *f.env().codec;
+    std::int64_t ts = f.clock().now_seconds();
+    std::string big(400, 'x');  // long enough for encode() to compress
+    struct Case {
+        const char* label;
+        std::string content;
+        bool expired;
+    };
+    std::vector<Case> cases{
+        {"escaped key, int expiry", codec.encode_json(R"({"\u005fsession_expiry":3600})", ts), false},
+        {"compressed, int expiry", f.encode(PyDict{{"_session_expiry", 3600}, {"pad", big}}), false},
+        {"pre-3.1 format, int expiry", codec.encode_legacy(PyValue(PyDict{{"_session_expiry", 3600}})), false},
+        {"key only in a value", f.encode(PyDict{{"note", "_session_expiry"}}), true},
+        {"compressed, no expiry", f.encode(PyDict{{"pad", big}}), true},
+        {"not JSON text", codec.encode_json(R"(["a"])", ts), true},
+        {"tampered", f.encode(PyDict{{"_session_expiry", 3600}}) + "x", true},
+    };
+    std::set<std::string> want_expired;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        std::string key = fmt::format("{:032d}", i);
+        f.put("sessionid" + key, cases[i].content, -(kAge + 10));
+        if (cases[i].expired) want_expired.insert(key);
+    }
+    REQUIRE(f.read("sessionid" + fmt::format("{:032d}", 1)).rfind('.', 0) == 0);  // really compressed
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        CAPTURE(cases[i].label);
+        auto record = f.store().fetch(fmt::format("{:032d}", i));
+        REQUIRE(record);
+        CHECK(f.store().is_expired(*record, f.env().now()) == cases[i].expired);
+        CHECK(record->expire_date.has_value() == cases[i].expired);  // mtime + age, or none for an int
+    }
+    BulkResult dry = f.store().clear_expired(DryRun::yes, true);
+    CHECK(std::set<std::string>(dry.keys.begin(), dry.keys.end()) == want_expired);
 }

@@ -296,6 +296,7 @@ class Case:
             "USE_TZ": self.use_tz,
             "TIME_ZONE": self.time_zone,
             "DATABASES": {"default": database},
+            "DJANGO_VERSION": __import__("django").get_version(),
         }
         for k in drop:
             cfg.pop(k, None)

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Real-Django integration suite for sessionctl's db engine (SQLite).
+"""Real-Django integration suite for sessionctl's db (SQLite) and file engines.
 
     /usr/bin/python3 tests/integration/run_django_tests.py --sessionctl PATH \
         --django-cache DIR [--versions 3.2,4.2,5.2] [-k SUBSTRING] [--keep]
 
 Django 4.2 and 5.2 come from DIR as prepared by `tests/django/fetch_django.sh DIR`;
 3.2 is the system one. Every version runs in its own /usr/bin/python3 process
-(tests/integration/test_db_engine.py) with the PYTHONPATH printed by
+(tests/integration/test_db_engine.py, then test_file_engine.py) with the PYTHONPATH printed by
 `tests/django/django_env.sh VERSION DIR`. Prints one line per test
 (`PASS django-5.2 test_x`, `FAIL ...` with details, `SKIP ...`) and finally
 `N passed, M failed`. Exit status 1 when a test failed or a version could not be
@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DJANGO_ENV = HERE.parent / "django" / "django_env.sh"
-TESTS = HERE / "test_db_engine.py"
+TEST_MODULES = [HERE / "test_db_engine.py", HERE / "test_file_engine.py"]
 PYTHON = "/usr/bin/python3"
 
 
@@ -36,7 +36,7 @@ def pythonpath_for(version, cache):
     return p.stdout.strip(), None
 
 
-def run_version(version, args):
+def run_version(version, args, tests):
     label = f"django-{version}"
     pp, problem = pythonpath_for(version, args.django_cache)
     if problem:
@@ -48,7 +48,7 @@ def run_version(version, args):
         env["PYTHONPATH"] = pp
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONNOUSERSITE"] = "1"
-    argv = [PYTHON, str(TESTS), "--sessionctl", args.sessionctl, "--django", version]
+    argv = [PYTHON, str(tests), "--sessionctl", args.sessionctl, "--django", version]
     if args.filter:
         argv += ["-k", args.filter]
     if args.keep:
@@ -93,9 +93,10 @@ def main():
 
     passed = failed = 0
     for v in versions:
-        p_, f_ = run_version(v, args)
-        passed += p_
-        failed += f_
+        for tests in TEST_MODULES:
+            p_, f_ = run_version(v, args, tests)
+            passed += p_
+            failed += f_
     print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 

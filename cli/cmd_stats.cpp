@@ -1,0 +1,620 @@
+// sessionctl stats: what a store holds, in one streaming scan: totals by state
+// and kind, the users with the most sessions, the size distribution of
+// session_data and how soon sessions expire. Human output, --json (one
+// object) or --prometheus (node_exporter textfile-collector format).
+//
+// The scan is a pipeline: this thread reads the store a page at a time (a
+// store connection is not shared between threads) and hands batches of rows
+// to one decoding worker per core through a small bounded queue, so memory
+// stays flat whatever the size of the store; each worker keeps its own small
+// tally, merged at the end. Only the per-user counts grow, with the number of
+// distinct users (not sessions): one compact table, kept by the scanning thread.
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/pyvalue_json.hpp"
+#include "cli/session_view.hpp"
+
+namespace sessionctl::cli {
+
+CLI::App* setup_stats(CLI::App& parent, StatsArgs& args) {
+    CLI::App* cmd = parent.add_subcommand(
+        "stats", "Count stored sessions: live/expired, users, payload sizes, time to expiry");
+    cmd->add_option("--top", args.top, "List the N users with the most stored sessions (default 10; 0: none)")
+        ->type_name("N");
+    cmd->add_flag("--prometheus", args.prometheus,
+                  "Print Prometheus metrics (node_exporter textfile-collector format) instead");
+    cmd->footer(R"(Every stored session is counted, expired ones included: live + expired = authenticated +
+anonymous + undecodable = total. Authenticated: a verified session with an _auth_user_id;
+undecodable: bad signature, malformed, or not a dict. Sizes are bytes of the stored
+session_data; percentiles are nearest-rank (the median of an even count is the lower one).
+
+EXAMPLES
+  sessionctl stats
+  sessionctl stats --top 3
+  sessionctl --json stats | jq .expiry
+  # cron, for node_exporter --collector.textfile.directory=/var/lib/node_exporter:
+  sessionctl stats --prometheus > /var/lib/node_exporter/sessions.prom.$$ &&
+    mv /var/lib/node_exporter/sessions.prom.$$ /var/lib/node_exporter/sessions.prom
+
+JSON (one object)
+  total, live, expired, authenticated, anonymous, undecodable, users (distinct ids),
+  top_users [{user_id, sessions, live}], size {min, median, p90, p99, max, total},
+  expiry {expired, lt_1h, lt_1d, lt_7d, lt_30d, later, unknown})");
+    return cmd;
+}
+
+namespace {
+
+// Time to expiry (issue 6's histogram): expired, then under 1 hour, 1 day,
+// 7 days, 30 days, later; unknown when the store keeps no readable expiry for
+// a session it does not consider expired.
+enum Bucket : std::size_t { expired_b, lt_1h, lt_1d, lt_7d, lt_30d, later, unknown, kBucketCount };
+constexpr std::array<const char*, kBucketCount> kBucketNames = {"expired", "lt_1h",  "lt_1d",  "lt_7d",
+                                                                "lt_30d",  "later", "unknown"};
+constexpr std::array<const char*, kBucketCount> kBucketLabels = {"expired",     "within 1h",  "within 1d",
+                                                                 "within 7d",   "within 30d", "later",
+                                                                 "unknown"};
+
+Bucket bucket_of(const SessionView& view, std::int64_t now_micros) {
+    if (view.expired) return expired_b;
+    if (!view.expire_unix_micros) return unknown;
+    constexpr std::int64_t hour = 3600LL * 1'000'000;
+    const std::int64_t left = *view.expire_unix_micros - now_micros;
+    if (left < hour) return lt_1h;
+    if (left < 24 * hour) return lt_1d;
+    if (left < 7 * 24 * hour) return lt_7d;
+    if (left < 30 * 24 * hour) return lt_30d;
+    return later;
+}
+
+struct UserCount {
+    std::uint32_t sessions = 0;
+    std::uint32_t live = 0;
+};
+
+// A user id as Django stores it: str(pk). Canonical decimal ids (the usual
+// AutoField) are kept as integers; anything else (UUIDs, usernames) as text.
+std::optional<std::uint64_t> canonical_decimal(std::string_view id) {
+    if (id.empty() || id.size() > 19 || (id.size() > 1 && id[0] == '0')) return std::nullopt;
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+    if (ec != std::errc() || end != id.data() + id.size()) return std::nullopt;
+    return value;
+}
+
+// Open addressing from a numeric user id below 2**32 - 1 (any AutoField
+// primary key) to its counts: 12 bytes a slot, at most 70% full, where a
+// node-based map takes about 56 bytes an entry. The slot key is id + 1, 0
+// marking an empty slot.
+class NumericUserCounts {
+public:
+    static constexpr std::uint64_t kLimit = 0xFFFFFFFFu;  // ids from here on are kept as text
+
+    UserCount& operator[](std::uint32_t id) {
+        if ((size_ + 1) * 10 > slots_.size() * 7) grow();
+        Slot& slot = find(slots_, id + 1);
+        if (slot.key == 0) {
+            slot.key = id + 1;
+            ++size_;
+        }
+        return slot.count;
+    }
+    [[nodiscard]] std::size_t size() const { return size_; }
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const Slot& slot : slots_)
+            if (slot.key != 0) f(std::uint64_t{slot.key} - 1, slot.count);
+    }
+
+private:
+    struct Slot {
+        std::uint32_t key = 0;
+        UserCount count;
+    };
+    static Slot& find(std::vector<Slot>& slots, std::uint32_t key) {
+        const std::size_t mask = slots.size() - 1;
+        std::size_t i = static_cast<std::size_t>((std::uint64_t{key} * 0x9E3779B97F4A7C15ULL) >> 24) & mask;
+        while (slots[i].key != 0 && slots[i].key != key) i = (i + 1) & mask;
+        return slots[i];
+    }
+    void grow() {
+        std::vector<Slot> bigger(slots_.empty() ? 1024 : slots_.size() * 2);
+        for (const Slot& slot : slots_)
+            if (slot.key != 0) find(bigger, slot.key) = slot;
+        slots_.swap(bigger);
+    }
+    std::vector<Slot> slots_;
+    std::size_t size_ = 0;
+};
+
+// Sessions per user. One table, fed by the scanning thread: per-worker
+// copies would multiply the one structure that grows with the store.
+struct UserTable {
+    NumericUserCounts numeric;
+    std::unordered_map<std::string, UserCount> other;
+
+    void add(std::string_view id, bool live) {
+        UserCount& c = count(id);
+        ++c.sessions;
+        if (live) ++c.live;
+    }
+    UserCount& count(std::string_view id) {
+        if (auto n = canonical_decimal(id); n && *n < NumericUserCounts::kLimit)
+            return numeric[static_cast<std::uint32_t>(*n)];
+        return other[std::string(id)];
+    }
+    [[nodiscard]] std::uint64_t size() const { return numeric.size() + other.size(); }
+};
+
+// Everything but the users: small, kept per worker and merged at the end.
+struct Tally {
+    std::uint64_t total = 0, live = 0, expired = 0;
+    std::uint64_t authenticated = 0, anonymous = 0, undecodable = 0;
+    std::array<std::uint64_t, kBucketCount> expiry{};
+    std::unordered_map<std::size_t, std::uint64_t> sizes;  // bytes -> sessions (a few thousand sizes)
+    std::uint64_t size_sum = 0;
+
+    // Counts one session; returns whether it belongs to a user (view.user_id).
+    bool add(const SessionView& view, std::int64_t now_micros) {
+        ++total;
+        ++(view.expired ? expired : live);
+        ++expiry[bucket_of(view, now_micros)];
+        ++sizes[view.size];
+        size_sum += view.size;
+        if (!view.verified_dict) {
+            ++undecodable;
+        } else if (!view.user_id) {
+            ++anonymous;
+        } else {
+            ++authenticated;
+            return true;
+        }
+        return false;
+    }
+
+    void merge(const Tally& o) {
+        total += o.total, live += o.live, expired += o.expired;
+        authenticated += o.authenticated, anonymous += o.anonymous, undecodable += o.undecodable;
+        for (std::size_t i = 0; i < kBucketCount; ++i) expiry[i] += o.expiry[i];
+        for (const auto& [size, n] : o.sizes) sizes[size] += n;
+        size_sum += o.size_sum;
+    }
+};
+
+// A user id for the top list: numeric ids order numerically, before other ids.
+using UserId = std::variant<std::uint64_t, std::string>;
+std::string user_text(const UserId& id) {
+    if (const auto* n = std::get_if<std::uint64_t>(&id)) return std::to_string(*n);
+    return std::get<std::string>(id);
+}
+
+struct TopUser {
+    UserId id;
+    UserCount count;
+};
+
+// Most sessions first; ties by id. A heap of N: memory does not grow with the users.
+std::vector<TopUser> top_users(const UserTable& users, std::size_t n) {
+    auto before = [](const TopUser& a, const TopUser& b) {  // a ranks above b
+        if (a.count.sessions != b.count.sessions) return a.count.sessions > b.count.sessions;
+        return a.id < b.id;
+    };
+    std::priority_queue<TopUser, std::vector<TopUser>, decltype(before)> heap(before);  // worst on top
+    auto offer = [&](UserId id, const UserCount& c) {
+        if (n == 0) return;
+        TopUser candidate{std::move(id), c};
+        if (heap.size() < n) {
+            heap.push(std::move(candidate));
+        } else if (before(candidate, heap.top())) {
+            heap.pop();
+            heap.push(std::move(candidate));
+        }
+    };
+    users.numeric.for_each([&](std::uint64_t id, const UserCount& c) { offer(id, c); });
+    for (const auto& [id, c] : users.other) {
+        if (auto n = canonical_decimal(id)) offer(*n, c);  // beyond 2**32: numeric all the same
+        else offer(id, c);
+    }
+    std::vector<TopUser> out;
+    while (!heap.empty()) {
+        out.push_back(heap.top());
+        heap.pop();
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+struct SizeSummary {
+    std::size_t min = 0, median = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+// Nearest-rank percentiles over the size histogram: the smallest size s such
+// that at least p of the sessions are no larger than s.
+std::optional<SizeSummary> size_summary(const Tally& t) {
+    if (t.total == 0) return std::nullopt;
+    std::vector<std::pair<std::size_t, std::uint64_t>> sorted(t.sizes.begin(), t.sizes.end());
+    std::sort(sorted.begin(), sorted.end());
+    auto at_rank = [&](std::uint64_t rank) {  // 1-based
+        std::uint64_t seen = 0;
+        for (const auto& [size, n] : sorted) {
+            seen += n;
+            if (seen >= rank) return size;
+        }
+        return sorted.back().first;
+    };
+    auto percentile = [&](std::uint64_t percent) {
+        std::uint64_t rank = (percent * t.total + 99) / 100;  // ceil(p * n)
+        return at_rank(std::max<std::uint64_t>(rank, 1));
+    };
+    return SizeSummary{sorted.front().first, percentile(50), percentile(90), percentile(99), sorted.back().first};
+}
+
+// ---------------------------------------------------------------- the scan
+
+// Rows travel in batches; a batch's strings keep their capacity when reused.
+// A worker fills in the user of each authenticated session, which the
+// scanning thread adds to the one UserTable when it takes the batch back.
+struct Batch {
+    std::vector<StoredSession> rows;
+    std::size_t count = 0;
+    std::vector<std::pair<std::string, bool>> users;  // (user id, live)
+    std::size_t user_count = 0;
+};
+
+class ParallelTally {
+public:
+    static constexpr std::size_t kBatchRows = 128;
+
+    ParallelTally(const Store& store, DateTime now, std::int64_t now_micros, std::size_t workers, UserTable& users)
+        : store_(store), now_(std::move(now)), now_micros_(now_micros), users_(users), tallies_(workers) {
+        capacity_ = workers + 1;
+        for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(tallies_[i]); });
+    }
+    ~ParallelTally() { stop(); }
+    ParallelTally(const ParallelTally&) = delete;
+    ParallelTally& operator=(const ParallelTally&) = delete;
+
+    // Copies one row into the current batch; false once a worker failed.
+    bool add(const StoredSession& row) {
+        if (!current_) current_ = take_free();
+        if (!current_) return false;
+        Batch& b = *current_;
+        if (b.count < b.rows.size()) {
+            StoredSession& slot = b.rows[b.count];
+            slot.key.assign(row.key);
+            slot.data.assign(row.data);
+            slot.expire_date = row.expire_date;
+        } else {
+            b.rows.push_back(row);
+        }
+        if (++b.count == kBatchRows) return submit();
+        return true;
+    }
+
+    // Waits for the workers and returns the merged tally (the users are in
+    // the UserTable); rethrows a worker's failure.
+    Tally finish() {
+        if (current_ && current_->count > 0) submit();
+        stop();
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+        for (auto& b : free_) consume_users(*b);
+        free_.clear();
+        Tally all;
+        for (const auto& t : tallies_) all.merge(t);
+        tallies_.clear();
+        return all;
+    }
+
+private:
+    // Lets the workers drain the queue and end; joins them.
+    void stop() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        ready_.notify_all();
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+    }
+
+    void consume_users(Batch& b) {
+        for (std::size_t i = 0; i < b.user_count; ++i) users_.add(b.users[i].first, b.users[i].second);
+        b.user_count = 0;
+    }
+
+    std::unique_ptr<Batch> take_free() {
+        std::unique_ptr<Batch> b;
+        {
+            std::unique_lock lock(mutex_);
+            space_.wait(lock, [&] { return failed_ || queue_.size() < capacity_; });
+            if (failed_) return nullptr;
+            if (!free_.empty()) {
+                b = std::move(free_.back());
+                free_.pop_back();
+            }
+        }
+        if (!b) return std::make_unique<Batch>();
+        consume_users(*b);
+        b->count = 0;
+        return b;
+    }
+
+    bool submit() {
+        {
+            std::lock_guard lock(mutex_);
+            if (failed_) return false;
+            queue_.push_back(std::move(current_));
+        }
+        ready_.notify_one();
+        return true;
+    }
+
+    void work(Tally& tally) {
+        for (;;) {
+            std::unique_ptr<Batch> batch;
+            {
+                std::unique_lock lock(mutex_);
+                ready_.wait(lock, [&] { return done_ || failed_ || !queue_.empty(); });
+                if (failed_ || queue_.empty()) return;
+                batch = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            space_.notify_one();
+            try {
+                Batch& b = *batch;
+                b.user_count = 0;
+                for (std::size_t i = 0; i < b.count; ++i) {
+                    SessionView view = view_session(b.rows[i], store_, now_);
+                    if (!tally.add(view, now_micros_)) continue;
+                    if (b.user_count < b.users.size()) {
+                        b.users[b.user_count].first.assign(*view.user_id);
+                        b.users[b.user_count].second = !view.expired;
+                    } else {
+                        b.users.emplace_back(*view.user_id, !view.expired);
+                    }
+                    ++b.user_count;
+                }
+            } catch (...) {
+                std::lock_guard lock(mutex_);
+                if (!error_) error_ = std::current_exception();
+                failed_ = true;
+                ready_.notify_all();
+                space_.notify_all();
+                return;
+            }
+            std::lock_guard lock(mutex_);
+            free_.push_back(std::move(batch));
+        }
+    }
+
+    const Store& store_;
+    const DateTime now_;
+    const std::int64_t now_micros_;
+    UserTable& users_;  // the scanning thread's only
+    std::vector<Tally> tallies_;
+    std::vector<std::thread> threads_;
+    std::size_t capacity_ = 0;
+
+    std::mutex mutex_;
+    std::condition_variable ready_;  // a batch is queued, or the scan is done
+    std::condition_variable space_;  // the queue has room
+    std::deque<std::unique_ptr<Batch>> queue_;
+    std::vector<std::unique_ptr<Batch>> free_;  // decoded; their users not yet counted
+    std::unique_ptr<Batch> current_;            // the scanning thread's, being filled
+    bool done_ = false;
+    bool failed_ = false;
+    std::exception_ptr error_;
+};
+
+std::size_t worker_count() {
+    unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : n;
+}
+
+// ---------------------------------------------------------------- output
+
+std::string percent(std::uint64_t part, std::uint64_t whole) {
+    if (whole == 0) return "";
+    return fmt::format("{:5.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+}
+
+void print_human(std::ostream& out, const Tally& t, std::uint64_t users, const std::vector<TopUser>& top,
+                 std::size_t asked_top) {
+    const std::size_t w = std::max<std::size_t>(7, std::to_string(t.total).size());
+    auto line = [&](std::string_view label, std::uint64_t n, bool pct) {
+        out << fmt::format("  {:<14} {:>{}}", label, n, w);
+        if (pct && t.total) out << "  " << percent(n, t.total);
+        out << '\n';
+    };
+    out << fmt::format("sessions         {:>{}}\n", t.total, w);
+    line("live", t.live, true);
+    line("expired", t.expired, true);
+    line("authenticated", t.authenticated, true);
+    line("anonymous", t.anonymous, true);
+    line("undecodable", t.undecodable, true);
+
+    out << fmt::format("\nusers            {:>{}}  with a stored session\n", users, w);
+    if (asked_top > 0 && !top.empty()) {
+        out << fmt::format("  top {:<10} {:>{}}  {:>{}}\n", top.size(), "sessions", w, "live", w);
+        for (const auto& u : top)
+            out << fmt::format("  {:<14} {:>{}}  {:>{}}\n", printable(user_text(u.id), 40), u.count.sessions, w,
+                               u.count.live, w);
+    }
+
+    out << "\nsession_data size (bytes)\n";
+    if (auto s = size_summary(t))
+        out << fmt::format("  min {}  median {}  p90 {}  p99 {}  max {}  total {}\n", s->min, s->median, s->p90,
+                           s->p99, s->max, t.size_sum);
+    else
+        out << "  no sessions\n";
+
+    out << "\nexpiry\n";
+    for (std::size_t b = 0; b < kBucketCount; ++b)
+        if (b != unknown || t.expiry[b] > 0) line(kBucketLabels[b], t.expiry[b], false);
+}
+
+ordered_json stats_json(const Tally& t, std::uint64_t user_count, const std::vector<TopUser>& top) {
+    ordered_json j = ordered_json::object();
+    j["total"] = t.total;
+    j["live"] = t.live;
+    j["expired"] = t.expired;
+    j["authenticated"] = t.authenticated;
+    j["anonymous"] = t.anonymous;
+    j["undecodable"] = t.undecodable;
+    j["users"] = user_count;
+    ordered_json users = ordered_json::array();
+    for (const auto& u : top) {
+        ordered_json o = ordered_json::object();
+        o["user_id"] = user_text(u.id);
+        o["sessions"] = u.count.sessions;
+        o["live"] = u.count.live;
+        users.push_back(std::move(o));
+    }
+    j["top_users"] = std::move(users);
+    ordered_json size = ordered_json::object();
+    auto s = size_summary(t);
+    for (auto [name, value] : {std::pair{"min", s ? s->min : 0}, {"median", s ? s->median : 0},
+                               {"p90", s ? s->p90 : 0}, {"p99", s ? s->p99 : 0}, {"max", s ? s->max : 0}})
+        size[name] = s ? ordered_json(value) : ordered_json();
+    size["total"] = t.size_sum;
+    j["size"] = std::move(size);
+    ordered_json expiry = ordered_json::object();
+    for (std::size_t b = 0; b < kBucketCount; ++b) expiry[kBucketNames[b]] = t.expiry[b];
+    j["expiry"] = std::move(expiry);
+    return j;
+}
+
+// A label value of the text exposition format: backslash, double quote and
+// line feed escaped; invalid UTF-8 made printable first.
+std::string prometheus_label(std::string_view value) {
+    std::string text = printable(value, 200);
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+void print_prometheus(std::ostream& out, const Tally& t, std::uint64_t users, const std::vector<TopUser>& top,
+                      double scan_seconds, std::int64_t now_micros) {
+    auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+        out << "# HELP " << name << ' ' << help << '\n' << "# TYPE " << name << ' ' << type << '\n';
+    };
+    family("sessionctl_sessions", "gauge", "Stored sessions by state: live or expired (not yet cleared).");
+    out << "sessionctl_sessions{state=\"live\"} " << t.live << '\n';
+    out << "sessionctl_sessions{state=\"expired\"} " << t.expired << '\n';
+
+    family("sessionctl_sessions_by_kind", "gauge",
+           "Stored sessions by kind: authenticated (verified, with a user id), anonymous (verified, no user id) "
+           "or undecodable (bad signature, malformed, not a dict).");
+    out << "sessionctl_sessions_by_kind{kind=\"authenticated\"} " << t.authenticated << '\n';
+    out << "sessionctl_sessions_by_kind{kind=\"anonymous\"} " << t.anonymous << '\n';
+    out << "sessionctl_sessions_by_kind{kind=\"undecodable\"} " << t.undecodable << '\n';
+
+    family("sessionctl_sessions_by_expiry", "gauge",
+           "Stored sessions by time left until they expire (buckets do not overlap).");
+    for (std::size_t b = 0; b < kBucketCount; ++b)
+        out << "sessionctl_sessions_by_expiry{expires_in=\"" << kBucketNames[b] << "\"} " << t.expiry[b] << '\n';
+
+    family("sessionctl_users", "gauge", "Distinct user ids with at least one stored session.");
+    out << "sessionctl_users " << users << '\n';
+
+    if (!top.empty()) {
+        family("sessionctl_user_sessions", "gauge", "Stored sessions of the users with the most (stats --top).");
+        for (const auto& u : top)
+            out << "sessionctl_user_sessions{user_id=\"" << prometheus_label(user_text(u.id)) << "\"} "
+                << u.count.sessions << '\n';
+    }
+
+    family("sessionctl_session_data_bytes", "summary", "Size of the stored session_data, in bytes.");
+    auto s = size_summary(t);
+    auto value = [&](std::size_t v) { return s ? std::to_string(v) : std::string("NaN"); };
+    out << "sessionctl_session_data_bytes{quantile=\"0\"} " << value(s ? s->min : 0) << '\n';
+    out << "sessionctl_session_data_bytes{quantile=\"0.5\"} " << value(s ? s->median : 0) << '\n';
+    out << "sessionctl_session_data_bytes{quantile=\"0.9\"} " << value(s ? s->p90 : 0) << '\n';
+    out << "sessionctl_session_data_bytes{quantile=\"0.99\"} " << value(s ? s->p99 : 0) << '\n';
+    out << "sessionctl_session_data_bytes{quantile=\"1\"} " << value(s ? s->max : 0) << '\n';
+    out << "sessionctl_session_data_bytes_sum " << t.size_sum << '\n';
+    out << "sessionctl_session_data_bytes_count " << t.total << '\n';
+
+    family("sessionctl_stats_scan_seconds", "gauge", "How long the scan of the store took.");
+    out << "sessionctl_stats_scan_seconds " << fmt::format("{:.3f}", scan_seconds) << '\n';
+    family("sessionctl_stats_last_run_timestamp_seconds", "gauge", "When these figures were computed (Unix time).");
+    out << "sessionctl_stats_last_run_timestamp_seconds " << fmt::format("{:.3f}", now_micros / 1e6) << '\n';
+}
+
+}  // namespace
+
+ExitCode run_stats(const StatsArgs& args, Context& ctx) {
+    if (args.prometheus && ctx.json()) throw UsageError("--json and --prometheus exclude each other");
+
+    auto store = ctx.open_store(Access::read_only);
+    const DateTime now = store->environment().now();
+    const std::int64_t now_micros = ctx.clock().now_micros();
+    const auto started = std::chrono::steady_clock::now();
+
+    InterruptGuard interrupt_guard;  // Ctrl-C stops the scan; nothing is printed on stdout
+    std::uint64_t scanned = 0;
+    Tally tally;
+    UserTable users;
+    const std::size_t workers = worker_count();
+    if (workers <= 1) {
+        store->scan([&](const StoredSession& record) {
+            if (interrupted()) return false;
+            ++scanned;
+            SessionView view = view_session(record, *store, now);
+            if (tally.add(view, now_micros)) users.add(*view.user_id, !view.expired);
+            return true;
+        });
+    } else {
+        ParallelTally pipeline(*store, now, now_micros, workers, users);
+        store->scan([&](const StoredSession& record) {
+            if (interrupted()) return false;
+            ++scanned;
+            return pipeline.add(record);
+        });
+        tally = pipeline.finish();
+    }
+    ctx.report_store_warnings(*store);
+    if (interrupted()) {
+        ctx.error(fmt::format("interrupted after scanning {}; no figures printed", count_of(scanned, "session")));
+        return ExitCode::interrupted;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+    const auto top = top_users(users, args.top);
+    if (args.prometheus) print_prometheus(ctx.out(), tally, users.size(), top, seconds, now_micros);
+    else if (ctx.json()) ctx.out() << dump_json(stats_json(tally, users.size(), top)) << '\n';
+    else if (!ctx.quiet()) print_human(ctx.out(), tally, users.size(), top, args.top);
+    ctx.out().flush();
+    return ExitCode::ok;
+}
+
+}  // namespace sessionctl::cli

@@ -1,0 +1,86 @@
+#!/bin/bash
+# Starts the servers the test suite uses, each on a loopback port of its own,
+# with its data under one folder, and prints the environment that tells the
+# tests where they are:
+#
+#   eval "$(scripts/servers.sh start)"    # exports SESSIONCTL_TEST_* variables
+#   scripts/servers.sh stop
+#
+# Redis (redis-server), memcached and a PostgreSQL cluster (as the postgres
+# user when run as root). A server whose program is missing is left out with a
+# note on stderr; the tests then skip, except under CI=true, where they fail.
+set -euo pipefail
+
+state=${SESSIONCTL_SERVERS_DIR:-/tmp/sessionctl-test-servers}
+redis_port=${SESSIONCTL_TEST_REDIS_PORT:-6391}
+memcached_port=${SESSIONCTL_TEST_MEMCACHED_PORT:-11291}
+pg_port=${SESSIONCTL_TEST_PG_PORT:-5491}
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+
+note() { echo "servers.sh: $*" >&2; }
+
+wait_for() {  # wait_for DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  for _ in $(seq 1 100); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  note "$what did not start"
+  return 1
+}
+
+start_redis() {
+  command -v redis-server >/dev/null || { note "redis-server not installed"; return 0; }
+  mkdir -p "$state/redis"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$state/redis" --save '' --appendonly no \
+    --daemonize yes --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" >&2
+  wait_for "redis-server" redis-cli -p "$redis_port" ping
+  echo "export SESSIONCTL_TEST_REDIS=redis://127.0.0.1:$redis_port"
+}
+
+start_memcached() {
+  command -v memcached >/dev/null || { note "memcached not installed"; return 0; }
+  local user=()
+  [ "$(id -u)" -eq 0 ] && user=(-u nobody)
+  memcached -d -l 127.0.0.1 -p "$memcached_port" -U 0 -m 64 "${user[@]}" -P "$state/memcached.pid" >&2
+  wait_for "memcached" bash -c "exec 3<>/dev/tcp/127.0.0.1/$memcached_port"
+  echo "export SESSIONCTL_TEST_MEMCACHED=127.0.0.1:$memcached_port"
+}
+
+as_pg_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || { note "PostgreSQL server not installed"; return 0; }
+  local data=$state/pg
+  mkdir -p "$data"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$state/pg"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    as_pg_owner "$pg_bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  as_pg_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+    -o "-p $pg_port -k $data -c listen_addresses=127.0.0.1" start >/dev/null
+  echo "export SESSIONCTL_TEST_PG=postgres://postgres@127.0.0.1:$pg_port/postgres"
+}
+
+stop_all() {
+  [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
+  [ -f "$state/memcached.pid" ] && kill "$(cat "$state/memcached.pid")" 2>/dev/null || true
+  if [ -n "$pg_bin" ] && [ -f "$state/pg/postmaster.pid" ]; then
+    as_pg_owner "$pg_bin/pg_ctl" -D "$state/pg" -m fast stop >/dev/null 2>&1 || true
+  fi
+}
+
+case "${1:-start}" in
+  start)
+    mkdir -p "$state"
+    [ "$(id -u)" -eq 0 ] && chmod 755 "$state"
+    start_redis
+    start_memcached
+    start_postgres
+    ;;
+  stop) stop_all ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
