@@ -92,7 +92,11 @@ bool DbStore::is_expired(const StoredSession& record, const DateTime& now) const
 }
 
 BulkResult DbStore::clear_expired(DryRun dry_run, bool want_keys) {
-    return table_->delete_expired(db_datetime(env_->now(), env_->settings.use_tz), dry_run, want_keys);
+    return clear_expired(dry_run, want_keys, BulkOptions{});
+}
+
+BulkResult DbStore::clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) {
+    return table_->delete_expired(db_datetime(env_->now(), env_->settings.use_tz), dry_run, want_keys, options);
 }
 
 BulkResult DbStore::remove(const std::vector<StoredSession>& records, bool want_keys) {

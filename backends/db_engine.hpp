@@ -22,6 +22,7 @@ public:
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
     [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override;
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
+    BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override;
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
 
     [[nodiscard]] SessionTable& table() { return *table_; }

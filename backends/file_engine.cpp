@@ -141,7 +141,7 @@ bool age_is_not_positive(const PyValue& age) {
 // key's literal nor a backslash (the only other way to spell a JSON key),
 // and the envelope's must be JSON text ('{' first): anything else, or any
 // doubt, means "decode it".
-bool cannot_hold_expiry(std::string_view content) {
+bool cannot_hold_expiry(std::string_view content, std::size_t max_inflated) {
     constexpr std::string_view kKey = SessionBase::EXPIRY_KEY;
     auto may_name_it = [&](std::string_view bytes) {
         return bytes.find(kKey) != std::string_view::npos || bytes.find('\\') != std::string_view::npos;
@@ -165,7 +165,7 @@ bool cannot_hold_expiry(std::string_view content) {
     std::string bytes;
     try {
         bytes = b64url_decode_django(payload);
-        if (compressed) bytes = zlib_decompress(bytes, DecodeOptions{}.max_inflated_bytes);
+        if (compressed) bytes = zlib_decompress(bytes, max_inflated);
     } catch (const std::exception&) {
         return true;  // malformed: no data from the envelope
     }
@@ -185,7 +185,8 @@ Verdict judge(const SessionEnvironment& env, std::string_view content, const std
               const DateTime& now, PyDict* decoded = nullptr) {
     if (content.empty()) return Verdict::placeholder;
     if (auto error = ascii_error(content)) throw NonAsciiContent(*error);
-    if (!decoded && cannot_hold_expiry(content)) {  // _session_expiry absent: mtime + age decides
+    // _session_expiry absent: mtime + age decides.
+    if (!decoded && cannot_hold_expiry(content, env.codec->max_inflated_bytes())) {
         if (!limit) return Verdict::live;
         try {
             return floor_seconds(subtract_micros(*limit, now)) <= 0 ? Verdict::expired : Verdict::live;
@@ -648,6 +649,7 @@ void FileStore::write_file(const std::string& name, bool must_create, const std:
     int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
     if (must_create) flags |= O_CREAT | O_EXCL;
     int fd = ::openat(dir_fd_, name.c_str(), flags, 0600);
+    const bool made_placeholder = fd >= 0 && must_create;
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT) {
@@ -682,9 +684,16 @@ void FileStore::write_file(const std::string& name, bool must_create, const std:
         open_errno = errno;
         if (open_errno != EEXIST) break;
     }
+    // Django drops the session silently; we warn, or with
+    // failed_writes_are_errors remove our placeholder and throw.
+    auto not_saved = [&](const std::string& why) {
+        const std::string message = fmt::format("{}: session not saved: {}", path_of(name), why);
+        if (!options_.failed_writes_are_errors) return warn(message);
+        if (made_placeholder) delete_file(name);
+        throw StoreError(message);
+    };
     if (temp_fd < 0) {
-        warn(fmt::format("{}: session not saved: cannot create a temporary file: {}", path_of(name),
-                         errno_text(open_errno)));
+        not_saved(fmt::format("cannot create a temporary file: {}", errno_text(open_errno)));
         return;
     }
     UniqueFd temp_guard(temp_fd);
@@ -711,14 +720,14 @@ void FileStore::write_file(const std::string& name, bool must_create, const std:
     }
     if (failed_step) {
         discard_temp();
-        warn(fmt::format("{}: session not saved: {} failed: {}", path_of(name), failed_step, errno_text(step_errno)));
+        not_saved(fmt::format("{} failed: {}", failed_step, errno_text(step_errno)));
         return;
     }
     if (hooks_.before_rename) hooks_.before_rename(name);
     if (::renameat(dir_fd_, temp.c_str(), dir_fd_, name.c_str()) != 0) {
         int e = errno;
         discard_temp();
-        warn(fmt::format("{}: session not saved: rename failed: {}", path_of(name), errno_text(e)));
+        not_saved(fmt::format("rename failed: {}", errno_text(e)));
     }
 }
 
@@ -861,6 +870,12 @@ FileStore::UnlinkOutcome FileStore::unlink_if_same(const std::string& name, cons
             continue;
         }
         if (e == ENOENT) return UnlinkOutcome::vanished;
+        // The directory itself refuses (no write permission, a read-only
+        // mount): every other file would fail the same way, so stop with one
+        // error (exit 3) instead of a warning per file and a success.
+        if (e == EACCES || e == EROFS)
+            throw StoreError(fmt::format("cannot remove sessions from {}: {}{}", options_.directory, errno_text(e),
+                                         e == EACCES ? " (run sessionctl as the user that owns the sessions)" : ""));
         warn(fmt::format("{}: cannot remove: {}", path_of(name), errno_text(e)));
         return UnlinkOutcome::failed;
     }
@@ -890,7 +905,7 @@ StoredSession FileStore::record_of(std::string key, ReadResult&& file) const {
     StoredSession record{std::move(key), std::move(file.content), std::nullopt};
     if (record.data.empty() || ascii_error(record.data)) return record;
     const SessionSettings& settings = env_->settings;
-    if (cannot_hold_expiry(record.data)) {
+    if (cannot_hold_expiry(record.data, env_->codec->max_inflated_bytes())) {
         record.expire_date = mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age);
         return record;
     }
@@ -978,7 +993,7 @@ bool FileStore::is_expired(const StoredSession& record, const DateTime& now) con
     }
 }
 
-BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys) {
+BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) {
     if (dry_run == DryRun::no) require_writable("clear expired sessions");
     BulkResult result;
     const DateTime now = env_->now();
@@ -1014,6 +1029,10 @@ BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys) {
             item.identity = file.identity;
         },
         [&](SweepItem& item) {  // this thread, in readdir order: unlink
+            if (options.should_stop && options.should_stop()) {
+                result.end = BulkEnd::stopped;
+                return false;
+            }
             if (!item.warning.empty()) warn(item.warning);
             if (!item.expired) return true;
             ++result.matched;
@@ -1049,6 +1068,82 @@ BulkResult FileStore::remove(const std::vector<StoredSession>& records, bool wan
             ++result.removed;
             if (want_keys) result.keys.push_back(record.key);
         }
+    }
+    return result;
+}
+
+namespace {
+
+// tempfile.mkstemp(prefix=<prefix><key>"_out_") appends 8 characters of
+// tempfile's alphabet.
+bool is_temp_name(std::string_view name, std::string_view prefix) {
+    constexpr std::string_view kMarker = "_out_";
+    if (name.substr(0, prefix.size()) != prefix) return false;
+    std::string_view rest = name.substr(prefix.size());
+    auto marker = rest.rfind(kMarker);
+    if (marker == std::string_view::npos) return false;
+    std::string_view key = rest.substr(0, marker), suffix = rest.substr(marker + kMarker.size());
+    return has_only_valid_key_chars(key) && !key.empty() && suffix.size() == 8 &&
+           suffix.find_first_not_of(kTempNameChars) == std::string_view::npos;
+}
+
+}  // namespace
+
+void FileStore::scan_stale_temp_files(std::int64_t min_age_seconds,
+                                      const std::function<bool(const TempFile&)>& visit) {
+    int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        int e = errno;
+        ::close(fd);
+        throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(e)));
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(dir, ::closedir);
+    const std::int64_t now = env_->clock->now_micros();
+    for (;;) {
+        errno = 0;
+        const dirent* entry = ::readdir(dir);
+        if (!entry) {
+            if (errno != 0)
+                throw StoreError(fmt::format("cannot read session directory {}: {}", options_.directory, errno_text(errno)));
+            return;
+        }
+        if (!is_temp_name(entry->d_name, options_.prefix)) continue;
+        struct stat st {};
+        if (::fstatat(dir_fd_, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        std::int64_t age = floor_seconds(now - python_mtime_micros(identity_of(st)));
+        if (age < min_age_seconds) continue;
+        if (!visit(TempFile{entry->d_name, age, static_cast<std::uint64_t>(st.st_size)})) return;
+    }
+}
+
+BulkResult FileStore::remove_stale_temp_files(std::int64_t min_age_seconds, DryRun dry_run, bool want_keys) {
+    if (dry_run == DryRun::no) require_writable("remove temporary files");
+    std::vector<TempFile> stale;
+    scan_stale_temp_files(min_age_seconds, [&](const TempFile& f) {
+        stale.push_back(f);
+        return true;
+    });
+    BulkResult result;
+    const std::int64_t now = env_->clock->now_micros();
+    for (const auto& f : stale) {
+        ++result.matched;
+        if (dry_run == DryRun::yes) {
+            if (want_keys) result.keys.push_back(f.name);
+            continue;
+        }
+        // Judged again right before the unlink: a temporary file is never
+        // renamed over, so one that is still this old is still abandoned.
+        struct stat st {};
+        if (::fstatat(dir_fd_, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (floor_seconds(now - python_mtime_micros(identity_of(st))) < min_age_seconds) continue;
+        if (::unlinkat(dir_fd_, f.name.c_str(), 0) != 0) {
+            if (errno != ENOENT) warn(fmt::format("{}: cannot remove: {}", path_of(f.name), errno_text(errno)));
+            continue;
+        }
+        ++result.removed;
+        if (want_keys) result.keys.push_back(f.name);
     }
     return result;
 }

@@ -40,6 +40,11 @@ struct FileStoreOptions {
     // non-ASCII file during a sweep, a write Django would silently drop).
     // When empty they are kept and handed out by FileStore::take_warnings().
     std::function<void(const std::string&)> on_warning;
+    // A write that fails after the placeholder (no space, a failed rename) is
+    // a StoreError instead of Django's silent drop, and a placeholder this
+    // save created is removed again: an administrator's `create` or `expire`
+    // must not report success for a session that was not saved (the CLI sets it).
+    bool failed_writes_are_errors = false;
 };
 
 // tempfile.gettempdir(): the first of $TMPDIR, $TEMP, $TMP, /tmp, /var/tmp,
@@ -112,11 +117,31 @@ public:
     // checked there, and unlinked or put back at once. Reading
     // and judging run on worker threads as in scan(); warnings, unlinks and
     // test hooks happen on this thread, in readdir order.
-    BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
+    // `options`: only should_stop is honoured (polled between files); files
+    // are not batched, each unlink stands alone.
+    BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override;
+    BulkResult clear_expired(DryRun dry_run, bool want_keys) override {
+        return clear_expired(dry_run, want_keys, BulkOptions{});
+    }
 
     // Unlinks each record's file only if it still holds exactly record.data
     // (and is still the file that was compared).
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+
+    // Django's save() leaves "<prefix><key>_out_<random>" temporary files
+    // behind when its process dies between mkstemp() and rename(); nothing
+    // ever removes them. Those whose mtime is at least `min_age_seconds` old
+    // (by the environment's clock) are listed in directory order.
+    struct TempFile {
+        std::string name;
+        std::int64_t age_seconds = 0;
+        std::uint64_t size = 0;
+    };
+    static constexpr std::int64_t kStaleTempAge = 86400;  // a day: no save() takes that long
+    void scan_stale_temp_files(std::int64_t min_age_seconds, const std::function<bool(const TempFile&)>& visit);
+    // Unlinks the stale temporary files, each only if it is still the file
+    // that was listed (same inode, size and mtime); `keys` gets file names.
+    BulkResult remove_stale_temp_files(std::int64_t min_age_seconds, DryRun dry_run, bool want_keys);
 
     [[nodiscard]] const std::string& directory() const { return options_.directory; }
     [[nodiscard]] const std::string& prefix() const { return options_.prefix; }

@@ -31,8 +31,13 @@ void MemoryTable::erase(std::string_view key) {
     if (it != rows_->end()) rows_->erase(it);
 }
 
-BulkResult MemoryTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys) {
+BulkResult MemoryTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                                       const BulkOptions& options) {
     BulkResult result;
+    if (dry_run == DryRun::no && options.should_stop && options.should_stop()) {
+        result.end = BulkEnd::stopped;
+        return result;
+    }
     for (auto it = rows_->begin(); it != rows_->end();) {
         bool expired = it->second.expire_date && it->second.expire_date->wall_micros < now.wall_micros;
         if (!expired) {
@@ -47,6 +52,10 @@ BulkResult MemoryTable::delete_expired(const DateTime& now, DryRun dry_run, bool
             it = rows_->erase(it);
             ++result.removed;
         }
+    }
+    if (dry_run == DryRun::no) {
+        result.batches = 1;
+        if (options.progress) options.progress(result.removed, result.removed);
     }
     return result;
 }

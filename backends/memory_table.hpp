@@ -22,7 +22,10 @@ public:
     [[nodiscard]] std::optional<StoredSession> select(std::string_view key) override;
     [[nodiscard]] bool exists(std::string_view key) override;
     void erase(std::string_view key) override;
-    BulkResult delete_expired(const DateTime& now, DryRun dry_run, bool want_keys) override;
+    // One "batch": everything at once (there is no lock to share); honours
+    // should_stop before it starts, and reports progress after it.
+    BulkResult delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                              const BulkOptions& options = {}) override;
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 

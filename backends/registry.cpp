@@ -4,20 +4,29 @@
 
 #include <fmt/format.h>
 
+#include "backends/cache_engine.hpp"
+#include "backends/cache_target.hpp"
+#include "backends/cached_db_engine.hpp"
 #include "backends/db_engine.hpp"
 #include "backends/file_engine.hpp"
+#include "backends/signed_cookies_engine.hpp"
+#include "backends/pg_dsn.hpp"
 #include "backends/sqlite_table.hpp"
 
 namespace sessionctl {
-namespace {
 
-std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const SessionEnvironment> env,
-                               const StoreOptions& options) {
+std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                       const StoreOptions& options) {
     nlohmann::json db = config.database();
+    if (is_postgresql_database(db))
+        return std::make_unique<DbStore>(std::move(env),
+                                         open_pg_table_for(db, config.use_tz(), config.time_zone(),
+                                                           options.access == Access::read_only,
+                                                           options.create_if_missing));
     std::string engine = db.value("ENGINE", "");
     if (engine != "django.db.backends.sqlite3")
         throw ConfigError(fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
-                                      "django.db.backends.sqlite3)",
+                                      "django.db.backends.sqlite3 and django.db.backends.postgresql)",
                                       engine));
     if (!db.contains("NAME") || !db["NAME"].is_string() || db["NAME"].get<std::string>().empty())
         throw ConfigError("DATABASES[\"default\"][\"NAME\"] must be the path of the SQLite file");
@@ -35,11 +44,34 @@ std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const Sessi
     return std::make_unique<DbStore>(std::move(env), std::move(table));
 }
 
+namespace {
+
+std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                               const StoreOptions& options) {
+    return open_db_store(config, std::move(env), options);
+}
+
+std::unique_ptr<Store> open_cache(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                  const StoreOptions&) {
+    return std::make_unique<CacheStore>(std::move(env), open_cache_target(config));
+}
+
+std::unique_ptr<Store> open_cached_db(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                      const StoreOptions& options) {
+    auto db = open_db_store(config, env, options);
+    return std::make_unique<CachedDbStore>(std::move(env), std::move(db), open_cache_target(config));
+}
+
+std::unique_ptr<Store> open_signed_cookies(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                           const StoreOptions&) {
+    return std::make_unique<SignedCookiesStore>(std::move(env), config.secret_keys());
+}
+
 }  // namespace
 
 const std::vector<EngineEntry>& engine_registry() {
     static const std::vector<EngineEntry> registry = {
-        {kDbEngine, "django_session table (SQLite)", open_db},
+        {kDbEngine, "django_session table (SQLite, PostgreSQL)", open_db},
         {kFileEngine, "one file per session in SESSION_FILE_PATH",
          [](const Config& config, std::shared_ptr<const SessionEnvironment> env, const StoreOptions& options)
              -> std::unique_ptr<Store> {
@@ -50,11 +82,13 @@ const std::vector<EngineEntry>& engine_registry() {
              file.prefix = config.cookie_name();
              file.read_only = options.access == Access::read_only;
              file.create_directory = options.create_if_missing;
+             file.failed_writes_are_errors = true;  // sessionctl never reports an unsaved session as done
              return std::make_unique<FileStore>(std::move(env), std::move(file));
          }},
-        {"django.contrib.sessions.backends.cache", "Redis or memcached via CACHES", {}},
-        {"django.contrib.sessions.backends.cached_db", "cache in front of the db table", {}},
-        {"django.contrib.sessions.backends.signed_cookies", "the session lives in the browser's cookie", {}},
+        {kCacheEngine, memcached_built() ? "Redis or memcached via CACHES" : "Redis via CACHES (memcached: not built yet)",
+         open_cache},
+        {kCachedDbEngine, "cache (CACHES) in front of the db table", open_cached_db},
+        {kSignedCookiesEngine, "the session lives in the browser's cookie (inspect, create)", open_signed_cookies},
     };
     return registry;
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/db_engine.hpp"
 #include "backends/store.hpp"
 #include "core/config.hpp"
 
@@ -30,6 +31,10 @@ struct EngineEntry {
 };
 
 [[nodiscard]] const std::vector<EngineEntry>& engine_registry();
+
+// The db engine's store from DATABASES["default"] (also the db half of cached_db).
+[[nodiscard]] std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
+                                                     const StoreOptions& options);
 
 // Opens the store SESSION_ENGINE names. Throws ConfigError for an unknown or
 // unsupported engine, StoreError/StoreUnavailable when the store can't be used.

@@ -32,7 +32,11 @@ public:
     // DELETE ... WHERE session_key = ?
     virtual void erase(std::string_view key) = 0;
     // DELETE ... WHERE expire_date < now (strict); with DryRun::yes only counts.
-    virtual BulkResult delete_expired(const DateTime& now, DryRun dry_run, bool want_keys) = 0;
+    // SQL tables delete in batches paced by `options` (backends/bulk_pacer.hpp),
+    // each its own short transaction and each a conditional delete (the expiry
+    // condition repeated); a stop leaves whole batches done (result.end).
+    virtual BulkResult delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                                      const BulkOptions& options = {}) = 0;
     // DELETE ... WHERE session_key = ? AND session_data = ? for each row.
     virtual BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) = 0;
     // Every row in key order; visit returns false to stop.

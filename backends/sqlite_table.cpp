@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/bulk_pacer.hpp"
 #include "core/errors.hpp"
 #include "core/salted_hmac.hpp"
 
@@ -44,8 +45,9 @@ enum class Sql : std::size_t {
     erase,
     count_expired,
     list_expired,
-    expired_batch,
-    delete_expired_key,
+    expired_rowid_bounds,
+    delete_expired_range,
+    delete_expired_range_keys,
     delete_unchanged,
     scan_first,
     scan_next,
@@ -72,10 +74,19 @@ std::string sql_text(Sql which, const std::string& t) {
         case Sql::count_expired: return fmt::format(R"(SELECT COUNT(*) FROM {} WHERE "expire_date" < ?1)", t);
         case Sql::list_expired:
             return fmt::format(R"(SELECT "session_key" FROM {} WHERE "expire_date" < ?1 ORDER BY "session_key")", t);
-        case Sql::expired_batch:
-            return fmt::format(R"(SELECT "session_key" FROM {} WHERE "expire_date" < ?1 LIMIT ?2)", t);
-        case Sql::delete_expired_key:
-            return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "expire_date" < ?2)", t);
+        // The rowids expired rows span, from the expire_date index (it holds
+        // them: no table page is read).
+        case Sql::expired_rowid_bounds:
+            return fmt::format(R"(SELECT min(rowid), max(rowid) FROM {} WHERE "expire_date" < ?1)", t);
+        // One batch: a range of rowids, i.e. of consecutive table pages. Rows
+        // are appended in creation order, so expiry roughly follows rowid and
+        // a batch touches few table and expire_date index pages.
+        case Sql::delete_expired_range:
+            return fmt::format(R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1)", t);
+        case Sql::delete_expired_range_keys:
+            return fmt::format(
+                R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")",
+                t);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
         case Sql::scan_first: return fmt::format(R"(SELECT {} FROM {} ORDER BY "session_key" LIMIT ?1)", columns, t);
@@ -327,6 +338,7 @@ struct SqliteTable::Impl {
             return data != nullptr ? std::string(data, static_cast<std::size_t>(size)) : std::string();
         }
         [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+        [[nodiscard]] bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
         [[nodiscard]] std::optional<DateTime> datetime(int column) const {
             // Django's converter parses str values only (an INTEGER or REAL,
             // which NUMERIC affinity makes of digit-only text, raises there).
@@ -371,6 +383,45 @@ struct SqliteTable::Impl {
         bool committed_ = false;
     };
 };
+
+namespace {
+
+// PRAGMA cache_size for one job, restored afterwards (it is per connection:
+// the site's own connections are unaffected). A negative value is KiB; the
+// cache only grows as pages are touched, so this is a ceiling.
+class PageCacheScope {
+public:
+    PageCacheScope(sqlite3* db, std::int64_t kib) : db_(db) {
+        sqlite3_stmt* raw = nullptr;
+        if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &raw, nullptr) == SQLITE_OK &&
+            sqlite3_step(raw) == SQLITE_ROW)
+        {
+            previous_ = sqlite3_column_int64(raw, 0);
+            have_previous_ = true;
+        }
+        sqlite3_finalize(raw);
+        if (have_previous_ && previous_ < 0 && -previous_ >= kib) return;  // already as large
+        set(-kib);
+    }
+    ~PageCacheScope() {
+        if (have_previous_ && changed_) set(previous_);
+    }
+    PageCacheScope(const PageCacheScope&) = delete;
+    PageCacheScope& operator=(const PageCacheScope&) = delete;
+
+private:
+    void set(std::int64_t value) {
+        const std::string sql = fmt::format("PRAGMA cache_size = {}", value);
+        changed_ = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+    }
+    sqlite3* db_;
+    // Not std::optional: GCC 12 warns (falsely) that it may be used uninitialized.
+    std::int64_t previous_ = 0;
+    bool have_previous_ = false;
+    bool changed_ = false;
+};
+
+}  // namespace
 
 std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOptions options) {
     const bool create = options.create_if_missing && !options.read_only;
@@ -477,7 +528,8 @@ void SqliteTable::erase(std::string_view key) {
     tx.commit();
 }
 
-BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys) {
+BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                                       const BulkOptions& options) {
     BulkResult result;
     const std::string cutoff = db_text(now);
     if (dry_run == DryRun::yes) {
@@ -494,31 +546,65 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
         return result;
     }
 
-    // Batches, each its own short transaction, so that a site writing
-    // sessions meanwhile waits for one batch at most. Each delete repeats the
-    // expiry condition: it holds for every selected row inside the same
-    // IMMEDIATE transaction, and keeps the statement right on its own.
-    std::vector<std::string> batch;
-    batch.reserve(kExpiredBatchRows);
-    for (;;) {
-        batch.clear();
+    // Batches, each its own short IMMEDIATE transaction, so that a site
+    // writing sessions meanwhile waits for one batch at most (well within its
+    // busy timeout). A batch is one statement over a range of rowids: with
+    // the table's pages (and most expire_date index pages) touched once over
+    // the whole run, what each short transaction costs beyond its share of
+    // a single DELETE is mostly the session_key index pages it rewrites.
+    // The range width is paced by time (BulkPacer). The expiry condition is
+    // in every statement; a row expiring meanwhile is left for the next run,
+    // as Django's own DELETE would. A stop leaves whole batches done, and a
+    // rerun goes on from what is left.
+    PageCacheScope cache(impl_->db.get(), kClearCacheKiB);
+    std::int64_t next = 0, last = -1;
+    {
+        Impl::Statement bounds(*impl_, Sql::expired_rowid_bounds, "find expired sessions");
+        bounds.bind(1, cutoff);
+        if (bounds.step() && !bounds.is_null(0)) {
+            next = bounds.integer(0);
+            last = bounds.integer(1);
+        }
+    }
+    if (next > last) return result;
+    std::uint64_t total = 0;
+    if (options.progress) {  // an index-only count: cheap next to the deletes
+        Impl::Statement count(*impl_, Sql::count_expired, "count expired sessions");
+        count.bind(1, cutoff).step();
+        total = static_cast<std::uint64_t>(count.integer(0));
+    }
+    const Sql which = want_keys ? Sql::delete_expired_range_keys : Sql::delete_expired_range;
+    BulkPacer pacer(options);
+    while (next <= last && pacer.may_start(result)) {
+        const auto width = static_cast<std::int64_t>(pacer.batch_size());
+        const std::int64_t end = width > last - next ? last + 1 : next + width;
+        const auto started = BulkPacer::Clock::now();
+        auto committing = started;
         std::uint64_t removed = 0;
-        Impl::WriteTransaction tx(*impl_, "delete expired sessions");
         {
-            Impl::Statement select(*impl_, Sql::expired_batch, "delete expired sessions");
-            select.bind(1, cutoff).bind(2, static_cast<std::int64_t>(kExpiredBatchRows));
-            while (select.step()) batch.push_back(select.text(0));
+            Impl::WriteTransaction tx(*impl_, "delete expired sessions");
+            {
+                Impl::Statement erase(*impl_, which, "delete expired sessions");
+                erase.bind(1, cutoff).bind(2, next).bind(3, end);
+                if (want_keys) {
+                    while (erase.step()) {
+                        result.keys.push_back(erase.text(0));
+                        ++removed;
+                    }
+                } else {
+                    removed = erase.run();
+                }
+            }
+            committing = BulkPacer::Clock::now();
+            tx.commit();
         }
-        for (const auto& key : batch) {
-            Impl::Statement erase(*impl_, Sql::delete_expired_key, "delete expired sessions");
-            if (erase.bind(1, key).bind(2, cutoff).run() == 0) continue;
-            ++removed;
-            if (want_keys) result.keys.push_back(key);
-        }
-        tx.commit();
-        result.matched += batch.size();
+        pacer.finished(committing - started, BulkPacer::Clock::now() - committing);
+        next = end;
+        ++result.batches;
+        result.matched += removed;
         result.removed += removed;
-        if (batch.size() < kExpiredBatchRows || removed == 0) break;
+        if (options.progress) options.progress(result.removed, std::max(total, result.removed));
+        if (next <= last) pacer.pause();
     }
     // Batches follow the expire_date index; report keys in key order, as the
     // dry run and every other table do.

@@ -6,6 +6,8 @@
 // (clear_expired) plus what an administrator needs: streaming scans and
 // conditional bulk removal.
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,14 +27,45 @@ struct StoredSession {
     std::string data;  // the encoded session_data, exactly as stored
     // When the store keeps an expiry (db: expire_date, read as Django reads it).
     std::optional<DateTime> expire_date;
+    // Cache engines: the memcached client flags of `data` (0 elsewhere).
+    std::uint32_t flags = 0;
 };
 
 enum class DryRun { no, yes };
+
+// How a bulk removal paces itself (clearsessions --batch-size, --sleep,
+// --max-runtime) and how its caller watches it. Stores that cannot batch
+// (a directory of files) honour what they can: should_stop and progress.
+struct BulkOptions {
+    // At most this many rows per write transaction; 0: sized by elapsed time, so that no batch
+    // holds the write lock much longer than target_batch_time.
+    std::size_t batch_size = 0;
+    std::chrono::milliseconds target_batch_time{100};
+    // Pause between batches, with no lock held. Not zero by default: a
+    // writer of the site waiting for the lock polls it (SQLite's busy handler
+    // sleeps up to 100 ms between tries), so a batch that started right after
+    // the last COMMIT would starve it into "database is locked". A 30 ms gap
+    // after ~80 ms transactions lets every waiter in within a few batches.
+    std::chrono::milliseconds sleep{30};
+    // Start no batch after this much time; zero: no limit.
+    std::chrono::milliseconds max_runtime{0};
+    // Polled between batches (Ctrl-C): true stops before the next one; the
+    // batch in flight always commits or rolls back whole.
+    std::function<bool()> should_stop;
+    // After each batch: rows removed so far, and the total expected when the
+    // store can count it cheaply (0 when unknown).
+    std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+// Why a bulk removal ended.
+enum class BulkEnd { complete, stopped, max_runtime };
 
 struct BulkResult {
     std::uint64_t matched = 0;
     std::uint64_t removed = 0;
     std::vector<std::string> keys;  // filled when asked for (-v, --json)
+    BulkEnd end = BulkEnd::complete;  // anything else: more may remain; a rerun continues
+    std::uint64_t batches = 0;        // write transactions committed
 };
 
 class Store {
@@ -60,6 +93,26 @@ public:
     // clear_expired(): what `manage.py clearsessions` removes. With DryRun::yes
     // nothing is removed and `matched` says what would be.
     virtual BulkResult clear_expired(DryRun dry_run, bool want_keys) = 0;
+    // The same, paced by `options`; a stop leaves only whole batches done
+    // (result.end says why). Stores that batch override it; this default
+    // runs the sweep above as one batch.
+    virtual BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) {
+        BulkResult result;
+        if (dry_run == DryRun::no && options.should_stop && options.should_stop()) {
+            result.end = BulkEnd::stopped;
+            return result;
+        }
+        result = clear_expired(dry_run, want_keys);
+        if (dry_run == DryRun::no && options.progress) options.progress(result.removed, result.removed);
+        return result;
+    }
+
+    // How inspect, delete and expire read a record: Django's signed
+    // session_data by default. The cache engine keeps the pickled dict itself
+    // and overrides this (format cache_pickle, verified without a signature).
+    [[nodiscard]] virtual DecodeResult decode_record(const StoredSession& record) const {
+        return environment().codec->decode(record.data);
+    }
 
     // Removes exactly these records, each only if it still holds the data that
     // was read (a session a live request rewrote meanwhile is kept).

@@ -9,6 +9,7 @@
 
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
 #include "core/datetime.hpp"
 #include "core/errors.hpp"
 #include "core/json_codec.hpp"
@@ -49,7 +50,7 @@ CONFIGURATION
 EXIT STATUS
   0 success   1 not found / nothing matched   2 usage or configuration error
   3 store unavailable, locked or timed out    4 bad data (bad signature, malformed)
-  5 partial (some items failed)               130 interrupted)";
+  5 partial (some items failed)               130 interrupted (SIGINT), 143 (SIGTERM))";
 
 struct Command {
     CLI::App* app;
@@ -134,7 +135,10 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
                 hooks.race_hook);
     int code;
     try {
-        code = to_int(chosen->run(ctx));
+        ExitCode result = chosen->run(ctx);
+        // Commands return `interrupted` for either signal; SIGTERM's is 143.
+        if (result == ExitCode::interrupted) result = interrupted_exit_code();
+        code = to_int(result);
     } catch (const CliError& e) {
         code = fail(err, e.code(), ctx.scrub(e.what()));
     } catch (const ConfigError& e) {

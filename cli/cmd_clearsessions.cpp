@@ -1,6 +1,8 @@
 // sessionctl clearsessions: manage.py clearsessions, for cron. Silent on
 // success unless asked (-v, --dry-run, --json).
 
+#include <chrono>
+#include <cmath>
 #include <optional>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +11,8 @@
 #include "backends/file_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/file_lock.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
 #include "cli/pyvalue_json.hpp"
 
 namespace sessionctl::cli {
@@ -19,44 +23,126 @@ CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args) {
     cmd->add_option("--lock", args.lock_file,
                     "Hold an exclusive lock on FILE (created 0600) while running; exit 3 if another run holds it")
         ->type_name("FILE");
-    cmd->footer(R"(EXAMPLES
+    cmd->add_option("--batch-size", args.batch_size,
+                    "Remove at most N sessions per transaction (default: sized so that each transaction holds "
+                    "the database's write lock for about 100 ms)")
+        ->type_name("N");
+    cmd->add_option("--sleep", args.sleep_seconds,
+                    "Pause SECONDS between batches, holding no lock, so the site's writers waiting for it get "
+                    "their turn (default 0.03; 0 when nothing else writes to the database)")
+        ->type_name("SECONDS");
+    cmd->add_option("--max-runtime", args.max_runtime_seconds,
+                    "Start no new batch after SECONDS; what is left stays for the next run (exit 0)")
+        ->type_name("SECONDS");
+    cmd->add_flag("--include-temp", args.include_temp,
+                  "File engine: also remove _out_ temporary files older than a day (left by interrupted saves)");
+    cmd->footer(R"(SQL stores delete in short transactions (one batch each), so a live site keeps writing
+sessions meanwhile. On SQLite, sessionctl's own connection uses a page cache of up to
+256 MiB during the run (PRAGMA cache_size; memory is taken only as pages are read).
+Ctrl-C lets the batch in flight commit, prints what was removed and exits 130; running
+again finishes the job. A progress line (rate, ETA) shows on a terminal only.
+
+EXAMPLES
   sessionctl clearsessions
   sessionctl clearsessions --dry-run
   sessionctl -v clearsessions --lock /run/lock/sessionctl.lock
+  sessionctl clearsessions --sleep 0.05 --max-runtime 600   # gentle, at most ~10 minutes
   # crontab: 17 3 * * *  sessionctl --config /etc/sessionctl/config.json clearsessions --lock /tmp/sessionctl.lock)");
     return cmd;
 }
 
+namespace {
+
+std::chrono::milliseconds seconds_option(const std::optional<double>& value, std::string_view flag, bool zero_ok) {
+    if (!value) return std::chrono::milliseconds{0};
+    const double v = *value;
+    if (!std::isfinite(v) || v < 0 || (!zero_ok && v == 0) || v > 365.0 * 24 * 3600)
+        throw UsageError(fmt::format("{} must be a number of seconds{}", flag, zero_ok ? "" : " above 0"));
+    return std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(v * 1000))};
+}
+
+BulkOptions bulk_options(const ClearSessionsArgs& args) {
+    BulkOptions options;
+    if (args.batch_size) {
+        if (*args.batch_size == 0) throw UsageError("--batch-size must be at least 1");
+        options.batch_size = *args.batch_size;
+    }
+    if (args.sleep_seconds) options.sleep = seconds_option(args.sleep_seconds, "--sleep", true);
+    options.max_runtime = seconds_option(args.max_runtime_seconds, "--max-runtime", false);
+    if (args.max_runtime_seconds && options.max_runtime.count() == 0) options.max_runtime = std::chrono::milliseconds{1};
+    return options;
+}
+
+}  // namespace
+
 ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
+    BulkOptions options = bulk_options(args);  // usage errors before any I/O
     std::optional<FileLock> lock;
     if (args.lock_file) lock.emplace(*args.lock_file);
 
-    // No SIGINT handler here: the store deletes in short batches, each its own
-    // transaction, and cannot stop between them, so Ctrl-C keeps its default
-    // (the process ends, committed batches stay removed, exit status 130 from
-    // the shell) rather than being deferred to the end of the sweep.
     // Expiry is all it reads: no secret needed, except by the file engine,
     // whose only expiry besides the mtime is _session_expiry inside the signed
     // data (unverified, every session would read as {} and expire by mtime).
     SecretUse secret = ctx.config().session_engine() == kFileEngine ? SecretUse::required : SecretUse::none;
     auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write, secret);
     bool want_keys = ctx.verbose() > 0;
-    BulkResult result = store->clear_expired(args.dry_run ? DryRun::yes : DryRun::no, want_keys);
-    ctx.report_store_warnings(*store);
 
+    // Ctrl-C is polled between batches: the one in flight commits (or rolls
+    // back) whole, what was removed is reported, and a rerun goes on.
+    InterruptGuard interrupt_guard;
+    options.should_stop = [] { return interrupted(); };
+    Progress progress(ctx, "clearsessions: removed");
+    if (progress.enabled() && !args.dry_run)
+        options.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
+    BulkResult result = store->clear_expired(args.dry_run ? DryRun::yes : DryRun::no, want_keys, options);
+    progress.finish();
+    ctx.report_store_warnings(*store);
+    std::optional<BulkResult> temp;
+    if (args.include_temp) {
+        auto* files = dynamic_cast<FileStore*>(store.get());
+        if (!files) throw UsageError("--include-temp is for the file engine (SESSION_ENGINE ...backends.file)");
+        if (result.end == BulkEnd::complete)
+            temp = files->remove_stale_temp_files(FileStore::kStaleTempAge, args.dry_run ? DryRun::yes : DryRun::no,
+                                                  want_keys);
+        ctx.report_store_warnings(*store);
+    }
+
+    const bool complete = result.end == BulkEnd::complete;
     if (ctx.json()) {
         ordered_json j = ordered_json::object();
         j["matched"] = result.matched;
         j["deleted"] = result.removed;
         if (want_keys) j["keys"] = result.keys;
         if (args.dry_run) j["dry_run"] = true;
+        j["complete"] = complete;
+        if (temp) {
+            j["temp_matched"] = temp->matched;
+            j["temp_deleted"] = temp->removed;
+            if (want_keys) j["temp_files"] = temp->keys;
+        }
         ctx.out() << dump_json(j) << '\n';
     } else if (!ctx.quiet() && (args.dry_run || ctx.verbose() > 0)) {
         if (args.dry_run) ctx.out() << "would remove " << count_of(result.matched, "expired session") << '\n';
         else ctx.out() << "removed " << count_of(result.removed, "expired session") << '\n';
         for (const auto& key : result.keys) ctx.out() << printable(key) << '\n';
+        if (temp) {
+            if (args.dry_run)
+                ctx.out() << "would remove " << count_of(temp->matched, "stale temporary file") << '\n';
+            else ctx.out() << "removed " << count_of(temp->removed, "stale temporary file") << '\n';
+            for (const auto& name : temp->keys) ctx.out() << printable(name) << '\n';
+        }
     }
     ctx.out().flush();
+    if (result.end == BulkEnd::stopped) {
+        ctx.error(fmt::format("interrupted: removed {} in {} (each committed whole); run clearsessions again "
+                              "to finish",
+                              count_of(result.removed, "expired session"), count_of(result.batches, "transaction")));
+        return ExitCode::interrupted;
+    }
+    if (result.end == BulkEnd::max_runtime)
+        ctx.warn(fmt::format("stopped at --max-runtime: removed {} in {}; expired sessions remain, the next "
+                             "run goes on",
+                             count_of(result.removed, "expired session"), count_of(result.batches, "transaction")));
     return ExitCode::ok;
 }
 

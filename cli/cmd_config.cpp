@@ -10,6 +10,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/pyvalue_json.hpp"
+#include "backends/pg_dsn.hpp"
+#include "core/url_redact.hpp"
 
 namespace sessionctl::cli {
 
@@ -24,26 +26,11 @@ CLI::App* setup_config(CLI::App& parent, ConfigArgs&) {
 
 namespace {
 
-constexpr const char* kRedacted = "********";
-
 bool names_a_secret(std::string key) {
     std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return char(std::toupper(c)); });
     for (const char* word : {"PASSWORD", "SECRET", "TOKEN", "PASSWD"})
         if (key.find(word) != std::string::npos) return true;
     return false;
-}
-
-// "redis://user:pw@host:6379/0" -> "redis://user:********@host:6379/0"
-std::string redact_url(const std::string& text) {
-    auto scheme = text.find("://");
-    if (scheme == std::string::npos) return text;
-    auto start = scheme + 3;
-    auto at = text.find('@', start);
-    auto slash = text.find('/', start);
-    if (at == std::string::npos || (slash != std::string::npos && slash < at)) return text;
-    auto colon = text.find(':', start);
-    if (colon == std::string::npos || colon > at) return text;
-    return text.substr(0, colon + 1) + kRedacted + text.substr(at);
 }
 
 ordered_json redact(const nlohmann::json& value) {
@@ -58,7 +45,9 @@ ordered_json redact(const nlohmann::json& value) {
         for (const auto& item : value) out.push_back(redact(item));
         return out;
     }
-    if (value.is_string()) return redact_url(value.get<std::string>());
+    // URL userinfo, plus libpq's other places for a password: ?password=
+    // in a postgres:// URI and password=... in a conninfo string.
+    if (value.is_string()) return redact_pg_dsn(value.get<std::string>());
     return ordered_json::parse(value.dump());
 }
 

@@ -76,7 +76,7 @@ ExitCode run_decode(const DecodeArgs& args, Context& ctx) {
     std::string salt = args.signed_cookie ? std::string(kSignedCookiesSalt)
                        : args.salt        ? *args.salt
                                           : session_key_salt(settings.store_class_name);
-    SessionCodec codec(std::move(keys), salt, settings.store_class_name);
+    SessionCodec codec(std::move(keys), salt, settings.store_class_name, settings.max_inflated_bytes);
     DecodeOptions options;
     if (args.max_age) options.max_age = *args.max_age;
     else if (args.signed_cookie) options.max_age = settings.cookie_age;

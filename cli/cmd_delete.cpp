@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
@@ -115,14 +116,18 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     // the parse; every candidate is decoded and verified in full.
     std::optional<Signer> prefilter;
     if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store->environment().codec->salt());
+    Progress progress(ctx, "delete: scanned");  // a terminal stderr only
+    std::uint64_t scanned = 0;
     store->scan([&](const StoredSession& record) {
         if (interrupted()) return false;
+        progress.update(++scanned);
         if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
         SessionView view = view_session(record, *store, now);
         if (!view.verified_dict) ++unmatchable;
         else if (filter.matches(*view.dict())) matches.push_back(record);
         return true;
     });
+    progress.finish();
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(unmatchable, "session")));

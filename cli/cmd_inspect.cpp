@@ -7,8 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "backends/file_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/session_view.hpp"
 #include "core/signer.hpp"
@@ -101,6 +103,21 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
     return ExitCode::ok;
 }
 
+// Temporary files a dead Django process left behind hold no session anyone
+// can load; they are only counted here (clearsessions --include-temp removes).
+void report_stale_temp_files(FileStore& files, Context& ctx) {
+    std::uint64_t count = 0, bytes = 0;
+    files.scan_stale_temp_files(FileStore::kStaleTempAge, [&](const FileStore::TempFile& t) {
+        ++count;
+        bytes += t.size;
+        return true;
+    });
+    if (count)
+        ctx.warn(fmt::format("{} ({} bytes) older than a day in {}: left by interrupted saves; "
+                             "`clearsessions --include-temp` removes them",
+                             count_of(count, "stale _out_ temporary file"), bytes, files.directory()));
+}
+
 ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer, Context& ctx) {
     const DateTime now = store.environment().now();
     std::uint64_t scanned = 0, unmatchable = 0;
@@ -108,9 +125,14 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
     // the parse; every candidate is decoded and verified in full.
     std::optional<Signer> prefilter;
     if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store.environment().codec->salt());
+    // A terminal stderr only, and only when the sessions go elsewhere (a line
+    // redrawn between them would garble them).
+    Progress progress(ctx.io().err,
+                      progress_wanted(ctx.io().err_is_tty, ctx.quiet(), ctx.json()) && !ctx.io().out_is_tty,
+                      "inspect: scanned");
     store.scan([&](const StoredSession& record) {
         if (interrupted() || printer.full()) return false;
-        ++scanned;
+        progress.update(++scanned);
         if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
         SessionView view = view_session(record, store, now);
         if (!filter.empty()) {
@@ -123,8 +145,10 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         if (printer.wanted(view)) printer.show(view);
         return true;
     });
+    progress.finish();
     ctx.out().flush();
     ctx.report_store_warnings(store);
+    if (auto* files = dynamic_cast<FileStore*>(&store)) report_stale_temp_files(*files, ctx);
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(unmatchable, "session")));

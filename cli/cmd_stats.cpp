@@ -34,6 +34,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
 
@@ -581,6 +582,7 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     const auto started = std::chrono::steady_clock::now();
 
     InterruptGuard interrupt_guard;  // Ctrl-C stops the scan; nothing is printed on stdout
+    Progress progress(ctx, "stats: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     Tally tally;
     UserTable users;
@@ -588,7 +590,7 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     if (workers <= 1) {
         store->scan([&](const StoredSession& record) {
             if (interrupted()) return false;
-            ++scanned;
+            progress.update(++scanned);
             SessionView view = view_session(record, *store, now);
             if (tally.add(view, now_micros)) users.add(*view.user_id, !view.expired);
             return true;
@@ -597,11 +599,12 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
         ParallelTally pipeline(*store, now, now_micros, workers, users);
         store->scan([&](const StoredSession& record) {
             if (interrupted()) return false;
-            ++scanned;
+            progress.update(++scanned);
             return pipeline.add(record);
         });
         tally = pipeline.finish();
     }
+    progress.finish();
     ctx.report_store_warnings(*store);
     if (interrupted()) {
         ctx.error(fmt::format("interrupted after scanning {}; no figures printed", count_of(scanned, "session")));

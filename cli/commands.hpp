@@ -84,10 +84,14 @@ struct ExpireArgs {
 CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args);
 ExitCode run_expire(const ExpireArgs& args, Context& ctx);
 
-// clearsessions [--dry-run] [--lock FILE]
+// clearsessions [--dry-run] [--lock FILE] [--batch-size N] [--sleep SECONDS] [--max-runtime SECONDS]
 struct ClearSessionsArgs {
     bool dry_run = false;
     std::optional<std::string> lock_file;
+    std::optional<std::size_t> batch_size;   // rows per transaction; default: ~100 ms transactions
+    std::optional<double> sleep_seconds;     // pause between batches
+    std::optional<double> max_runtime_seconds;  // start no batch after this
+    bool include_temp = false;               // file engine: also stale _out_ temporary files
 };
 CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args);
 ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx);

@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "backends/cache_engine.hpp"
+#include "backends/db_engine.hpp"
 #include "backends/file_engine.hpp"
+#include "backends/pg_table.hpp"
 
 namespace sessionctl::cli {
 
@@ -85,6 +88,13 @@ std::string Context::scrub(std::string message) const {
 void Context::report_store_warnings(Store& store) {
     if (auto* files = dynamic_cast<FileStore*>(&store))
         for (const auto& w : files->take_warnings()) warn(w);
+    if (auto* cache = dynamic_cast<CacheStore*>(&store))
+        if (auto note = cache->take_listing_note()) warn(*note);
+    // Extra columns and foreign keys of a custom session model: worth knowing
+    // (-v), not worth a warning on every cron run.
+    if (auto* db = dynamic_cast<DbStore*>(&store))
+        if (auto* pg = dynamic_cast<PgTable*>(&db->table()))
+            for (const auto& n : pg->schema_notes()) note(n);
 }
 
 void Context::warn(std::string_view message) {

@@ -16,6 +16,7 @@ enum class ExitCode : int {
     bad_data = 4,      // malformed blob, bad signature, unreadable record
     partial = 5,       // a bulk operation finished with some items failed or skipped
     interrupted = 130, // SIGINT; completed work is kept and reported
+    terminated = 143,  // SIGTERM; likewise (app.cpp maps interrupted to this after a SIGTERM)
 };
 
 [[nodiscard]] constexpr int to_int(ExitCode code) { return static_cast<int>(code); }

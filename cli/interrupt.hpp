@@ -1,18 +1,26 @@
 #pragma once
 
-// Ctrl-C during bulk work: the handler only sets a flag; loops check it, stop
-// between items, report what was done and exit 130.
+// Ctrl-C (or a SIGTERM from kill, systemd or a cron timeout) during bulk
+// work: the handler only sets a flag; loops check it, stop between items,
+// report what was done and exit 130 (SIGINT) or 143 (SIGTERM), as a shell
+// reports a process those signals ended.
 
 #include <memory>
 
+#include "cli/exit_codes.hpp"
+
 namespace sessionctl::cli {
 
-// True once SIGINT arrived while an InterruptGuard was installed.
+// True once SIGINT or SIGTERM arrived while an InterruptGuard was installed.
 [[nodiscard]] bool interrupted();
 
-// Installs the SIGINT handler for its lifetime (and clears the flag); the
-// previous handler is restored on destruction. No SA_RESTART: a blocked read
-// of --stdin returns so the run can stop.
+// The exit code for the signal that interrupted the run: ExitCode::terminated
+// after SIGTERM, else ExitCode::interrupted.
+[[nodiscard]] ExitCode interrupted_exit_code();
+
+// Installs the SIGINT and SIGTERM handlers for its lifetime (and clears the
+// flag); the previous handlers are restored on destruction. No SA_RESTART: a
+// blocked read of --stdin returns so the run can stop.
 class InterruptGuard {
 public:
     InterruptGuard();
@@ -22,7 +30,7 @@ public:
 
 private:
     struct Saved;
-    std::unique_ptr<Saved> saved_;
+    std::unique_ptr<Saved> saved_;  // SIGINT's and SIGTERM's previous handlers
 };
 
 }  // namespace sessionctl::cli

@@ -13,11 +13,23 @@
 namespace sessionctl::cli {
 
 KeyRule key_rule_for_engine(std::string_view session_engine) {
+    if (session_engine == "django.contrib.sessions.backends.signed_cookies") return KeyRule::signed_cookie;
     return session_engine == "django.contrib.sessions.backends.file" ? KeyRule::file_engine : KeyRule::other;
 }
 
 std::optional<std::string> key_problem(std::string_view key, KeyRule rule) {
     if (key.empty()) return "is empty";
+    if (rule == KeyRule::signed_cookie) {
+        // The session "key" is the cookie value: signing.dumps' alphabet.
+        for (char c : key) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                      c == '-' || c == ':' || c == '.';
+            if (!ok) return "is not a signed_cookies value (letters, digits, '_', '-', ':' and '.')";
+        }
+        if (key.size() > kMaxCookieLength) return fmt::format("is longer than {} characters", kMaxCookieLength);
+        if (!is_valid_session_key(key)) return "is shorter than 8 characters";
+        return std::nullopt;
+    }
     if (rule == KeyRule::file_engine) {
         if (!has_only_valid_key_chars(key))
             return "may hold only lowercase letters a-z and digits 0-9 with the file engine";

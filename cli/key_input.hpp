@@ -17,9 +17,11 @@ namespace sessionctl::cli {
 enum class KeyRule {
     file_engine,  // VALID_KEY_CHARS only ([a-z0-9]): Django's file engine rule
     other,        // [A-Za-z0-9_-], at most kMaxKeyLength
+    signed_cookie,  // a signed_cookies value: base64url, ':' and '.', at most kMaxCookieLength
 };
 
 inline constexpr std::size_t kMaxKeyLength = 255;
+inline constexpr std::size_t kMaxCookieLength = 64 * 1024;
 
 [[nodiscard]] KeyRule key_rule_for_engine(std::string_view session_engine);
 

@@ -29,6 +29,7 @@ std::optional<std::int64_t> expire_micros(const std::optional<DateTime>& date, b
 
 std::string verified_with_text(const DecodeResult& decoded) {
     if (!decoded.verified) return "";
+    if (decoded.format == PayloadFormat::cache_pickle) return "not signed (the cache holds the pickled dict)";
     std::string who = !decoded.key_index || *decoded.key_index == 0
                           ? std::string("SECRET_KEY")
                           : fmt::format("SECRET_KEY_FALLBACKS[{}]", *decoded.key_index - 1);
@@ -42,7 +43,7 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
     SessionView view;
     view.key = record.key;
     view.size = record.data.size();
-    view.decoded = env.codec->decode(record.data);
+    view.decoded = store.decode_record(record);
     const DecodeResult& d = view.decoded;
     if (d.ok() && d.verified && d.data.is_dict()) {
         view.verified_dict = true;

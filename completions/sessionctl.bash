@@ -22,7 +22,7 @@ _sessionctl()
         --expiry)
             COMPREPLY=($(compgen -W "browser-close" -- "$cur"))
             return ;;
-        --user|--where|--limit|--salt|--max-age|--data|--password-hash|--auth-backend|--in|--at|--top)
+        --user|--where|--limit|--salt|--max-age|--data|--password-hash|--auth-backend|--in|--at|--top|--batch-size|--sleep|--max-runtime)
             return ;;
     esac
 
@@ -43,7 +43,7 @@ _sessionctl()
         create) opts="--data --data-file --user --password-hash --auth-backend --expiry" ;;
         delete) opts="--stdin -0 --null --user --where --dry-run" ;;
         expire) opts="--stdin -0 --null --in --at --browser-close --default --now --dry-run" ;;
-        clearsessions) opts="--dry-run --lock" ;;
+        clearsessions) opts="--dry-run --lock --batch-size --sleep --max-runtime --include-temp" ;;
         stats) opts="--top --prometheus" ;;
         config) opts="" ;;
     esac

@@ -47,6 +47,10 @@ complete -c sessionctl -n '__fish_seen_subcommand_from create' -l expiry -x -a '
 # delete / clearsessions
 complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions' -l dry-run -d 'Show what would happen; change nothing'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l lock -r -F -d 'Exclusive lock file'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l batch-size -x -d 'At most N sessions per transaction'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l sleep -x -d 'Pause SECONDS between batches'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l max-runtime -x -d 'Start no batch after SECONDS'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l include-temp -d 'File engine: also remove stale _out_ temp files'
 # expire
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l in -x -d 'set_expiry(SECONDS)'
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l at -x -d 'set_expiry(ISO 8601 date-time)'

@@ -37,6 +37,7 @@ const std::vector<KnownSetting>& settings_table() {
         {"SESSION_SERIALIZER", Kind::string, "django.contrib.sessions.serializers.JSONSerializer", false},
         {"SESSION_STORE_CLASS", Kind::string, "SessionStore", false},
         {"DJANGO_VERSION", Kind::string_or_null, nullptr, false},
+        {"SESSION_MAX_INFLATED_SIZE", Kind::integer, kDefaultMaxInflatedBytes, false},
         {"USE_TZ", Kind::boolean, true, false},
         {"TIME_ZONE", Kind::string, "America/Chicago", false},
         {"DATABASES", Kind::object,
@@ -220,6 +221,13 @@ Config Config::load(const ConfigSources& sources) {
     return c;
 }
 
+// A secret file any local user can read is a leaked secret: say so (once),
+// but go on, as Django would run with it.
+void Config::warn_if_readable_by_others(const std::string& path, const char* setting) {
+    if (readable_by_others(path))
+        warnings_.push_back(fmt::format("{} {} is readable by group or others; chmod 600 it", setting, path));
+}
+
 void Config::resolve_secrets() {
     SecretKeys keys;
     bool have = false;
@@ -228,6 +236,7 @@ void Config::resolve_secrets() {
         std::string path = key_file.get<std::string>();
         keys.secret_key = strip(read_file_or_throw(path, "SECRET_KEY_FILE"));
         if (keys.secret_key.empty()) throw ConfigError(fmt::format("SECRET_KEY_FILE {} is empty", path));
+        warn_if_readable_by_others(path, "SECRET_KEY_FILE");
         secret_origin_ = fmt::format("SECRET_KEY_FILE ({})", path);
         have = true;
     } else if (const char* from_env = env("SESSIONCTL_SECRET_KEY")) {
@@ -243,6 +252,7 @@ void Config::resolve_secrets() {
     const json& fallbacks_file = values_["SECRET_KEY_FALLBACKS_FILE"];
     if (fallbacks_file.is_string()) {
         std::istringstream lines(read_file_or_throw(fallbacks_file.get<std::string>(), "SECRET_KEY_FALLBACKS_FILE"));
+        warn_if_readable_by_others(fallbacks_file.get<std::string>(), "SECRET_KEY_FALLBACKS_FILE");
         for (std::string line; std::getline(lines, line);)
             if (auto k = strip(line); !k.empty()) keys.fallbacks.push_back(k);
     }
@@ -276,6 +286,11 @@ SessionSettings Config::session_settings() const {
     s.use_tz = use_tz();
     s.store_class_name = get("SESSION_STORE_CLASS").get<std::string>();
     s.series = django_series();
+    const std::int64_t max_inflated = get("SESSION_MAX_INFLATED_SIZE").get<std::int64_t>();
+    if (max_inflated < 1)
+        throw ConfigError(fmt::format("SESSION_MAX_INFLATED_SIZE must be a positive number of bytes, got {}",
+                                      max_inflated));
+    s.max_inflated_bytes = static_cast<std::size_t>(max_inflated);
     return s;
 }
 

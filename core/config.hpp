@@ -74,6 +74,7 @@ public:
 private:
     void set(const std::string& key, nlohmann::json value, const std::string& origin);
     void resolve_secrets();
+    void warn_if_readable_by_others(const std::string& path, const char* setting);
 
     std::map<std::string, nlohmann::json> values_;
     std::map<std::string, std::string> origins_;

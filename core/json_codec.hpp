@@ -27,8 +27,11 @@ public:
 };
 
 struct JsonLimits {
-    // Python hits RecursionError near 1000 levels; real sessions are shallow.
-    std::size_t max_depth = 512;
+    // Above what Django can store: json.loads/dumps on Python 3.11 raise
+    // RecursionError near 990 levels (3.12's C recursion limit is 1500), so no
+    // session Django wrote and can read is refused. Deeper input is refused
+    // before the recursive parser could exhaust the stack.
+    std::size_t max_depth = 2048;
 };
 
 // The exact ASCII bytes of json.dumps(value, separators=(",", ":")) with

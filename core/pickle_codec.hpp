@@ -71,7 +71,9 @@ struct PickleLimits {
     // Bytes read; pickle_loads refuses a longer input outright.
     std::size_t max_input_size = 64u << 20;
     // Container nesting in the result (the top-level dict is 1), and open MARKs.
-    std::size_t max_depth = 512;
+    // Above what Django can store: pickle.dumps on Python 3.11 raises
+    // RecursionError near 500 levels (the JSON codec allows 2048 too).
+    std::size_t max_depth = 2048;
     // Memo entries (PUT / BINPUT / LONG_BINPUT / MEMOIZE).
     std::size_t max_memo_size = 1u << 20;
     // Items in one list, tuple, set or dict.

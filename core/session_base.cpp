@@ -11,7 +11,7 @@ std::shared_ptr<const SessionEnvironment> SessionEnvironment::make(SessionSettin
                                                                    std::shared_ptr<const Clock> clock) {
     auto env = std::make_shared<SessionEnvironment>();
     env->codec = std::make_shared<SessionCodec>(std::move(keys), session_key_salt(settings.store_class_name),
-                                                settings.store_class_name);
+                                                settings.store_class_name, settings.max_inflated_bytes);
     env->settings = std::move(settings);
     env->clock = clock ? std::move(clock) : std::make_shared<SystemClock>();
     return env;

@@ -31,7 +31,8 @@ bool is_ascii(std::string_view s) {
 }
 
 // Parses "<payload>:<b62 timestamp>" whose signature was checked (or skipped).
-void read_signed_value(std::string_view value, const DecodeOptions& options, DecodeResult& r) {
+void read_signed_value(std::string_view value, const DecodeOptions& options, std::size_t max_inflated,
+                       DecodeResult& r) {
     auto ts_sep = value.rfind(':');
     if (ts_sep == std::string_view::npos) {
         r = malformed("timestamp", "signed value has no timestamp");
@@ -63,7 +64,13 @@ void read_signed_value(std::string_view value, const DecodeOptions& options, Dec
     }
     if (r.compressed) {
         try {
-            bytes = zlib_decompress(bytes, options.max_inflated_bytes);
+            bytes = zlib_decompress(bytes, max_inflated);
+        } catch (const ZlibLimitError& e) {
+            auto ts = r.timestamp;
+            r = malformed("zlib", fmt::format("{} (SESSION_MAX_INFLATED_SIZE; a zlib bomb?)", e.what()));
+            r.timestamp = ts;
+            r.compressed = true;
+            return;
         } catch (const ZlibError& e) {
             auto ts = r.timestamp;
             r = malformed("zlib", e.what());
@@ -98,7 +105,7 @@ const char* to_string(DecodeStatus status) {
 }
 
 std::string DecodeResult::verified_with() const {
-    if (!verified) return "";
+    if (!verified || format == PayloadFormat::cache_pickle) return "";
     if (is_legacy()) return "legacy";
     if (!key_index || *key_index == 0) return "SECRET_KEY";
     return fmt::format("SECRET_KEY_FALLBACKS[{}]", *key_index - 1);
@@ -109,6 +116,7 @@ const char* DecodeResult::format_name() const {
         case PayloadFormat::signed_sha256: return "signed";
         case PayloadFormat::signed_sha1: return "legacy-sha1";
         case PayloadFormat::legacy: return "legacy";
+        case PayloadFormat::cache_pickle: return "pickle";
     }
     return "?";
 }
@@ -117,10 +125,12 @@ std::string session_key_salt(std::string_view store_class_name) {
     return fmt::format("django.contrib.sessions.{}", store_class_name);
 }
 
-SessionCodec::SessionCodec(SecretKeys keys, std::string salt, std::string legacy_class_name)
+SessionCodec::SessionCodec(SecretKeys keys, std::string salt, std::string legacy_class_name,
+                           std::size_t max_inflated_bytes)
     : keys_(std::move(keys)),
       salt_(std::move(salt)),
       legacy_salt_("django.contrib.sessions" + legacy_class_name),
+      max_inflated_bytes_(max_inflated_bytes),
       signer_(keys_, salt_) {}
 
 std::string SessionCodec::encode(const PyValue& obj, std::int64_t timestamp) const {
@@ -174,7 +184,7 @@ DecodeResult SessionCodec::decode_envelope(std::string_view blob, const DecodeOp
     bool verified = r.verified;
     auto key_index = r.key_index;
     auto format = r.format;
-    read_signed_value(value, options, r);
+    read_signed_value(value, options, options.max_inflated_bytes.value_or(max_inflated_bytes_), r);
     r.verified = verified;
     r.key_index = key_index;
     r.format = format;

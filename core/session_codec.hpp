@@ -13,6 +13,7 @@
 #include "core/json_codec.hpp"
 #include "core/pyvalue.hpp"
 #include "core/secret_keys.hpp"
+#include "core/session_settings.hpp"
 #include "core/signer.hpp"
 
 namespace sessionctl {
@@ -28,6 +29,7 @@ enum class PayloadFormat {
     signed_sha256,  // Django >= 3.1 envelope
     signed_sha1,    // 3.1/3.2 envelope with DEFAULT_HASHING_ALGORITHM='sha1' (legacy)
     legacy,         // pre-3.1 base64("hexhmac:json") (legacy)
+    cache_pickle,   // the cache engines' value: the pickled dict itself, not signed
 };
 
 struct DecodeResult {
@@ -44,8 +46,11 @@ struct DecodeResult {
 
     [[nodiscard]] bool ok() const { return status == DecodeStatus::ok; }
     [[nodiscard]] bool is_object() const { return ok() && data.is_dict(); }
-    [[nodiscard]] bool is_legacy() const { return format != PayloadFormat::signed_sha256; }
-    // "SECRET_KEY", "SECRET_KEY_FALLBACKS[0]", "legacy", or "" when unverified.
+    [[nodiscard]] bool is_legacy() const {
+        return format == PayloadFormat::signed_sha1 || format == PayloadFormat::legacy;
+    }
+    // "SECRET_KEY", "SECRET_KEY_FALLBACKS[0]", "legacy", or "" when unverified
+    // or not signed at all (cache_pickle: trusted as the cache holds it).
     [[nodiscard]] std::string verified_with() const;
     [[nodiscard]] const char* format_name() const;
 };
@@ -56,7 +61,10 @@ struct DecodeOptions {
     std::optional<std::int64_t> max_age;
     double now = 0;  // Unix time, used only with max_age
     bool accept_legacy = true;
-    std::size_t max_inflated_bytes = 64u << 20;
+    // Inflated size above which a compressed payload is refused ("zlib" part);
+    // unset: the codec's own limit (SESSION_MAX_INFLATED_SIZE).
+    std::optional<std::size_t> max_inflated_bytes;
+    // A longer value is refused before anything else ("size" part).
     std::size_t max_blob_bytes = 64u << 20;
     JsonLimits json;
 };
@@ -72,7 +80,9 @@ class SessionCodec {
 public:
     // salt: the signing salt (session_key_salt(...) or kSignedCookiesSalt).
     // legacy_class_name: the class __name__ the pre-3.1 format hashed with.
-    SessionCodec(SecretKeys keys, std::string salt, std::string legacy_class_name = "SessionStore");
+    // max_inflated_bytes: the zlib cap decode() applies unless its options set one.
+    SessionCodec(SecretKeys keys, std::string salt, std::string legacy_class_name = "SessionStore",
+                 std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes);
 
     // signing.dumps(obj, salt, compress=True) at `timestamp` (Unix seconds).
     // Throws JsonEncodeError when the value cannot be serialized.
@@ -85,6 +95,7 @@ public:
     [[nodiscard]] DecodeResult decode(std::string_view blob, const DecodeOptions& options = {}) const;
 
     [[nodiscard]] const std::string& salt() const { return salt_; }
+    [[nodiscard]] std::size_t max_inflated_bytes() const { return max_inflated_bytes_; }
 
 private:
     [[nodiscard]] DecodeResult decode_envelope(std::string_view blob, const DecodeOptions& options) const;
@@ -94,6 +105,7 @@ private:
     SecretKeys keys_;
     std::string salt_;
     std::string legacy_salt_;
+    std::size_t max_inflated_bytes_;
     Signer signer_;
 };
 

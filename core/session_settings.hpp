@@ -1,9 +1,15 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 namespace sessionctl {
+
+// The default cap on a session's inflated JSON. Django sets none; 64 MiB is 64
+// times the largest session we test real Django writing and reading back (1 MiB),
+// and far beyond a cookie (4 KiB) or a sensible database row.
+inline constexpr std::size_t kDefaultMaxInflatedBytes = std::size_t{64} << 20;
 
 // Where Django versions read the same stored value differently. Writing always
 // follows the current series.
@@ -19,6 +25,9 @@ struct SessionSettings {
     bool use_tz = true;                       // USE_TZ
     std::string store_class_name = "SessionStore";  // SESSION_STORE_CLASS (ours): key_salt
     DjangoSeries series = DjangoSeries::current;
+    // SESSION_MAX_INFLATED_SIZE (ours): a compressed session inflating past
+    // this many bytes is refused as a zlib bomb (Django has no such cap).
+    std::size_t max_inflated_bytes = kDefaultMaxInflatedBytes;
 };
 
 }  // namespace sessionctl

@@ -38,7 +38,7 @@ std::string zlib_decompress(std::string_view data, std::size_t max_output) {
         out.append(buffer, sizeof buffer - stream.avail_out);
         if (out.size() > max_output) {
             inflateEnd(&stream);
-            throw ZlibError(fmt::format("zlib: inflates to more than {} bytes", max_output));
+            throw ZlibLimitError(fmt::format("zlib: inflates to more than {} bytes", max_output));
         }
     }
     inflateEnd(&stream);

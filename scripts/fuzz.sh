@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh list
 #
 # TARGET is fuzz_session_decode, fuzz_signed_payload, fuzz_legacy, fuzz_json,
-# fuzz_config or fuzz_session_key (the "fuzz_" may be left out).
+# fuzz_config, fuzz_session_key or fuzz_pickle (the "fuzz_" may be left out).
 #
 # Builds the libFuzzer binaries with clang (-fsanitize=fuzzer,address,undefined)
 # into build-fuzz-clang/ (installing clang and libFuzzer's runtime with apt-get
@@ -25,7 +25,7 @@ set -euo pipefail
 
 top=$(cd -- "$(dirname -- "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$top/build-fuzz-clang}
-targets=(fuzz_session_decode fuzz_signed_payload fuzz_legacy fuzz_json fuzz_config fuzz_session_key)
+targets=(fuzz_session_decode fuzz_signed_payload fuzz_legacy fuzz_json fuzz_config fuzz_session_key fuzz_pickle)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -82,6 +82,7 @@ dict_for() {
     fuzz_json | fuzz_signed_payload | fuzz_legacy) echo "$top/tests/fuzz/json.dict" ;;
     fuzz_config) echo "$top/tests/fuzz/config.dict" ;;
     fuzz_session_decode) echo "$top/tests/fuzz/session_decode.dict" ;;
+    fuzz_pickle) echo "$top/tests/fuzz/pickle.dict" ;;
   esac
 }
 

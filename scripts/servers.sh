@@ -60,9 +60,28 @@ start_postgres() {
   if [ ! -f "$data/PG_VERSION" ]; then
     as_pg_owner "$pg_bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
-  as_pg_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $pg_port -k $data -c listen_addresses=127.0.0.1" start >/dev/null
+  # One role that must log in with a password (SCRAM over loopback), for the
+  # PASSWORD / passfile / bad-password tests; every other role keeps trust.
+  # pg_hba.conf takes the first matching line, so this one goes on top.
+  if ! grep -q '^host all sessionctl_pw ' "$data/pg_hba.conf"; then
+    as_pg_owner sed -i '1i host all sessionctl_pw 127.0.0.1/32 scram-sha-256' "$data/pg_hba.conf"
+  fi
+  if as_pg_owner "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    as_pg_owner "$pg_bin/pg_ctl" -D "$data" reload >/dev/null
+  else
+    as_pg_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p $pg_port -k $data -c listen_addresses=127.0.0.1" start >/dev/null
+  fi
+  local psql=("$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1)
+  "${psql[@]}" -c "SET password_encryption = 'scram-sha-256';
+    DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sessionctl_pw') THEN
+        CREATE ROLE sessionctl_pw LOGIN CREATEDB PASSWORD 'sessionctl-test-pw';
+      END IF;
+    END \$\$" >/dev/null
   echo "export SESSIONCTL_TEST_PG=postgres://postgres@127.0.0.1:$pg_port/postgres"
+  # Test-only credentials of a test-only role: not a secret.
+  echo "export SESSIONCTL_TEST_PG_PASSWORD_URL=postgres://sessionctl_pw:sessionctl-test-pw@127.0.0.1:$pg_port/postgres"
 }
 
 stop_all() {

@@ -608,7 +608,7 @@ TEST_CASE("clearsessions removes expired sessions, silently unless asked", "[cli
     CHECK(verbose.out == "removed 1 expired session\n" + live + "\n");
 
     Result js = site.run({"--json", "clearsessions"});
-    CHECK(json::parse(js.out) == json{{"matched", 0}, {"deleted", 0}});
+    CHECK(json::parse(js.out) == json{{"matched", 0}, {"deleted", 0}, {"complete", true}});
 }
 
 TEST_CASE("clearsessions --lock: a held lock is exit 3 and nothing is removed", "[cli][run]") {
@@ -777,8 +777,21 @@ TEST_CASE("configuration errors exit 2 and never echo a secret", "[cli][run]") {
     Result no_file = site.run_raw({"sessionctl", "--config", site.file("nope.json"), "config"});
     CHECK(no_file.code == 2);
 
+    // The cache engine with Django's default CACHES (LocMemCache, inside each
+    // Django process): a configuration error that says why.
     site.write_config(json{{"SECRET_KEY_FILE", site.file("secret_key")}, {"SESSION_ENGINE", "cache"}});
-    CHECK(site.run({"inspect", "--all"}).code == 2);  // not built yet: a configuration error
+    Result locmem = site.run({"inspect", "--all"});
+    CHECK(locmem.code == 2);
+    CHECK(contains(locmem.err, "LocMemCache lives inside each Django process"));
+    // A Redis URL with a password: a refused connection never shows it.
+    site.write_config(json{{"SECRET_KEY_FILE", site.file("secret_key")},
+                           {"SESSION_ENGINE", "cache"},
+                           {"CACHES", {{"default", {{"BACKEND", "django.core.cache.backends.redis.RedisCache"},
+                                                     {"LOCATION", "redis://:hunter2-pw@127.0.0.1:1/0"}}}}}});
+    Result refused = site.run({"inspect", "--all"});
+    CHECK(refused.code == 3);
+    CHECK_FALSE(contains(refused.err, "hunter2-pw"));
+    CHECK(contains(refused.err, "redis://:********@127.0.0.1:1/0"));
 }
 
 TEST_CASE("a session key that is not a key exits 2 before any I/O", "[cli][run]") {

@@ -1147,3 +1147,39 @@ TEST_CASE("an _session_expiry hidden by escapes, compression or the pre-3.1 form
     BulkResult dry = f.store().clear_expired(DryRun::yes, true);
     CHECK(std::set<std::string>(dry.keys.begin(), dry.keys.end()) == want_expired);
 }
+
+TEST_CASE("stale _out_ temporary files are listed and removed only when a day old", "[file]") {
+    Fixture f;
+    const std::string old_temp = "sessionid" + std::string(32, 'a') + "_out_k3j9x2a1";
+    const std::string young_temp = "sessionid" + std::string(32, 'b') + "_out_zz_9x2a1";
+    const std::string session = "sessionid" + std::string(32, 'c');
+    const std::string lookalike = "sessionid" + std::string(32, 'd') + "_out_short";  // not mkstemp's 8 characters
+    const std::string other_prefix = "csrftoken" + std::string(32, 'e') + "_out_k3j9x2a1";
+    f.put(old_temp, "half a session", -(FileStore::kStaleTempAge + 5));
+    f.put(young_temp, "being written", -(FileStore::kStaleTempAge - 5));
+    f.put(session, f.encode(PyDict{{"k", "v"}}), -(FileStore::kStaleTempAge + 5));
+    f.put(lookalike, "x", -(FileStore::kStaleTempAge * 3));
+    f.put(other_prefix, "x", -(FileStore::kStaleTempAge * 3));
+    fs::create_symlink(f.dir() / old_temp, f.dir() / ("sessionid" + std::string(32, 'f') + "_out_aaaaaaaa"));
+
+    std::vector<FileStore::TempFile> listed;
+    f.store().scan_stale_temp_files(FileStore::kStaleTempAge, [&](const FileStore::TempFile& t) {
+        listed.push_back(t);
+        return true;
+    });
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].name == old_temp);
+    CHECK(listed[0].age_seconds == FileStore::kStaleTempAge + 5);
+    CHECK(listed[0].size == std::string("half a session").size());
+
+    BulkResult dry = f.store().remove_stale_temp_files(FileStore::kStaleTempAge, DryRun::yes, true);
+    CHECK((dry.matched == 1 && dry.removed == 0));
+    CHECK(dry.keys == std::vector<std::string>{old_temp});
+    CHECK(f.has(old_temp));
+
+    BulkResult done = f.store().remove_stale_temp_files(FileStore::kStaleTempAge, DryRun::no, true);
+    CHECK((done.matched == 1 && done.removed == 1));
+    CHECK_FALSE(f.has(old_temp));
+    for (const auto& kept : {young_temp, session, lookalike, other_prefix}) CHECK(f.has(kept));
+    CHECK(f.warnings().empty());
+}

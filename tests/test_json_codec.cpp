@@ -930,29 +930,29 @@ TEST_CASE("json_loads_latin1 requires object keys in double quotes", "[core][jso
 }
 
 TEST_CASE("json_loads_latin1 accepts nesting up to max_depth", "[core][json]") {
-    const std::string lists = repeat("[", 512) + repeat("]", 512);
+    const std::string lists = repeat("[", 2048) + repeat("]", 2048);
     PyValue v = json_loads_latin1(lists);
     int depth = 1;
     for (const PyValue* p = &v; !p->as_list().empty(); p = &p->as_list()[0]) ++depth;
-    CHECK(depth == 512);
+    CHECK(depth == 2048);
     CHECK(json_dumps(v) == lists);
 
-    const std::string dicts = repeat("{\"a\":", 511) + "[]" + repeat("}", 511);
+    const std::string dicts = repeat("{\"a\":", 2047) + "[]" + repeat("}", 2047);
     CHECK(json_dumps(json_loads_latin1(dicts)) == dicts);
 }
 
 TEST_CASE("json_loads_latin1 rejects nesting deeper than max_depth", "[core][json]") {
-    CHECK(decode_error(repeat("[", 513) + repeat("]", 513)) == "nesting deeper than 512 at byte 512");
-    CHECK_THAT(decode_error(repeat("{\"a\":", 512) + "[]" + repeat("}", 512)),
-               Catch::StartsWith("nesting deeper than 512"));
-    CHECK_THAT(decode_error(repeat("[{\"k\":", 300) + "1" + repeat("}]", 300)),
-               Catch::StartsWith("nesting deeper than 512"));
+    CHECK(decode_error(repeat("[", 2049) + repeat("]", 2049)) == "nesting deeper than 2048 at byte 2048");
+    CHECK_THAT(decode_error(repeat("{\"a\":", 2048) + "[]" + repeat("}", 2048)),
+               Catch::StartsWith("nesting deeper than 2048"));
+    CHECK_THAT(decode_error(repeat("[{\"k\":", 1100) + "1" + repeat("}]", 1100)),
+               Catch::StartsWith("nesting deeper than 2048"));
 }
 
 TEST_CASE("json_loads_latin1 rejects 100000 nested brackets without overflowing the stack", "[core][json]") {
-    CHECK(decode_error(repeat("[", 100000)) == "nesting deeper than 512 at byte 512");
-    CHECK(decode_error(repeat("[", 100000) + repeat("]", 100000)) == "nesting deeper than 512 at byte 512");
-    CHECK_THAT(decode_error(repeat("{\"a\":", 100000)), Catch::StartsWith("nesting deeper than 512"));
+    CHECK(decode_error(repeat("[", 100000)) == "nesting deeper than 2048 at byte 2048");
+    CHECK(decode_error(repeat("[", 100000) + repeat("]", 100000)) == "nesting deeper than 2048 at byte 2048");
+    CHECK_THAT(decode_error(repeat("{\"a\":", 100000)), Catch::StartsWith("nesting deeper than 2048"));
 }
 
 TEST_CASE("json_loads_latin1 honours a custom max_depth", "[core][json]") {

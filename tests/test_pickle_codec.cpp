@@ -544,7 +544,7 @@ TEST_CASE("pickle: deep nesting, self-reference and shared-reference bombs are r
     // 100000 nested lists the way pickle writes them (EMPTY_LIST ... APPEND ...).
     std::string deep(100000, ']');
     deep += std::string(99999, 'a') + ".";
-    CHECK_THAT(load_error(deep), Catch::Contains("nesting deeper than 512"));
+    CHECK_THAT(load_error(deep), Catch::Contains("nesting deeper than 2048"));
     // The same depth built through the memo, where no single step looks deep.
     std::string linked;
     constexpr std::uint32_t kLists = 100000;
@@ -555,9 +555,9 @@ TEST_CASE("pickle: deep nesting, self-reference and shared-reference bombs are r
     for (std::uint32_t i = 0; i < kLists; ++i) linked += "]r" + le32(i) + "0";
     for (std::uint32_t i = 0; i + 1 < kLists; ++i) linked += "j" + le32(i) + "j" + le32(i + 1) + "a0";
     linked += "j" + le32(0) + ".";
-    CHECK_THAT(load_error(linked), Catch::Contains("nesting deeper than 512"));
+    CHECK_THAT(load_error(linked), Catch::Contains("nesting deeper than 2048"));
     // 100000 open MARKs.
-    CHECK_THAT(load_error(std::string(100000, '(') + "."), Catch::Contains("MARKs nested deeper than 512"));
+    CHECK_THAT(load_error(std::string(100000, '(') + "."), Catch::Contains("MARKs nested deeper than 2048"));
     // A list that contains itself.
     CHECK_THAT(load_error("\x80\x05]\x94h\x00" "a."s), Catch::Contains("contains itself"));
     // 60 levels of t = (t, t): 2**60 leaves from a few hundred bytes.

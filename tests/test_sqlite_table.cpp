@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backends/bulk_pacer.hpp"
 #include "backends/db_engine.hpp"
 #include "backends/sqlite_table.hpp"
 #include "core/clock.hpp"
@@ -404,7 +405,7 @@ TEST_CASE("delete_expired removes exactly the expired rows across several batche
     TempDir dir;
     const std::string path = dir.file("db.sqlite3");
     auto table = open_sqlite_table(path, creating());
-    const std::size_t expired_count = SqliteTable::kExpiredBatchRows * 2 + 345;
+    const std::size_t expired_count = 2 * BulkPacer::kFirstBatch + 345;  // several batches
     std::vector<std::string> expired;
     std::vector<std::string> kept;
     {

@@ -19,6 +19,11 @@ Inputs per target:
   fuzz_config          hand-written config files: the README's, every setting
                        with a good and a wrong type, broken JSON
   fuzz_session_key     keys.json and file_backend.json keys, stored session keys
+  fuzz_pickle          every pickle in cache.json (Redis and memcached values,
+                       FileBasedCache files and their inflated value pickles,
+                       DatabaseCache rows), pickle_opcodes.json's protocol 0-5
+                       pickles, signing.json's PickleSerializer payloads, plus
+                       hand-written ones (refused globals, memo cycles, nesting)
 """
 
 import argparse
@@ -235,6 +240,58 @@ def session_keys(data_dir):
     return keys
 
 
+def pickle_inputs(data_dir):
+    out = []
+    for doc in load(data_dir, "cache.json"):
+        for section in ("redis", "memcached"):
+            if isinstance(doc.get(section), list):
+                out.extend(bytes.fromhex(c["value_hex"]) for c in doc[section]
+                           if isinstance(c.get("value_hex"), str) and c.get("flags", 1) == 1)
+        for f in doc.get("filebased", []):
+            raw = bytes.fromhex(f["file_hex"])
+            out.append(raw)
+            offset = f.get("zlib_part_offset")
+            if offset is None:
+                continue
+            try:
+                out.append(zlib.decompress(raw[offset:]))
+            except zlib.error:
+                pass
+        for r in doc.get("db_cache", {}).get("rows", []):
+            out.extend(base64.b64decode(row[1]) for row in r["rows"])
+    for doc in load(data_dir, "pickle_opcodes.json"):
+        out.extend(bytes.fromhex(p["hex"]) for p in doc["same_dict_all_protocols"].values())
+    for doc in load(data_dir, "signing.json"):
+        cases = doc.get("pickle_serializer_cases")
+        for case in cases if isinstance(cases, list) else []:
+            out.append(bytes.fromhex(case["payload_pickle_hex"]))
+    return out + pickle_edge_cases()
+
+
+def pickle_edge_cases():
+    """Pickles Django never writes but an attacker might: refused globals, a
+    memo that refers to itself, deep nesting, huge counts in tiny inputs."""
+    return [
+        b"", b".", b"\x80\x05.", b"N.", b"\x80\x05N.",
+        b"cos\nsystem\n(S'id'\ntR.",                                        # protocol 0 RCE
+        b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.",
+        b"\x80\x02cbuiltins\neval\nq\x00X\x04\x00\x00\x001+1q\x01\x85q\x02Rq\x03.",
+        b"\x80\x05]\x94h\x00a.",                                            # list containing itself
+        b"\x80\x05}\x94\x8c\x01a\x94h\x00s.",                              # dict containing itself
+        b"\x80\x05" + b"]\x94" * 600 + b"a" * 599 + b".",                    # nesting past the limit
+        b"\x80\x05" + b"(" * 600 + b".",                                        # open marks
+        b"\x80\x05]\x94(K\x01K\x02e" + b"h\x00h\x00\x86\x94" * 30 + b".",    # memo fan-out
+        b"\x80\x05\x8b\xff\xff\xff\x7f.",                                  # LONG4 length 2**31
+        b"\x80\x05\x8d\xff\xff\xff\xff\xff\xff\xff\x7f.",                  # BINUNICODE8 huge length
+        b"\x80\x05\x95\xff\xff\xff\xff\xff\xff\xff\x7fN.",                 # frame past the end
+        b"\x80\x05X\x02\x00\x00\x00\xed\xa0.",                            # lone surrogate in UTF-8
+        b"\x80\x05}\x94(K\x01K\x02G?\xf0\x00\x00\x00\x00\x00\x00K\x03\x88K\x04u.",  # 1, 1.0, True: one key
+        b"\x80\x05}\x94K\x01K\x02\x86\x94K\x03s.",                          # tuple key: refused
+        b"\x80\x05\x8c\x08datetime\x94\x8c\x08datetime\x94\x93\x94C\n\x07\xe8\x0d\x20\x19\x3c\x3c\x0f\x42\x40\x94\x85\x94R\x94.",
+        b"\x80\x05\x8c\x07decimal\x94\x8c\x07Decimal\x94\x93\x94\x8c\x04-0E9\x94\x85\x94R\x94.",
+    ]
+
+
 def write_corpus(out_dir, target, inputs, clean):
     target_dir = out_dir / target
     if clean and target_dir.exists():
@@ -278,6 +335,7 @@ def main():
         "fuzz_json": edges + payloads + legacy,
         "fuzz_config": config_cases(),
         "fuzz_session_key": session_keys(args.data),
+        "fuzz_pickle": pickle_inputs(args.data),
     }
     for target, inputs in corpora.items():
         if write_corpus(args.out, target, inputs, args.clean) == 0:

@@ -6,7 +6,8 @@
 
 Django 4.2 and 5.2 come from DIR as prepared by `tests/django/fetch_django.sh DIR`;
 3.2 is the system one. Every version runs in its own /usr/bin/python3 process
-(tests/integration/test_db_engine.py, then test_file_engine.py) with the PYTHONPATH printed by
+(tests/integration/test_db_engine.py, test_file_engine.py, test_memcached_engine.py,
+test_pg_engine.py) with the PYTHONPATH printed by
 `tests/django/django_env.sh VERSION DIR`. Prints one line per test
 (`PASS django-5.2 test_x`, `FAIL ...` with details, `SKIP ...`) and finally
 `N passed, M failed`. Exit status 1 when a test failed or a version could not be
@@ -21,7 +22,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DJANGO_ENV = HERE.parent / "django" / "django_env.sh"
-TEST_MODULES = [HERE / "test_db_engine.py", HERE / "test_file_engine.py"]
+# test_memcached_engine.py needs SESSIONCTL_TEST_MEMCACHED (scripts/servers.sh); it
+# skips without it, and fails without it under SESSIONCTL_REQUIRE_SERVERS=1.
+# test_pg_engine.py needs SESSIONCTL_TEST_PG likewise.
+TEST_MODULES = [HERE / "test_db_engine.py", HERE / "test_file_engine.py", HERE / "test_memcached_engine.py",
+                HERE / "test_pg_engine.py", HERE / "test_cache_engines.py"]
 PYTHON = "/usr/bin/python3"
 
 

@@ -1001,6 +1001,33 @@ def test_file_unreadable(c):
 
 
 @test()
+def test_file_stale_temp_files(c):
+    """Django's save() leaves <name>_out_XXXXXXXX behind when its process dies
+    before the rename; inspect --all reports those older than a day and only
+    clearsessions --include-temp removes them."""
+    d = c.tmp / "sessions"
+    live = django_session({"n": 1})
+    old_temp = PREFIX + new_key() + "_out_k3j9x2a1"
+    young_temp = PREFIX + new_key() + "_out_a1b2c3d4"
+    write_file(d / old_temp, "half-written", age_seconds=DAY + 60)
+    write_file(d / young_temp, "being written", age_seconds=60)
+    r = c.sessionctl("inspect", "--all", "--keys-only").ok()
+    check(live in r.out, f"inspect --all lost the live session\n      {r.describe()}")
+    check("1 stale _out_ temporary file" in r.err and "--include-temp" in r.err,
+          f"inspect --all does not report the stale temporary file\n      {r.describe()}")
+    c.sessionctl("clearsessions").ok()
+    check((d / old_temp).exists(), "clearsessions without --include-temp removed a temporary file")
+    r = c.sessionctl("--json", "clearsessions", "--include-temp", "--dry-run").ok()
+    check_eq((r.json().get("temp_matched"), r.json().get("temp_deleted")), (1, 0), "--dry-run --include-temp counts")
+    check((d / old_temp).exists(), "--dry-run removed a temporary file")
+    r = c.sessionctl("--json", "clearsessions", "--include-temp").ok()
+    check_eq(r.json().get("temp_deleted"), 1, "clearsessions --include-temp removed")
+    check(not (d / old_temp).exists(), "the stale temporary file survived --include-temp")
+    check((d / young_temp).exists(), "a temporary file younger than a day (a save in flight?) was removed")
+    check(load(live) == {"n": 1}, "the live session after clearsessions --include-temp")
+
+
+@test()
 def test_file_missing_directory(c):
     failures = []
     for label, path in (("missing", c.tmp / "nope" / "sessions"), ("a regular file", c.tmp / "plainfile")):

@@ -1,0 +1,50 @@
+#pragma once
+
+// django.contrib.sessions.backends.cached_db: the db engine's table (the
+// authority: scan, fetch, expiry and clearsessions all use it) with a cache in
+// front under KEY_PREFIX:VERSION:django.contrib.sessions.cached_db<key>.
+// Deleting removes the cache entry, the row, then the cache entry again, so a
+// request that refilled the cache from the row meanwhile cannot resurrect it.
+
+#include <memory>
+
+#include "backends/cache_target.hpp"
+#include "backends/db_engine.hpp"
+
+namespace sessionctl {
+
+inline constexpr std::string_view kCachedDbEngine = "django.contrib.sessions.backends.cached_db";
+inline constexpr std::string_view kCachedDbKeyPrefix = "django.contrib.sessions.cached_db";
+
+class CachedDbStore final : public Store {
+public:
+    CachedDbStore(std::shared_ptr<const SessionEnvironment> env, std::unique_ptr<DbStore> db, CacheTarget cache);
+
+    [[nodiscard]] std::string_view engine() const override { return kCachedDbEngine; }
+    [[nodiscard]] const SessionEnvironment& environment() const override { return *env_; }
+    [[nodiscard]] std::unique_ptr<SessionBase> open(std::optional<std::string> session_key) override;
+    [[nodiscard]] std::optional<StoredSession> fetch(std::string_view key) override { return db_->fetch(key); }
+    void scan(const std::function<bool(const StoredSession&)>& visit) override { db_->scan(visit); }
+    [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override {
+        return db_->is_expired(record, now);
+    }
+    // The db half (Django's): cache entries time out on their own.
+    BulkResult clear_expired(DryRun dry_run, bool want_keys) override {
+        return db_->clear_expired(dry_run, want_keys);
+    }
+    BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+
+    [[nodiscard]] std::string cache_key(std::string_view session_key) const {
+        return cache_.make_key(std::string(kCachedDbKeyPrefix) + std::string(session_key));
+    }
+    [[nodiscard]] CacheClient& client() { return *cache_.client; }
+    [[nodiscard]] const CacheTarget& cache() const { return cache_; }
+    [[nodiscard]] DbStore& db() { return *db_; }
+
+private:
+    std::shared_ptr<const SessionEnvironment> env_;
+    std::unique_ptr<DbStore> db_;
+    CacheTarget cache_;
+};
+
+}  // namespace sessionctl

@@ -1,0 +1,413 @@
+#!/usr/bin/python3
+"""Real-Django integration tests of sessionctl's db engine on PostgreSQL
+(DATABASES ENGINE django.db.backends.postgresql, Debian's psycopg2).
+
+Runs every test against ONE Django version (the one on PYTHONPATH) in this process:
+
+    PYTHONPATH=... /usr/bin/python3 tests/integration/test_pg_engine.py \
+        --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
+
+Normally started by run_django_tests.py, once per version. Needs
+SESSIONCTL_TEST_PG (scripts/servers.sh); without it every test is a SKIP, except
+with SESSIONCTL_REQUIRE_SERVERS=1 (CI), where that is a FAIL. The process creates
+its own database sessionctl_integ_<pid> on that server, migrates it with Django,
+and drops it at the end; each test starts from empty django_session / auth_user.
+Prints PASS/FAIL/SKIP lines and finally `RESULT <passed> <failed>`.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from datetime import datetime, timedelta, timezone as dt_timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import djangoharness as h  # noqa: E402
+from djangoharness import Case, check, check_eq, fail, TestFailure  # noqa: E402
+
+DB_ENGINE = "django.contrib.sessions.backends.db"
+PG_URL = os.environ.get("SESSIONCTL_TEST_PG", "")
+PG_PASSWORD_URL = os.environ.get("SESSIONCTL_TEST_PG_PASSWORD_URL", "")
+DBNAME = f"sessionctl_integ_{os.getpid()}"
+
+TESTS = []
+
+
+def test(use_tz=True, time_zone="UTC", suffix=""):
+    def deco(fn):
+        TESTS.append(dict(name=fn.__name__ + suffix, fn=fn, use_tz=use_tz, time_zone=time_zone))
+        return fn
+    return deco
+
+
+def both_tz(fn):
+    test(suffix="")(fn)
+    test(use_tz=False, time_zone="America/Chicago", suffix="_no_tz")(fn)
+    return fn
+
+
+# --------------------------------------------------------------------------- server and Django
+
+def server_parts(url):
+    u = urllib.parse.urlsplit(url)
+    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 5432),
+                USER=urllib.parse.unquote(u.username or "postgres"),
+                PASSWORD=urllib.parse.unquote(u.password or ""))
+
+
+def admin_connection(dbname="postgres"):
+    import psycopg2
+    p = server_parts(PG_URL)
+    con = psycopg2.connect(host=p["HOST"], port=p["PORT"], user=p["USER"], password=p["PASSWORD"] or None,
+                           dbname=dbname)
+    con.autocommit = True
+    return con
+
+
+def create_database():
+    con = admin_connection()
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DBNAME}"')
+        cur.execute(f'CREATE DATABASE "{DBNAME}"')
+    con.close()
+
+
+def drop_database():
+    from django.db import connections
+    connections.close_all()
+    con = admin_connection()
+    with con.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
+    con.close()
+
+
+def database_settings():
+    p = server_parts(PG_URL)
+    return {"ENGINE": "django.db.backends.postgresql", "NAME": DBNAME, "USER": p["USER"],
+            "PASSWORD": p["PASSWORD"], "HOST": p["HOST"], "PORT": p["PORT"]}
+
+
+def setup_django_pg(sessionctl_path):
+    """As djangoharness.setup_django, on this process's PostgreSQL database."""
+    import django
+    from django.conf import settings
+    h.SESSIONCTL = str(Path(sessionctl_path).resolve())
+    sys.modules["sessionctl_integ_urls"] = h._make_urlconf()
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    settings.configure(
+        DEBUG=False, SECRET_KEY="placeholder-replaced-by-every-test", ALLOWED_HOSTS=["testserver"],
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"],
+        DATABASES={"default": database_settings()},
+        SESSION_ENGINE=DB_ENGINE, USE_TZ=True, TIME_ZONE="UTC",
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
+                    "django.contrib.auth.middleware.AuthenticationMiddleware"],
+        ROOT_URLCONF="sessionctl_integ_urls", DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+    import django.test  # noqa: F401  (setting_changed receivers: connection time zone)
+    from django.core.management import call_command
+    call_command("migrate", verbosity=0, interactive=False)
+    return django.get_version()
+
+
+def sql(statement, params=()):
+    """Run SQL on Django's connection; rows for a SELECT."""
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall() if cur.description else None
+
+
+class PgCase(Case):
+    """A djangoharness Case whose database is the shared PostgreSQL one."""
+
+    def __enter__(self):
+        from django.test.utils import override_settings
+        self._override = override_settings(SECRET_KEY=self.secret, USE_TZ=self.use_tz, TIME_ZONE=self.time_zone)
+        self._override.enable()
+        sql("DROP TABLE IF EXISTS sessionctl_cart")
+        sql("TRUNCATE django_session, auth_user CASCADE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from django.db import connections
+        connections.close_all()
+        self._override.disable()
+        if exc_type is None and not self.keep:
+            import shutil
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def write_config(self, name="sessionctl.json", database=None, extra=None, **_ignored):
+        cfg = {
+            "SESSION_ENGINE": DB_ENGINE,
+            "SECRET_KEY_FILE": str(self.secret_file),
+            "USE_TZ": self.use_tz,
+            "TIME_ZONE": self.time_zone,
+            "DATABASES": {"default": database or database_settings()},
+            "DJANGO_VERSION": __import__("django").get_version(),
+        }
+        cfg.update(extra or {})
+        p = self.tmp / name
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f, indent=2)
+        return p
+
+    def keys(self):
+        return sorted(r[0] for r in sql("SELECT session_key FROM django_session"))
+
+
+def model():
+    from django.contrib.sessions.models import Session
+    return Session
+
+
+# --------------------------------------------------------------------------- tests
+
+@both_tz
+def test_pg_django_writes_sessionctl_reads(case):
+    s = h.session_store()
+    s["cart"] = [1, 2, {"x": "é"}]
+    s.set_expiry(3600)
+    s.save()
+    expire = model().objects.get(pk=s.session_key).expire_date
+    out = case.sessionctl("--json", "inspect", s.session_key).ok().json_lines()
+    check_eq(len(out), 1, "sessions shown")
+    check_eq(out[0]["data"]["cart"], [1, 2, {"x": "é"}], "data")
+    check_eq(out[0]["expired"], False, "expired")
+    shown = datetime.fromisoformat(out[0]["expire_date"])
+    if expire.tzinfo is None:  # USE_TZ false: Django's naive local time in TIME_ZONE
+        from django.utils import timezone
+        expire = timezone.make_aware(expire)
+    check_eq(shown, expire, "expire_date as an instant")
+
+
+@both_tz
+def test_pg_sessionctl_writes_django_reads(case):
+    r = case.sessionctl("--json", "create", "--data", '{"a": 1, "b": "two"}', "--expiry", "3600").ok().json()
+    key = r["key"]
+    s = h.session_store(key)
+    check_eq(dict(s.items()), {"a": 1, "b": "two", "_session_expiry": 3600}, "data Django loads")
+    age = s.get_expiry_age()
+    check(3590 <= age <= 3600, f"expiry age {age}")
+    row = model().objects.get(pk=key)
+    from django.utils import timezone
+    delta = (row.expire_date - timezone.now()).total_seconds()
+    check(3590 <= delta <= 3601, f"expire_date is {delta}s from now")
+    case.sessionctl("expire", key, "--in", "60").ok()
+    check(50 <= h.session_store(key).get_expiry_age() <= 60, "Django sees the new expiry")
+    case.sessionctl("expire", key, "--now").ok()
+    check_eq(dict(h.session_store(key).items()), {}, "an expired session loads empty in Django")
+
+
+@test()
+def test_pg_delete_user_logs_client_out(case):
+    case.make_user("alice", 41, "pw-alice")
+    case.make_user("bob", 42, "pw-bob")
+    alice, bob = case.client(), case.client()
+    check(alice.login(username="alice", password="pw-alice"), "alice logs in")
+    check(bob.login(username="bob", password="pw-bob"), "bob logs in")
+    check_eq(case.get(alice, "/whoami"), "41", "alice before")
+    r = case.sessionctl("--json", "delete", "--user", "41").ok().json()
+    check_eq(r["deleted"], 1, "deleted")
+    check_eq(case.get(alice, "/whoami"), "anonymous", "alice after")
+    check_eq(case.get(bob, "/whoami"), "42", "bob after")
+
+
+def seed_expiries():
+    """Rows around now, far enough from it that the two runs agree."""
+    from django.utils import timezone
+    now = timezone.now()
+    Session = model()
+    rows = []
+    for i, seconds in enumerate([-86400 * 30, -3600, -120, 120, 3600, 86400 * 30]):
+        rows.append(Session(session_key=f"seed{i:02d}{'x' * 26}", session_data="e30:1ruzA4:x",
+                            expire_date=now + timedelta(seconds=seconds)))
+    Session.objects.bulk_create(rows)
+
+
+@both_tz
+def test_pg_clearsessions_leaves_what_django_leaves(case):
+    from django.core.management import call_command
+    seed_expiries()
+    case.sessionctl("clearsessions").ok().expect_quiet_stderr()
+    ours = case.keys()
+    sql("TRUNCATE django_session")
+    seed_expiries()
+    call_command("clearsessions")
+    check_eq(ours, case.keys(), "rows left by sessionctl vs by Django")
+    check_eq(len(ours), 3, "live rows")
+
+
+@test()
+def test_pg_concurrent_writer_during_batched_cleanup(case):
+    """100k expired rows cleared in batches while a Django writer (lock_timeout 1s)
+    keeps creating and rewriting sessions: no lock timeout, no live session lost."""
+    sql("INSERT INTO django_session SELECT md5(i::text) || 'exp', 'e30:1ruzA4:x', "
+        "now() - interval '1 day' - i * interval '1 second' FROM generate_series(1, 100000) i")
+    errors, written = [], {}
+    stop = threading.Event()
+
+    def writer():
+        from django.db import connection
+        try:
+            with connection.cursor() as cur:
+                cur.execute("SET lock_timeout = '1s'")
+            n = 0
+            while not stop.is_set():
+                s = h.session_store()
+                s["n"] = n
+                s.save()
+                written[s.session_key] = n
+                # rewrite an earlier one, as a request would
+                if n >= 5:
+                    old = list(written)[n - 5]
+                    o = h.session_store(old)
+                    o["n"] = written[old] = n + 1000000
+                    o.save()
+                n += 1
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"{type(e).__name__}: {e}")
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        r = case.sessionctl("--json", "-v", "clearsessions", timeout=300).ok().json()
+    finally:
+        time.sleep(0.2)
+        stop.set()
+        t.join()
+    check_eq(errors, [], "errors the writer saw")
+    check_eq(r["deleted"], 100000, "expired rows deleted")
+    check(len(written) > 10, f"the writer wrote only {len(written)} sessions")
+    left = dict(sql("SELECT session_key, session_data FROM django_session"))
+    check_eq(sorted(left), sorted(written), "rows left: exactly the writer's sessions")
+    for key, n in written.items():
+        check_eq(h.session_store(key).get("n"), n, f"session {key}")
+    h.note(f"writer saved {len(written)} sessions during the cleanup")
+
+
+@test()
+def test_pg_foreign_key_refusal_names_the_table(case):
+    s = h.session_store()
+    s["a"] = 1
+    s.save()
+    sql("CREATE TABLE sessionctl_cart (id serial PRIMARY KEY, session_id varchar(40) NOT NULL "
+        "REFERENCES django_session (session_key) DEFERRABLE INITIALLY DEFERRED)")
+    sql("INSERT INTO sessionctl_cart (session_id) VALUES (%s)", [s.session_key])
+    case.sessionctl("delete", s.session_key).expect_error(3, "sessionctl_cart", "refusing")
+    check_eq(case.keys(), [s.session_key], "the referenced session is kept")
+
+
+@test()
+def test_pg_connection_failures_are_one_line_without_password(case):
+    bad = dict(database_settings(), PORT="1")
+    cfg = case.write_config("down.json", database=bad)
+    case.sessionctl("inspect", "--all", config=cfg).expect_error(3, "127.0.0.1")
+    missing = dict(database_settings(), NAME="sessionctl_no_such_db")
+    cfg = case.write_config("missing.json", database=missing)
+    case.sessionctl("inspect", "--all", config=cfg).expect_error(2, "does not exist")
+    if PG_PASSWORD_URL:
+        p = server_parts(PG_PASSWORD_URL)
+        wrong = {"ENGINE": "django.db.backends.postgresql", "NAME": DBNAME, "USER": p["USER"],
+                 "PASSWORD": "wrong-hunter2", "HOST": p["HOST"], "PORT": p["PORT"]}
+        cfg = case.write_config("wrong.json", database=wrong)
+        r = case.sessionctl("inspect", "--all", config=cfg).expect_error(3, "password authentication failed")
+        check("hunter2" not in r.err, "the password is not shown")
+        # The right one, in a URL, works; `config` shows it redacted.
+        sql(f'GRANT ALL ON django_session TO "{p["USER"]}"')
+        cfg = case.write_config("url.json", database={"URL": PG_PASSWORD_URL.rsplit("/", 1)[0] + "/" + DBNAME})
+        r = case.sessionctl("inspect", "--all", config=cfg)
+        check(r.rc in (0, 1), f"inspect through the URL\n      {r.describe()}")
+        r = case.sessionctl("config", config=cfg).ok()
+        check(p["PASSWORD"] not in r.out, f"config shows the URL's password\n      {r.describe()}")
+        # libpq's other spellings of a password are hidden too.
+        for url in (f"postgresql://{p['USER']}@{p['HOST']}:{p['PORT']}/{DBNAME}?password={p['PASSWORD']}",
+                    f"host={p['HOST']} port={p['PORT']} password={p['PASSWORD']} dbname={DBNAME}"):
+            cfg = case.write_config("other.json", database={"ENGINE": "django.db.backends.postgresql", "NAME": url})
+            r = case.sessionctl("config", config=cfg).ok()
+            check(p["PASSWORD"] not in r.out, f"config shows the password\n      {r.describe()}")
+
+
+@test()
+def test_pg_missing_table_is_exit_2(case):
+    sql("ALTER TABLE django_session RENAME TO django_session_away")
+    try:
+        case.sessionctl("inspect", "--all").expect_error(2, "django_session", "migrate")
+    finally:
+        sql("ALTER TABLE django_session_away RENAME TO django_session")
+
+
+# --------------------------------------------------------------------------- main
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessionctl", required=True)
+    p.add_argument("--django", required=True)
+    p.add_argument("-k", dest="filter", default=None)
+    p.add_argument("--keep", action="store_true")
+    args = p.parse_args()
+    label = f"django-{args.django}"
+    selected = [t for t in TESTS if not args.filter or args.filter in t["name"]]
+    if not PG_URL:
+        required = os.environ.get("SESSIONCTL_REQUIRE_SERVERS") == "1"
+        verdict = "FAIL" if required else "SKIP"
+        for t in selected:
+            print(f"{verdict} {label} {t['name']} (SESSIONCTL_TEST_PG is not set; eval \"$(scripts/servers.sh start)\")",
+                  flush=True)
+        print(f"RESULT 0 {len(selected) if required else 0}", flush=True)
+        return 1 if required else 0
+    try:
+        create_database()
+        got = setup_django_pg(args.sessionctl)
+    except Exception as e:  # noqa: BLE001
+        print(f"FAIL {label} pg_setup: {type(e).__name__}: {e}", flush=True)
+        print("RESULT 0 1", flush=True)
+        return 1
+    if not (got == args.django or got.startswith(args.django + ".")):
+        print(f"FAIL {label} import_django: PYTHONPATH gives Django {got}", flush=True)
+        print("RESULT 0 1", flush=True)
+        return 1
+    passed = failed = 0
+    try:
+        for t in selected:
+            start = time.monotonic()
+            h.NOTES.clear()
+            case = PgCase(t["name"], use_tz=t["use_tz"], time_zone=t["time_zone"], keep=args.keep)
+            try:
+                with case:
+                    t["fn"](case)
+                passed += 1
+                print(f"PASS {label} {t['name']}", flush=True)
+                for n in h.NOTES:
+                    print(f"    note: {n}", flush=True)
+            except TestFailure as e:
+                failed += 1
+                print(f"FAIL {label} {t['name']}", flush=True)
+                print("    " + str(e).replace("\n", "\n    "), flush=True)
+            except Exception:  # noqa: BLE001
+                failed += 1
+                print(f"FAIL {label} {t['name']} (exception)", flush=True)
+                print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
+            elapsed = time.monotonic() - start
+            if elapsed > 20:
+                print(f"    (slow: {elapsed:.1f}s)", flush=True)
+    finally:
+        drop_database()
+    print(f"RESULT {passed} {failed}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
