@@ -42,8 +42,10 @@ start_redis() {
 start_memcached() {
   command -v memcached >/dev/null || { note "memcached not installed"; return 0; }
   local user=()
-  [ "$(id -u)" -eq 0 ] && user=(-u nobody)
-  memcached -d -l 127.0.0.1 -p "$memcached_port" -U 0 -m 64 "${user[@]}" -P "$state/memcached.pid" >&2
+  mkdir -p "$state/memcached"
+  # As root, memcached runs as nobody, which must be able to write its pid file.
+  if [ "$(id -u)" -eq 0 ]; then user=(-u nobody); chown nobody "$state/memcached"; fi
+  memcached -d -l 127.0.0.1 -p "$memcached_port" -U 0 -m 64 "${user[@]}" -P "$state/memcached/memcached.pid" >&2
   wait_for "memcached" bash -c "exec 3<>/dev/tcp/127.0.0.1/$memcached_port"
   echo "export SESSIONCTL_TEST_MEMCACHED=127.0.0.1:$memcached_port"
 }
@@ -86,7 +88,7 @@ start_postgres() {
 
 stop_all() {
   [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
-  [ -f "$state/memcached.pid" ] && kill "$(cat "$state/memcached.pid")" 2>/dev/null || true
+  [ -f "$state/memcached/memcached.pid" ] && kill "$(cat "$state/memcached/memcached.pid")" 2>/dev/null || true
   if [ -n "$pg_bin" ] && [ -f "$state/pg/postmaster.pid" ]; then
     as_pg_owner "$pg_bin/pg_ctl" -D "$state/pg" -m fast stop >/dev/null 2>&1 || true
   fi
