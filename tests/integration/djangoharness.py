@@ -62,6 +62,16 @@ def check_eq(actual, expected, what):
         fail(f"{what}:\n      expected {expected!r}\n      got      {actual!r}")
 
 
+def check_no_secret_leaks(min_runs):
+    """No sessionctl run of this process printed a SECRET_KEY or fallback any
+    test used (the last test of each module)."""
+    check(len(OUTPUTS) > min_runs, f"only {len(OUTPUTS)} sessionctl runs recorded (sanity)")
+    for argv, out, err in OUTPUTS:
+        for s in SECRETS:
+            check(s not in out and s not in err, f"a secret appears in the output of {argv}")
+    check_eq(SECRET_LEAKS, [], "runs that printed a secret")
+
+
 # --------------------------------------------------------------------------- Django
 
 def setup_django(sessionctl_path):

@@ -1054,11 +1054,7 @@ def test_file_missing_directory(c):
 
 @test(needs_case=False)
 def test_file_no_secret_in_any_output(c):
-    check(len(h.OUTPUTS) > 20, f"only {len(h.OUTPUTS)} sessionctl runs recorded (sanity)")
-    for argv, out, err in h.OUTPUTS:
-        for s in h.SECRETS:
-            check(s not in out and s not in err, f"a secret appears in the output of {argv}")
-    check_eq(h.SECRET_LEAKS, [], "runs that printed a secret")
+    h.check_no_secret_leaks(min_runs=20)
 
 
 # --------------------------------------------------------------------------- main
