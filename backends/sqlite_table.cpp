@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -49,7 +50,6 @@ enum class Sql : std::size_t {
     delete_expired_range,
     delete_expired_range_keys,
     delete_unchanged,
-    scan_first,
     scan_next,
     count_,
 };
@@ -89,10 +89,11 @@ std::string sql_text(Sql which, const std::string& t) {
                 t);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
-        case Sql::scan_first: return fmt::format(R"(SELECT {} FROM {} ORDER BY "session_key" LIMIT ?1)", columns, t);
+        // Scans walk the table in rowid order: consecutive pages of one
+        // b-tree. Key order would walk the key index and look every row up
+        // in the table, which costs more than decoding it.
         case Sql::scan_next:
-            return fmt::format(R"(SELECT {} FROM {} WHERE "session_key" > ?1 ORDER BY "session_key" LIMIT ?2)",
-                               columns, t);
+            return fmt::format(R"(SELECT {}, rowid FROM {} WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)", columns, t);
         case Sql::count_: break;
     }
     return {};
@@ -639,24 +640,20 @@ void SqliteTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     // mode a reader would stall every writer of the site).
     std::vector<StoredSession> page;
     page.reserve(kScanPageRows);
-    std::string after;
-    bool first = true;
+    std::int64_t after = std::numeric_limits<std::int64_t>::min();
     for (;;) {
         page.clear();
         {
-            Impl::Statement select(*impl_, first ? Sql::scan_first : Sql::scan_next, "scan sessions");
-            const auto limit = static_cast<std::int64_t>(kScanPageRows);
-            if (first)
-                select.bind(1, limit);
-            else
-                select.bind(1, after).bind(2, limit);
-            while (select.step()) page.push_back(select.session());
+            Impl::Statement select(*impl_, Sql::scan_next, "scan sessions");
+            select.bind(1, after).bind(2, static_cast<std::int64_t>(kScanPageRows));
+            while (select.step()) {
+                page.push_back(select.session());
+                after = select.integer(3);
+            }
         }
         for (const auto& row : page)
             if (!visit(row)) return;
         if (page.size() < kScanPageRows) return;
-        after = page.back().key;
-        first = false;
     }
 }
 

@@ -85,13 +85,13 @@ public:
     // DELETE ... WHERE session_key = ? AND session_data = ?, kUnchangedBatchRows
     // per transaction; `removed` counts rows actually deleted.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
-    // Every row in key order (BINARY collation, i.e. byte order), read a page
-    // at a time: memory stays bounded and no read lock is held while `visit`
+    // Every row in rowid order (creation order; the table's own pages in
+    // sequence), read a page at a time: memory stays bounded and no read lock is held while `visit`
     // runs, so a long scan never blocks the site's writers. `visit` may call
     // this table's other methods, though the safe, documented pattern is to
     // collect what to change and do it after scan returns. Not a snapshot: rows
-    // written meanwhile may or may not be visited; each key is visited at most
-    // once. An expire_date that cannot be parsed reads as nullopt.
+    // written meanwhile may or may not be visited; each row is visited at most
+    // once (a key deleted and created again meanwhile is a new row). An expire_date that cannot be parsed reads as nullopt.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 
     [[nodiscard]] const std::string& path() const;

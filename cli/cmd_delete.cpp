@@ -12,6 +12,7 @@
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
 #include "cli/matchers.hpp"
+#include "cli/parallel_scan.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
 #include "core/signer.hpp"
@@ -118,13 +119,21 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store->environment().codec->salt());
     Progress progress(ctx, "delete: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
-    store->scan([&](const StoredSession& record) {
+    enum class Verdict { skip, match, unmatchable };
+    auto examine = [&](const StoredSession& record) {  // on worker threads
+        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return Verdict::skip;
+        SessionView view = view_session(record, *store, now);
+        if (!view.verified_dict) return Verdict::unmatchable;
+        return filter.matches(*view.dict()) ? Verdict::match : Verdict::skip;
+    };
+    auto take = [&](const StoredSession& record, Verdict verdict) {  // in scan order
+        if (verdict == Verdict::unmatchable) ++unmatchable;
+        else if (verdict == Verdict::match) matches.push_back(record);
+        return true;
+    };
+    ParallelScan<Verdict>::run(*store, examine, take, [&] {
         if (interrupted()) return false;
         progress.update(++scanned);
-        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
-        SessionView view = view_session(record, *store, now);
-        if (!view.verified_dict) ++unmatchable;
-        else if (filter.matches(*view.dict())) matches.push_back(record);
         return true;
     });
     progress.finish();

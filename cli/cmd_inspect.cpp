@@ -2,6 +2,8 @@
 // verified, by key or by scanning the whole store.
 
 #include <optional>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +14,7 @@
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
 #include "cli/matchers.hpp"
+#include "cli/parallel_scan.hpp"
 #include "cli/session_view.hpp"
 #include "core/signer.hpp"
 
@@ -67,12 +70,26 @@ struct Printer {
         return true;
     }
     [[nodiscard]] bool full() const { return args.limit && shown >= *args.limit; }
-    void show(const SessionView& v) {
-        ++shown;
-        if (args.keys_only) ctx.out() << printable(v.key) << '\n';
-        else if (ctx.json()) ctx.out() << view_to_json_line(v) << '\n';
-        else print_view(ctx.out(), v, now_micros);
+    // What show() prints; safe on a scan's worker threads.
+    [[nodiscard]] std::string render(const SessionView& v) const {
+        if (args.keys_only) return printable(v.key) + '\n';
+        if (ctx.json()) return view_to_json_line(v) + '\n';
+        std::ostringstream block;
+        print_view(block, v, now_micros);
+        return std::move(block).str();
     }
+    void show(const SessionView& v) { print(render(v)); }
+    void print(std::string_view text) {
+        ++shown;
+        ctx.out() << text;
+    }
+};
+
+// A scanned record as a worker judged it.
+struct ScanVerdict {
+    bool unmatchable = false;  // a filter was given and the record is not a verified dict
+    bool shown = false;
+    std::string text;  // rendered, when shown
 };
 
 ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printer& printer, Context& ctx) {
@@ -130,19 +147,31 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
     Progress progress(ctx.io().err,
                       progress_wanted(ctx.io().err_is_tty, ctx.quiet(), ctx.json()) && !ctx.io().out_is_tty,
                       "inspect: scanned");
-    store.scan([&](const StoredSession& record) {
-        if (interrupted() || printer.full()) return false;
-        progress.update(++scanned);
-        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return true;
+    auto examine = [&](const StoredSession& record) {  // on worker threads
+        ScanVerdict verdict;
+        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return verdict;
         SessionView view = view_session(record, store, now);
         if (!filter.empty()) {
             if (!view.verified_dict) {
-                ++unmatchable;
-                return true;
+                verdict.unmatchable = true;
+                return verdict;
             }
-            if (!filter.matches(*view.dict())) return true;
+            if (!filter.matches(*view.dict())) return verdict;
         }
-        if (printer.wanted(view)) printer.show(view);
+        if (printer.wanted(view)) {
+            verdict.shown = true;
+            verdict.text = printer.render(view);
+        }
+        return verdict;
+    };
+    auto take = [&](const StoredSession&, ScanVerdict& verdict) {  // in scan order
+        if (verdict.unmatchable) ++unmatchable;
+        if (verdict.shown) printer.print(verdict.text);
+        return !printer.full();
+    };
+    ParallelScan<ScanVerdict>::run(store, examine, take, [&] {
+        if (interrupted()) return false;
+        progress.update(++scanned);
         return true;
     });
     progress.finish();

@@ -3,27 +3,20 @@
 // session_data and how soon sessions expire. Human output, --json (one
 // object) or --prometheus (node_exporter textfile-collector format).
 //
-// The scan is a pipeline: this thread reads the store a page at a time (a
-// store connection is not shared between threads) and hands batches of rows
-// to one decoding worker per core through a small bounded queue, so memory
-// stays flat whatever the size of the store; each worker keeps its own small
-// tally, merged at the end. Only the per-user counts grow, with the number of
-// distinct users (not sessions): one compact table, kept by the scanning thread.
+// Sessions are decoded on every core (cli/parallel_scan.hpp) and counted on
+// the scanning thread, so memory stays flat whatever the size of the store.
+// Only the per-user counts grow, with the number of distinct users (not
+// sessions): one compact table.
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <exception>
-#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -34,6 +27,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/parallel_scan.hpp"
 #include "cli/progress.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
@@ -170,7 +164,33 @@ struct UserTable {
     [[nodiscard]] std::uint64_t size() const { return numeric.size() + other.size(); }
 };
 
-// Everything but the users: small, kept per worker and merged at the end.
+// What a worker learns of one session: all the scanning thread counts.
+struct Counted {
+    enum Kind { undecodable, anonymous, authenticated };
+    bool expired = false;
+    Bucket bucket = unknown;
+    std::size_t size = 0;
+    Kind kind = undecodable;
+    std::string user_id;  // when authenticated
+};
+
+Counted count_of_view(const SessionView& view, std::int64_t now_micros) {
+    Counted c;
+    c.expired = view.expired;
+    c.bucket = bucket_of(view, now_micros);
+    c.size = view.size;
+    if (!view.verified_dict) {
+        c.kind = Counted::undecodable;
+    } else if (!view.user_id) {
+        c.kind = Counted::anonymous;
+    } else {
+        c.kind = Counted::authenticated;
+        c.user_id = *view.user_id;
+    }
+    return c;
+}
+
+// Everything but the users.
 struct Tally {
     std::uint64_t total = 0, live = 0, expired = 0;
     std::uint64_t authenticated = 0, anonymous = 0, undecodable = 0;
@@ -178,30 +198,17 @@ struct Tally {
     std::unordered_map<std::size_t, std::uint64_t> sizes;  // bytes -> sessions (a few thousand sizes)
     std::uint64_t size_sum = 0;
 
-    // Counts one session; returns whether it belongs to a user (view.user_id).
-    bool add(const SessionView& view, std::int64_t now_micros) {
+    void add(const Counted& c) {
         ++total;
-        ++(view.expired ? expired : live);
-        ++expiry[bucket_of(view, now_micros)];
-        ++sizes[view.size];
-        size_sum += view.size;
-        if (!view.verified_dict) {
-            ++undecodable;
-        } else if (!view.user_id) {
-            ++anonymous;
-        } else {
-            ++authenticated;
-            return true;
+        ++(c.expired ? expired : live);
+        ++expiry[c.bucket];
+        ++sizes[c.size];
+        size_sum += c.size;
+        switch (c.kind) {
+            case Counted::undecodable: ++undecodable; break;
+            case Counted::anonymous: ++anonymous; break;
+            case Counted::authenticated: ++authenticated; break;
         }
-        return false;
-    }
-
-    void merge(const Tally& o) {
-        total += o.total, live += o.live, expired += o.expired;
-        authenticated += o.authenticated, anonymous += o.anonymous, undecodable += o.undecodable;
-        for (std::size_t i = 0; i < kBucketCount; ++i) expiry[i] += o.expiry[i];
-        for (const auto& [size, n] : o.sizes) sizes[size] += n;
-        size_sum += o.size_sum;
     }
 };
 
@@ -271,168 +278,6 @@ std::optional<SizeSummary> size_summary(const Tally& t) {
         return at_rank(std::max<std::uint64_t>(rank, 1));
     };
     return SizeSummary{sorted.front().first, percentile(50), percentile(90), percentile(99), sorted.back().first};
-}
-
-// ---------------------------------------------------------------- the scan
-
-// Rows travel in batches; a batch's strings keep their capacity when reused.
-// A worker fills in the user of each authenticated session, which the
-// scanning thread adds to the one UserTable when it takes the batch back.
-struct Batch {
-    std::vector<StoredSession> rows;
-    std::size_t count = 0;
-    std::vector<std::pair<std::string, bool>> users;  // (user id, live)
-    std::size_t user_count = 0;
-};
-
-class ParallelTally {
-public:
-    static constexpr std::size_t kBatchRows = 128;
-
-    ParallelTally(const Store& store, DateTime now, std::int64_t now_micros, std::size_t workers, UserTable& users)
-        : store_(store), now_(std::move(now)), now_micros_(now_micros), users_(users), tallies_(workers) {
-        capacity_ = workers + 1;
-        for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { work(tallies_[i]); });
-    }
-    ~ParallelTally() { stop(); }
-    ParallelTally(const ParallelTally&) = delete;
-    ParallelTally& operator=(const ParallelTally&) = delete;
-
-    // Copies one row into the current batch; false once a worker failed.
-    bool add(const StoredSession& row) {
-        if (!current_) current_ = take_free();
-        if (!current_) return false;
-        Batch& b = *current_;
-        if (b.count < b.rows.size()) {
-            StoredSession& slot = b.rows[b.count];
-            slot.key.assign(row.key);
-            slot.data.assign(row.data);
-            slot.expire_date = row.expire_date;
-        } else {
-            b.rows.push_back(row);
-        }
-        if (++b.count == kBatchRows) return submit();
-        return true;
-    }
-
-    // Waits for the workers and returns the merged tally (the users are in
-    // the UserTable); rethrows a worker's failure.
-    Tally finish() {
-        if (current_ && current_->count > 0) submit();
-        stop();
-        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-        for (auto& b : free_) consume_users(*b);
-        free_.clear();
-        Tally all;
-        for (const auto& t : tallies_) all.merge(t);
-        tallies_.clear();
-        return all;
-    }
-
-private:
-    // Lets the workers drain the queue and end; joins them.
-    void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            done_ = true;
-        }
-        ready_.notify_all();
-        for (auto& t : threads_) t.join();
-        threads_.clear();
-    }
-
-    void consume_users(Batch& b) {
-        for (std::size_t i = 0; i < b.user_count; ++i) users_.add(b.users[i].first, b.users[i].second);
-        b.user_count = 0;
-    }
-
-    std::unique_ptr<Batch> take_free() {
-        std::unique_ptr<Batch> b;
-        {
-            std::unique_lock lock(mutex_);
-            space_.wait(lock, [&] { return failed_ || queue_.size() < capacity_; });
-            if (failed_) return nullptr;
-            if (!free_.empty()) {
-                b = std::move(free_.back());
-                free_.pop_back();
-            }
-        }
-        if (!b) return std::make_unique<Batch>();
-        consume_users(*b);
-        b->count = 0;
-        return b;
-    }
-
-    bool submit() {
-        {
-            std::lock_guard lock(mutex_);
-            if (failed_) return false;
-            queue_.push_back(std::move(current_));
-        }
-        ready_.notify_one();
-        return true;
-    }
-
-    void work(Tally& tally) {
-        for (;;) {
-            std::unique_ptr<Batch> batch;
-            {
-                std::unique_lock lock(mutex_);
-                ready_.wait(lock, [&] { return done_ || failed_ || !queue_.empty(); });
-                if (failed_ || queue_.empty()) return;
-                batch = std::move(queue_.front());
-                queue_.pop_front();
-            }
-            space_.notify_one();
-            try {
-                Batch& b = *batch;
-                b.user_count = 0;
-                for (std::size_t i = 0; i < b.count; ++i) {
-                    SessionView view = view_session(b.rows[i], store_, now_);
-                    if (!tally.add(view, now_micros_)) continue;
-                    if (b.user_count < b.users.size()) {
-                        b.users[b.user_count].first.assign(*view.user_id);
-                        b.users[b.user_count].second = !view.expired;
-                    } else {
-                        b.users.emplace_back(*view.user_id, !view.expired);
-                    }
-                    ++b.user_count;
-                }
-            } catch (...) {
-                std::lock_guard lock(mutex_);
-                if (!error_) error_ = std::current_exception();
-                failed_ = true;
-                ready_.notify_all();
-                space_.notify_all();
-                return;
-            }
-            std::lock_guard lock(mutex_);
-            free_.push_back(std::move(batch));
-        }
-    }
-
-    const Store& store_;
-    const DateTime now_;
-    const std::int64_t now_micros_;
-    UserTable& users_;  // the scanning thread's only
-    std::vector<Tally> tallies_;
-    std::vector<std::thread> threads_;
-    std::size_t capacity_ = 0;
-
-    std::mutex mutex_;
-    std::condition_variable ready_;  // a batch is queued, or the scan is done
-    std::condition_variable space_;  // the queue has room
-    std::deque<std::unique_ptr<Batch>> queue_;
-    std::vector<std::unique_ptr<Batch>> free_;  // decoded; their users not yet counted
-    std::unique_ptr<Batch> current_;            // the scanning thread's, being filled
-    bool done_ = false;
-    bool failed_ = false;
-    std::exception_ptr error_;
-};
-
-std::size_t worker_count() {
-    unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : n;
 }
 
 // ---------------------------------------------------------------- output
@@ -586,24 +431,18 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     std::uint64_t scanned = 0;
     Tally tally;
     UserTable users;
-    const std::size_t workers = worker_count();
-    if (workers <= 1) {
-        store->scan([&](const StoredSession& record) {
+    ParallelScan<Counted>::run(
+        *store, [&](const StoredSession& record) { return count_of_view(view_session(record, *store, now), now_micros); },
+        [&](const StoredSession&, Counted& c) {
+            tally.add(c);
+            if (c.kind == Counted::authenticated) users.add(c.user_id, !c.expired);
+            return true;
+        },
+        [&] {
             if (interrupted()) return false;
             progress.update(++scanned);
-            SessionView view = view_session(record, *store, now);
-            if (tally.add(view, now_micros)) users.add(*view.user_id, !view.expired);
             return true;
         });
-    } else {
-        ParallelTally pipeline(*store, now, now_micros, workers, users);
-        store->scan([&](const StoredSession& record) {
-            if (interrupted()) return false;
-            progress.update(++scanned);
-            return pipeline.add(record);
-        });
-        tally = pipeline.finish();
-    }
     progress.finish();
     ctx.report_store_warnings(*store);
     if (interrupted()) {

@@ -115,6 +115,7 @@ std::vector<std::string> scanned_keys(SqliteTable& table) {
         keys.push_back(r.key);
         return true;
     });
+    std::sort(keys.begin(), keys.end());  // scans go in rowid order
     return keys;
 }
 
