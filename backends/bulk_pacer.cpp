@@ -5,8 +5,10 @@
 
 namespace sessionctl {
 
-BulkPacer::BulkPacer(const BulkOptions& options, Now now, Sleep sleep)
+BulkPacer::BulkPacer(const BulkOptions& options, BulkDefaults defaults, Now now, Sleep sleep)
     : options_(options),
+      target_batch_time_(options.target_batch_time.value_or(defaults.target_batch_time)),
+      sleep_time_(options.sleep.value_or(defaults.sleep)),
       now_(std::move(now)),
       sleep_(std::move(sleep)),
       started_(now_()),
@@ -32,7 +34,7 @@ void BulkPacer::finished(Clock::duration work, Clock::duration commit) {
     using std::chrono::duration;
     const double took = std::max(duration<double>(work).count(), 1e-4);
     const double fixed = duration<double>(commit).count();
-    const double aim = 0.8 * duration<double>(options_.target_batch_time).count();
+    const double aim = 0.8 * duration<double>(target_batch_time_).count();
     const double budget = std::max(aim - fixed, fixed);
     double next = static_cast<double>(batch_) * budget / took;
     next = std::clamp(next, static_cast<double>(batch_) / 2, static_cast<double>(batch_) * 2);
@@ -41,7 +43,7 @@ void BulkPacer::finished(Clock::duration work, Clock::duration commit) {
 
 void BulkPacer::pause() {
     constexpr std::chrono::milliseconds slice{50};
-    auto left = options_.sleep;
+    auto left = sleep_time_;
     while (left.count() > 0) {
         if (options_.should_stop && options_.should_stop()) return;
         const auto step = std::min(left, slice);

@@ -26,7 +26,7 @@ public:
     static constexpr std::size_t kMinBatch = 100;
     static constexpr std::size_t kMaxBatch = 1000000;
 
-    explicit BulkPacer(const BulkOptions& options, Now now = Clock::now, Sleep sleep = {});
+    BulkPacer(const BulkOptions& options, BulkDefaults defaults, Now now = Clock::now, Sleep sleep = {});
 
     // Whether the next batch may start. When not, sets result.end (stopped or
     // max_runtime). The first batch always may, unless should_stop says no.
@@ -42,12 +42,14 @@ public:
     // as long as the commit instead: the lock is then held longer than the
     // target, but never mostly for fsync, which would make the run crawl.
     void finished(Clock::duration work, Clock::duration commit = Clock::duration::zero());
-    // options.sleep, in short slices so that should_stop ends it early.
+    // The pause (options.sleep, else the store's default), in short slices so that should_stop ends it early.
     // Called between batches only (never after the last).
     void pause();
 
 private:
     const BulkOptions& options_;
+    const std::chrono::milliseconds target_batch_time_;
+    const std::chrono::milliseconds sleep_time_;
     Now now_;
     Sleep sleep_;
     Clock::time_point started_;

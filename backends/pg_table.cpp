@@ -462,7 +462,7 @@ BulkResult PgTable::delete_expired(const DateTime& now, DryRun dry_run, bool wan
                     R"(RETURNING s."session_key")",
                     t, impl_->unreferenced_condition("s"));
 
-    BulkPacer pacer(options);
+    BulkPacer pacer(options, kBulkDefaults);
     std::optional<std::pair<std::string, std::string>> last;  // (expire_date text, key)
     std::uint64_t kept = 0;
     while (pacer.may_start(result)) {

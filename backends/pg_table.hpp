@@ -71,6 +71,11 @@ struct PgSchema {
 class PgTable final : public SessionTable {
 public:
     static constexpr std::size_t kScanPageRows = 1000;
+    // Row locks: a batch locks only expired rows no request writes (SKIP
+    // LOCKED passes over any that one holds), so the site's writers never
+    // queue behind it and no pause is needed; batches of about half a second
+    // keep the per-statement overhead small.
+    static constexpr BulkDefaults kBulkDefaults{std::chrono::milliseconds{500}, std::chrono::milliseconds{0}};
     static constexpr std::size_t kUnchangedBatchRows = 1000;
 
     ~PgTable() override;

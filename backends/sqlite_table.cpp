@@ -575,7 +575,7 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
         total = static_cast<std::uint64_t>(count.integer(0));
     }
     const Sql which = want_keys ? Sql::delete_expired_range_keys : Sql::delete_expired_range;
-    BulkPacer pacer(options);
+    BulkPacer pacer(options, kBulkDefaults);
     while (next <= last && pacer.may_start(result)) {
         const auto width = static_cast<std::int64_t>(pacer.batch_size());
         const std::int64_t end = width > last - next ? last + 1 : next + width;

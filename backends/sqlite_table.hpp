@@ -53,6 +53,12 @@ public:
     static constexpr std::int64_t kClearCacheKiB = 256 * 1024;
     // Rows read per round trip of scan().
     static constexpr std::size_t kScanPageRows = 1000;
+    // A writer of the site waiting for the lock polls it (SQLite's busy
+    // handler sleeps up to 100 ms between tries), so a batch that started
+    // right after the last COMMIT would starve it into "database is locked".
+    // A 30 ms gap after ~80 ms transactions lets every waiter in within a few
+    // batches (measured: tests/integration/bulk_sqlite_test.py).
+    static constexpr BulkDefaults kBulkDefaults{std::chrono::milliseconds{100}, std::chrono::milliseconds{30}};
 
     ~SqliteTable() override;
     SqliteTable(const SqliteTable&) = delete;

@@ -40,13 +40,10 @@ struct BulkOptions {
     // At most this many rows per write transaction; 0: sized by elapsed time, so that no batch
     // holds the write lock much longer than target_batch_time.
     std::size_t batch_size = 0;
-    std::chrono::milliseconds target_batch_time{100};
-    // Pause between batches, with no lock held. Not zero by default: a
-    // writer of the site waiting for the lock polls it (SQLite's busy handler
-    // sleeps up to 100 ms between tries), so a batch that started right after
-    // the last COMMIT would starve it into "database is locked". A 30 ms gap
-    // after ~80 ms transactions lets every waiter in within a few batches.
-    std::chrono::milliseconds sleep{30};
+    // Unset: the store's own default (BulkDefaults), which fits how its locks work.
+    std::optional<std::chrono::milliseconds> target_batch_time;
+    // Pause between batches, with no lock held; unset: the store's default.
+    std::optional<std::chrono::milliseconds> sleep;
     // Start no batch after this much time; zero: no limit.
     std::chrono::milliseconds max_runtime{0};
     // Polled between batches (Ctrl-C): true stops before the next one; the
@@ -55,6 +52,12 @@ struct BulkOptions {
     // After each batch: rows removed so far, and the total expected when the
     // store can count it cheaply (0 when unknown).
     std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+// How a store paces a bulk removal when BulkOptions leave it open.
+struct BulkDefaults {
+    std::chrono::milliseconds target_batch_time;
+    std::chrono::milliseconds sleep;
 };
 
 // Why a bulk removal ended.

@@ -24,12 +24,12 @@ CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args) {
                     "Hold an exclusive lock on FILE (created 0600) while running; exit 3 if another run holds it")
         ->type_name("FILE");
     cmd->add_option("--batch-size", args.batch_size,
-                    "Remove at most N sessions per transaction (default: sized so that each transaction holds "
-                    "the database's write lock for about 100 ms)")
+                    "Remove at most N sessions per transaction (default: sized so that each transaction takes "
+                    "about 100 ms on SQLite, whose write lock blocks the site, 500 ms on PostgreSQL)")
         ->type_name("N");
     cmd->add_option("--sleep", args.sleep_seconds,
                     "Pause SECONDS between batches, holding no lock, so the site's writers waiting for it get "
-                    "their turn (default 0.03; 0 when nothing else writes to the database)")
+                    "their turn (default 0.03 on SQLite; 0 on PostgreSQL, whose row locks never make them wait)")
         ->type_name("SECONDS");
     cmd->add_option("--max-runtime", args.max_runtime_seconds,
                     "Start no new batch after SECONDS; what is left stays for the next run (exit 0)")

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/bulk_pacer.hpp"
+#include "backends/pg_table.hpp"
 #include "backends/sqlite_table.hpp"
 #include "cli/app.hpp"
 #include "cli/progress.hpp"
@@ -82,10 +83,43 @@ std::vector<std::string> keys_with_prefix(SqliteTable& table, std::string_view p
 
 // ---------------------------------------------------------------- BulkPacer
 
+constexpr BulkDefaults kDefaults{100ms, 30ms};
+
+TEST_CASE("unset pacing options take the store's defaults", "[bulk][pacer]") {
+    // SQLite needs the gap between batches (its writers poll for the lock);
+    // PostgreSQL's row locks do not, and longer batches cost it less.
+    CHECK(SqliteTable::kBulkDefaults.target_batch_time == 100ms);
+    CHECK(SqliteTable::kBulkDefaults.sleep == 30ms);
+    CHECK(PgTable::kBulkDefaults.sleep == 0ms);
+    CHECK(PgTable::kBulkDefaults.target_batch_time == 500ms);
+
+    std::vector<std::chrono::milliseconds> slept;
+    auto record = [&](std::chrono::milliseconds d) { slept.push_back(d); };
+    BulkOptions unset;
+    BulkPacer sqlite(unset, SqliteTable::kBulkDefaults, BulkPacer::Clock::now, record);
+    sqlite.pause();
+    CHECK(slept == std::vector<std::chrono::milliseconds>{30ms});
+    slept.clear();
+    BulkPacer pg(unset, PgTable::kBulkDefaults, BulkPacer::Clock::now, record);
+    pg.pause();
+    CHECK(slept.empty());
+    pg.finished(250ms);  // 1000 rows in 250 ms: 400 ms is 80% of 500
+    CHECK(pg.batch_size() == 1600);
+
+    BulkOptions given;
+    given.sleep = 0ms;
+    given.target_batch_time = 50ms;
+    BulkPacer overridden(given, SqliteTable::kBulkDefaults, BulkPacer::Clock::now, record);
+    overridden.pause();
+    CHECK(slept.empty());
+    overridden.finished(40ms);  // 80% of 50 ms
+    CHECK(overridden.batch_size() == 1000);
+}
+
 TEST_CASE("a fixed --batch-size is kept whatever the batches take", "[bulk][pacer]") {
     BulkOptions options;
     options.batch_size = 250;
-    BulkPacer pacer(options);
+    BulkPacer pacer(options, kDefaults);
     CHECK(pacer.batch_size() == 250);
     pacer.finished(5s);
     CHECK(pacer.batch_size() == 250);
@@ -95,7 +129,7 @@ TEST_CASE("a fixed --batch-size is kept whatever the batches take", "[bulk][pace
 
 TEST_CASE("sized batches aim at 80% of the target time, changing at most x2 or /2 a step", "[bulk][pacer]") {
     BulkOptions options;  // target 100 ms
-    BulkPacer pacer(options);
+    BulkPacer pacer(options, kDefaults);
     CHECK(pacer.batch_size() == BulkPacer::kFirstBatch);
     pacer.finished(40ms);  // 1000 rows in 40 ms: 2000 would take 80 ms
     CHECK(pacer.batch_size() == 2000);
@@ -117,14 +151,14 @@ TEST_CASE("should_stop ends before the next batch; max_runtime only after the fi
     BulkOptions options;
     options.max_runtime = 10s;
     options.should_stop = [&] { return stop; };
-    BulkPacer pacer(options, clock.now());
+    BulkPacer pacer(options, kDefaults, clock.now());
     BulkResult result;
     clock.t += 60s;  // a slow start: the first batch runs all the same
     CHECK(pacer.may_start(result));
     CHECK_FALSE(pacer.may_start(result));
     CHECK(result.end == BulkEnd::max_runtime);
 
-    BulkPacer stopped(options, clock.now());
+    BulkPacer stopped(options, kDefaults, clock.now());
     BulkResult r2;
     stop = true;
     CHECK_FALSE(stopped.may_start(r2));
@@ -137,7 +171,7 @@ TEST_CASE("the pause between batches sleeps in slices and ends early on a stop",
     BulkOptions options;
     options.sleep = 120ms;
     options.should_stop = [&] { return ++polls > 2; };
-    BulkPacer pacer(options, BulkPacer::Clock::now, [&](std::chrono::milliseconds d) { slept.push_back(d); });
+    BulkPacer pacer(options, kDefaults, BulkPacer::Clock::now, [&](std::chrono::milliseconds d) { slept.push_back(d); });
     pacer.pause();
     CHECK(slept == std::vector<std::chrono::milliseconds>{50ms, 50ms});  // the third slice was never slept
 
@@ -317,13 +351,13 @@ TEST_CASE("clearsessions in small batches reports complete and keeps stderr clea
 
 TEST_CASE("a slow commit does not shrink batches to nothing", "[bulk][pacer]") {
     BulkOptions options;  // aim: 80 ms a transaction
-    BulkPacer pacer(options);
+    BulkPacer pacer(options, kDefaults);
     pacer.finished(10ms, 30ms);  // 1000 rows: 10 ms of work, 30 ms of fsync: 50 ms left for work
     CHECK(pacer.batch_size() == 2000);  // (5000 capped at x2)
     pacer.finished(40ms, 30ms);
     CHECK(pacer.batch_size() == 2500);
     // A disk whose commit alone takes 200 ms: work as long as the commit, not less.
-    BulkPacer slow(options);
+    BulkPacer slow(options, kDefaults);
     slow.finished(100ms, 200ms);
     CHECK(slow.batch_size() == 2000);
     slow.finished(400ms, 200ms);
