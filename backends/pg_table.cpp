@@ -272,6 +272,80 @@ struct PgTable::Impl {
         return joined;
     }
 
+    // After a clearsessions: expired rows a foreign key kept make it fail,
+    // saying which table holds them and what was removed.
+    void refuse_kept_by_references(const PgParam& cutoff, std::uint64_t removed) {
+        if (rejecting_references().empty()) return;
+        const std::string detail = kept_by_references(cutoff);
+        if (detail.empty()) return;
+        throw StoreError(fmt::format(
+            "removed {} but kept the sessions that foreign keys would not let go: {}. Django deletes through its "
+            "model's on_delete, which sessionctl cannot see: run manage.py clearsessions, or delete the "
+            "referencing rows first",
+            plural(removed, "expired session"), detail));
+    }
+
+    // clearsessions on PostgreSQL 14 and later: batches walk the table's pages
+    // in physical order (TID range scans), as SQLite's walk rowid ranges, so
+    // the whole job reads the table once, in sequence, whatever order expiry
+    // dates lie in. A walk of the expire_date index visits the heap at
+    // random: on a table not written in expiry order it measured 12x slower
+    // than Django's single DELETE. Rows a live request holds are skipped
+    // (SKIP LOCKED) and rows a foreign key keeps are never picked; both stay
+    // for the next run. Tuples written after the start (new, hence live,
+    // sessions) lie past the pages walked.
+    BulkResult delete_expired_by_pages(const PgParam& cutoff, bool want_keys, const BulkOptions& options,
+                                       std::uint64_t total, std::string_view what) {
+        BulkResult result;
+        PgResult shape = conn->exec(
+            R"(SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, )"
+            R"(CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 0 END )"
+            R"(FROM pg_class c WHERE c.oid = $1::regclass)",
+            {{t}}, "measure the session table");
+        const std::uint64_t pages = std::stoull(shape.string(0, 0));
+        // Rows a page holds, as the last ANALYZE saw: turns a batch size in
+        // rows into a window of pages.
+        const double rows_per_page = std::max(1.0, std::stod(shape.string(0, 1)));
+        const std::string batch_sql = fmt::format(
+            R"(WITH d AS (DELETE FROM {0} s WHERE s.ctid = ANY(ARRAY()"
+            R"(SELECT c.ctid FROM {0} c WHERE c.ctid > $2::tid AND c.ctid < $3::tid AND c."expire_date" < $1{1} )"
+            R"(ORDER BY c.ctid LIMIT $4 FOR UPDATE SKIP LOCKED)) AND s."expire_date" < $1 )"
+            R"(RETURNING s."session_key", s.ctid) SELECT "session_key", ctid::text FROM d ORDER BY ctid)",
+            t, unreferenced_condition("c"));  // "r" names the referencing table there
+
+        BulkPacer pacer(options, PgTable::kBulkDefaults);
+        std::uint64_t page = 0;                  // the window starts here ...
+        std::string after = "(0,0)";             // ... after this tuple (offsets start at 1)
+        while (page < pages && pacer.may_start(result)) {
+            const std::size_t limit = pacer.batch_size();
+            const auto window = std::max<std::uint64_t>(
+                1, static_cast<std::uint64_t>(static_cast<double>(limit) / rows_per_page));
+            const std::uint64_t end = std::min(pages, page + window);
+            const auto started = BulkPacer::Clock::now();
+            Transaction tx(*conn, what);
+            PgResult deleted = write(
+                batch_sql, {cutoff, {after}, {fmt::format("({},0)", end)}, {std::to_string(limit)}}, what);
+            commit(tx, what);
+            pacer.finished(BulkPacer::Clock::now() - started);
+
+            const auto n = static_cast<std::uint64_t>(deleted.rows());
+            result.batches += 1;
+            result.matched += n;
+            result.removed += n;
+            if (want_keys)
+                for (int i = 0; i < deleted.rows(); ++i) result.keys.push_back(deleted.string(i, 0));
+            if (options.progress) options.progress(result.removed, std::max(total, result.removed));
+            if (n == limit) {  // the window holds more: go on after the last one taken
+                after = deleted.string(deleted.rows() - 1, 1);
+            } else {
+                page = end;
+                after = fmt::format("({},0)", end);
+            }
+            if (page < pages) pacer.pause();
+        }
+        return result;
+    }
+
     // NOT EXISTS for every rejecting foreign key: a batch never tries to
     // delete a row the database would refuse to (which would fail it whole).
     [[nodiscard]] std::string unreferenced_condition(std::string_view alias) const {
@@ -442,7 +516,14 @@ BulkResult PgTable::delete_expired(const DateTime& now, DryRun dry_run, bool wan
                                        "count expired sessions");
         total = std::stoull(r.string(0, 0));
     }
-    // Keyset over (expire_date, session_key), the raw stored value passed back
+    if (impl_->options.walk_pages && impl_->conn->server_version() >= 140000) {
+        result = impl_->delete_expired_by_pages(cutoff, want_keys, options, total, what);
+        std::sort(result.keys.begin(), result.keys.end());
+        impl_->refuse_kept_by_references(cutoff, result.removed);
+        return result;
+    }
+    // Before PostgreSQL 14 (no TID range scans): keyset over
+    // (expire_date, session_key), the raw stored value passed back
     // as it came: each batch starts where the last ended, on the expire_date
     // index, however many rows before it were skipped (locked by a live
     // request, or kept for a foreign key) or are dead but not yet vacuumed.
@@ -494,15 +575,7 @@ BulkResult PgTable::delete_expired(const DateTime& now, DryRun dry_run, bool wan
         pacer.pause();
     }
     std::sort(result.keys.begin(), result.keys.end());
-    if (kept > 0) {
-        std::string detail = impl_->kept_by_references(cutoff);
-        if (!detail.empty())
-            throw StoreError(fmt::format(
-                "removed {} but kept {}, which foreign keys would not let go: {}. Django deletes through its "
-                "model's on_delete, which sessionctl cannot see: run manage.py clearsessions, or delete the "
-                "referencing rows first",
-                plural(result.removed, "expired session"), plural(kept, "session"), detail));
-    }
+    if (kept > 0) impl_->refuse_kept_by_references(cutoff, result.removed);
     return result;
 }
 

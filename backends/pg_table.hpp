@@ -45,6 +45,10 @@ struct PgOptions {
     // Per-session limits; zero leaves the server's (or OPTIONS' -c ...) value.
     std::chrono::milliseconds lock_timeout{5000};
     std::chrono::milliseconds statement_timeout{60000};
+    // clearsessions walks the table's pages on PostgreSQL 14+ (TID range
+    // scans); false takes the expire_date keyset that older servers get, so
+    // tests cover both on one server.
+    bool walk_pages = true;
 };
 
 // A foreign key from another table to this one's session_key.
