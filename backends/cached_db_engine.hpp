@@ -32,6 +32,9 @@ public:
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override {
         return db_->clear_expired(dry_run, want_keys);
     }
+    BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override {
+        return db_->clear_expired(dry_run, want_keys, options);
+    }
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
 
     [[nodiscard]] std::string cache_key(std::string_view session_key) const {

@@ -1,6 +1,6 @@
 #include "backends/memcached_client.hpp"
 
-#include <libmemcached/memcached.h>
+#include "backends/libmemcached_api.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,7 +19,7 @@ namespace sessionctl {
 namespace {
 
 struct MemcachedFree {
-    void operator()(memcached_st* m) const { memcached_free(m); }
+    void operator()(memcached_st* m) const { libmemcached().memcached_free(m); }
 };
 using Handle = std::unique_ptr<memcached_st, MemcachedFree>;
 
@@ -27,8 +27,8 @@ using Handle = std::unique_ptr<memcached_st, MemcachedFree>;
 // itself when the fetch ends, so a heap one cannot be owned by us.
 class Result {
 public:
-    explicit Result(memcached_st* h) { memcached_result_create(h, &result_); }
-    ~Result() { memcached_result_free(&result_); }
+    explicit Result(memcached_st* h) { libmemcached().memcached_result_create(h, &result_); }
+    ~Result() { libmemcached().memcached_result_free(&result_); }
     Result(const Result&) = delete;
     Result& operator=(const Result&) = delete;
     memcached_result_st* get() { return &result_; }
@@ -87,23 +87,23 @@ public:
         if (!options_.clock) options_.clock = std::make_shared<SystemClock>();
         for (const auto& server : options_.servers) {
             nodes_.push_back(server.node);
-            Handle h(memcached_create(nullptr));
+            Handle h(mc_.memcached_create(nullptr));
             if (!h) throw StoreError("memcached: out of memory creating a client");
             auto connect_ms = static_cast<uint64_t>(options_.connect_timeout.count());
             auto io_ms = static_cast<uint64_t>(options_.io_timeout.count());
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, connect_ms);
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms);
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_RCV_TIMEOUT, io_ms * 1000);
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SND_TIMEOUT, io_ms * 1000);
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-            memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, connect_ms);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_POLL_TIMEOUT, io_ms);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_RCV_TIMEOUT, io_ms * 1000);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SND_TIMEOUT, io_ms * 1000);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+            mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
             memcached_return_t rc = server.is_socket()
-                                        ? memcached_server_add_unix_socket(h.get(), server.socket_path.c_str())
-                                        : memcached_server_add(h.get(), server.host.c_str(),
-                                                               static_cast<in_port_t>(server.port));
+                                        ? mc_.memcached_server_add_unix_socket(h.get(), server.socket_path.c_str())
+                                        : mc_.memcached_server_add(h.get(), server.host.c_str(),
+                                                                   static_cast<in_port_t>(server.port));
             if (rc != MEMCACHED_SUCCESS)
                 throw ConfigError(fmt::format("CACHES LOCATION {}: {}", server.display(),
-                                              memcached_strerror(h.get(), rc)));
+                                              mc_.memcached_strerror(h.get(), rc)));
             handles_.push_back(std::move(h));
         }
     }
@@ -122,7 +122,7 @@ public:
         uint32_t flags = 0;
         memcached_return_t rc = MEMCACHED_SUCCESS;
         std::unique_ptr<char, ValueFree> value(
-            memcached_get(handles_[s].get(), key.data(), key.size(), &length, &flags, &rc));
+            mc_.memcached_get(handles_[s].get(), key.data(), key.size(), &length, &flags, &rc));
         if (rc == MEMCACHED_NOTFOUND) return std::nullopt;
         if (rc != MEMCACHED_SUCCESS) fail(s, rc, "get");
         CacheValue out;
@@ -142,8 +142,8 @@ public:
              std::optional<std::int64_t> ttl_seconds) override {
         validate_memcached_key(key);
         std::size_t s = server_for(key);
-        memcached_return_t rc = memcached_add(handles_[s].get(), key.data(), key.size(), bytes.data(), bytes.size(),
-                                              wire_exptime(ttl_seconds), flags);
+        memcached_return_t rc = mc_.memcached_add(handles_[s].get(), key.data(), key.size(), bytes.data(),
+                                                  bytes.size(), wire_exptime(ttl_seconds), flags);
         if (rc == MEMCACHED_SUCCESS) return true;
         if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) return false;
         fail(s, rc, "add");
@@ -153,13 +153,13 @@ public:
              std::optional<std::int64_t> ttl_seconds) override {
         validate_memcached_key(key);
         std::size_t s = server_for(key);
-        memcached_return_t rc = memcached_set(handles_[s].get(), key.data(), key.size(), bytes.data(), bytes.size(),
-                                              wire_exptime(ttl_seconds), flags);
+        memcached_return_t rc = mc_.memcached_set(handles_[s].get(), key.data(), key.size(), bytes.data(),
+                                                  bytes.size(), wire_exptime(ttl_seconds), flags);
         if (rc == MEMCACHED_SUCCESS) return;
         if (!is_outage(rc)) {
             // As BaseMemcachedCache.set: a value the server would not take
             // (over its item size limit) must not leave the old one behind.
-            memcached_delete(handles_[s].get(), key.data(), key.size(), 0);
+            mc_.memcached_delete(handles_[s].get(), key.data(), key.size(), 0);
         }
         fail(s, rc, "set");
     }
@@ -167,7 +167,7 @@ public:
     bool remove(std::string_view key) override {
         validate_memcached_key(key);
         std::size_t s = server_for(key);
-        memcached_return_t rc = memcached_delete(handles_[s].get(), key.data(), key.size(), 0);
+        memcached_return_t rc = mc_.memcached_delete(handles_[s].get(), key.data(), key.size(), 0);
         if (rc == MEMCACHED_SUCCESS) return true;
         if (rc == MEMCACHED_NOTFOUND) return false;
         fail(s, rc, "delete");
@@ -183,22 +183,22 @@ public:
         memcached_st* h = handles_[s].get();
         const char* keys[] = {key.data()};
         size_t lengths[] = {key.size()};
-        memcached_return_t rc = memcached_mget(h, keys, lengths, 1);
+        memcached_return_t rc = mc_.memcached_mget(h, keys, lengths, 1);
         if (rc != MEMCACHED_SUCCESS) fail(s, rc, "gets");
         std::optional<std::uint64_t> cas;
         bool same = false;
         uint32_t flags = 0;
         Result result(h);
-        while (memcached_fetch_result(h, result.get(), &rc) != nullptr) {
-            std::string_view got(memcached_result_value(result.get()), memcached_result_length(result.get()));
+        while (mc_.memcached_fetch_result(h, result.get(), &rc) != nullptr) {
+            std::string_view got(mc_.memcached_result_value(result.get()), mc_.memcached_result_length(result.get()));
             same = got == expected;
-            cas = memcached_result_cas(result.get());
-            flags = memcached_result_flags(result.get());
+            cas = mc_.memcached_result_cas(result.get());
+            flags = mc_.memcached_result_flags(result.get());
         }
         if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) fail(s, rc, "gets");
         if (!cas || !same) return false;
-        rc = memcached_cas(h, key.data(), key.size(), expected.data(), expected.size(),
-                           static_cast<time_t>(kMemcachedExpiredExptime), flags, *cas);
+        rc = mc_.memcached_cas(h, key.data(), key.size(), expected.data(), expected.size(),
+                               static_cast<time_t>(kMemcachedExpiredExptime), flags, *cas);
         if (rc == MEMCACHED_SUCCESS) return true;
         if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) return false;
         fail(s, rc, "cas");
@@ -255,16 +255,17 @@ private:
             keys.push_back(item.key.data());
             lengths.push_back(item.key.size());
         }
-        memcached_return_t rc = memcached_mget(h, keys.data(), lengths.data(), keys.size());
+        memcached_return_t rc = mc_.memcached_mget(h, keys.data(), lengths.data(), keys.size());
         if (rc != MEMCACHED_SUCCESS) fail(s, rc, "get");
         std::vector<CacheEntry> batch;
         Result result(h);
         const std::int64_t now = options_.clock->now_seconds();
-        while (memcached_fetch_result(h, result.get(), &rc) != nullptr) {
+        while (mc_.memcached_fetch_result(h, result.get(), &rc) != nullptr) {
             CacheEntry entry;
-            entry.key.assign(memcached_result_key_value(result.get()), memcached_result_key_length(result.get()));
-            entry.value.bytes.assign(memcached_result_value(result.get()), memcached_result_length(result.get()));
-            entry.value.flags = memcached_result_flags(result.get());
+            memcached_result_st* r = result.get();
+            entry.key.assign(mc_.memcached_result_key_value(r), mc_.memcached_result_key_length(r));
+            entry.value.bytes.assign(mc_.memcached_result_value(r), mc_.memcached_result_length(r));
+            entry.value.flags = mc_.memcached_result_flags(result.get());
             auto listed = std::find_if(pending.begin(), pending.end(),
                                        [&](const MetadumpItem& i) { return i.key == entry.key; });
             if (listed != pending.end()) {
@@ -281,8 +282,8 @@ private:
 
     [[noreturn]] void fail(std::size_t s, memcached_return_t rc, const char* operation) const {
         memcached_st* h = handles_[s].get();
-        std::string what = memcached_strerror(h, rc);
-        int err = memcached_last_error_errno(h);
+        std::string what = mc_.memcached_strerror(h, rc);
+        int err = mc_.memcached_last_error_errno(h);
         if (rc == MEMCACHED_TIMEOUT)
             what = fmt::format("no answer within {} ms", options_.io_timeout.count());
         else if (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD)
@@ -295,6 +296,8 @@ private:
         throw StoreError(fmt::format("memcached at {} refused {}: {}", server, operation, what));
     }
 
+    // Loads libmemcached before anything else (StoreUnavailable if absent).
+    const LibmemcachedApi& mc_ = libmemcached();
     MemcachedClientOptions options_;
     std::vector<std::string> nodes_;
     std::vector<Handle> handles_;

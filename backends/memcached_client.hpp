@@ -11,6 +11,9 @@
 // server, chosen by us; libmemcached's own distribution differs). pylibmc and
 // python-memcached hash differently; with several servers they are refused.
 //
+// libmemcached is dlopen'ed when the first client is opened (backends/
+// libmemcached_api.hpp); without it, opening one is a StoreUnavailable.
+//
 // Listing keys (scan_prefix) uses `lru_crawler metadump`: best effort, see
 // listing_is_exact() and backends/memcached_metadump.hpp.
 

@@ -1,6 +1,6 @@
 #include "backends/pg_connection.hpp"
 
-#include <libpq-fe.h>
+#include "backends/libpq_api.hpp"
 
 #include <cstdlib>
 
@@ -54,17 +54,17 @@ std::string without_quoted(std::string_view text) {
 }
 
 std::string field(const PGresult* result, int code) {
-    const char* value = PQresultErrorField(result, code);
+    const char* value = pq().PQresultErrorField(result, code);
     return value ? std::string(value) : std::string();
 }
 
 bool is_known_keyword(const std::string& keyword) {
     static const std::vector<std::string> known = [] {
         std::vector<std::string> names;
-        PQconninfoOption* defaults = PQconndefaults();
+        PQconninfoOption* defaults = pq().PQconndefaults();
         if (defaults) {
             for (PQconninfoOption* o = defaults; o->keyword; ++o) names.emplace_back(o->keyword);
-            PQconninfoFree(defaults);
+            pq().PQconninfoFree(defaults);
         }
         return names;
     }();
@@ -77,30 +77,34 @@ void ignore_notice(void*, const char*) {}
 
 }  // namespace
 
-void PgResult::Deleter::operator()(void* result) const { PQclear(static_cast<PGresult*>(result)); }
+void PgResult::Deleter::operator()(void* result) const { pq().PQclear(static_cast<PGresult*>(result)); }
 PgResult::PgResult() = default;
 PgResult::~PgResult() = default;
 PgResult::PgResult(PgResult&&) noexcept = default;
 PgResult& PgResult::operator=(PgResult&&) noexcept = default;
 
-int PgResult::rows() const { return result_ ? PQntuples(as_result(result_.get())) : 0; }
-bool PgResult::is_null(int row, int column) const { return PQgetisnull(as_result(result_.get()), row, column) != 0; }
+int PgResult::rows() const { return result_ ? pq().PQntuples(as_result(result_.get())) : 0; }
+bool PgResult::is_null(int row, int column) const {
+    return pq().PQgetisnull(as_result(result_.get()), row, column) != 0;
+}
 std::string_view PgResult::text(int row, int column) const {
     const PGresult* r = as_result(result_.get());
-    return {PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column))};
+    return {pq().PQgetvalue(r, row, column), static_cast<std::size_t>(pq().PQgetlength(r, row, column))};
 }
 std::uint64_t PgResult::affected() const {
-    const char* n = result_ ? PQcmdTuples(const_cast<PGresult*>(as_result(result_.get()))) : nullptr;
+    const char* n = result_ ? pq().PQcmdTuples(const_cast<PGresult*>(as_result(result_.get()))) : nullptr;
     return n && *n ? std::strtoull(n, nullptr, 10) : 0;
 }
 
-void PgConnection::Deleter::operator()(void* conn) const { PQfinish(static_cast<PGconn*>(conn)); }
+void PgConnection::Deleter::operator()(void* conn) const { pq().PQfinish(static_cast<PGconn*>(conn)); }
 
 PgConnection::PgConnection(void* conn) : conn_(conn) {
     PGconn* c = as_conn(conn);
-    const char* host = PQhost(c);
-    target_ = fmt::format("postgresql://{}@{}:{}/{}", PQuser(c) ? PQuser(c) : "", host && *host ? host : "localhost",
-                          PQport(c) ? PQport(c) : "", PQdb(c) ? PQdb(c) : "");
+    const LibpqApi& api = pq();
+    const char* host = api.PQhost(c);
+    target_ = fmt::format("postgresql://{}@{}:{}/{}", api.PQuser(c) ? api.PQuser(c) : "",
+                          host && *host ? host : "localhost", api.PQport(c) ? api.PQport(c) : "",
+                          api.PQdb(c) ? api.PQdb(c) : "");
 }
 PgConnection::~PgConnection() = default;
 
@@ -117,14 +121,14 @@ std::unique_ptr<PgConnection> PgConnection::connect(const PgParams& params) {
             first_dbname = false;
             char* error = nullptr;
             if (value.find('=') != std::string::npos || value.rfind("postgres", 0) == 0) {
-                PQconninfoOption* parsed = PQconninfoParse(value.c_str(), &error);
+                PQconninfoOption* parsed = pq().PQconninfoParse(value.c_str(), &error);
                 if (!parsed) {
                     std::string message = error ? one_line(without_quoted(error)) : "out of memory";
-                    PQfreemem(error);
+                    pq().PQfreemem(error);
                     throw ConfigError(
                         fmt::format("the PostgreSQL connection URI / conninfo string is invalid: {}", message));
                 }
-                PQconninfoFree(parsed);
+                pq().PQconninfoFree(parsed);
             }
         }
         keywords.push_back(key.c_str());
@@ -133,12 +137,12 @@ std::unique_ptr<PgConnection> PgConnection::connect(const PgParams& params) {
     keywords.push_back(nullptr);
     values.push_back(nullptr);
 
-    PGconn* raw = PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
+    PGconn* raw = pq().PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
     if (!raw) throw StoreUnavailable("cannot connect to PostgreSQL: out of memory");
     std::unique_ptr<PgConnection> conn(new PgConnection(raw));
-    PQsetNoticeProcessor(raw, ignore_notice, nullptr);
-    if (PQstatus(raw) != CONNECTION_OK) {
-        const std::string message = one_line(PQerrorMessage(raw));
+    pq().PQsetNoticeProcessor(raw, ignore_notice, nullptr);
+    if (pq().PQstatus(raw) != CONNECTION_OK) {
+        const std::string message = one_line(pq().PQerrorMessage(raw));
         // The server's FATAL for a missing database is the only startup
         // failure that is a configuration problem rather than an outage.
         if (message.find("database \"") != std::string::npos && message.find("does not exist") != std::string::npos)
@@ -152,7 +156,7 @@ PgResult PgConnection::finish(void* raw) const {
     PgResult result;
     result.result_.reset(raw);
     const PGresult* r = as_result(raw);
-    ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    ExecStatusType status = r ? pq().PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
     PgFailure failure;
     if (r) {
@@ -162,8 +166,8 @@ PgResult PgConnection::finish(void* raw) const {
         failure.table = field(r, PG_DIAG_TABLE_NAME);
         failure.column = field(r, PG_DIAG_COLUMN_NAME);
     }
-    if (failure.message.empty()) failure.message = one_line(PQerrorMessage(as_conn(conn_.get())));
-    if (PQstatus(as_conn(conn_.get())) != CONNECTION_OK) failure.sqlstate.clear();  // the connection is gone
+    if (failure.message.empty()) failure.message = one_line(pq().PQerrorMessage(as_conn(conn_.get())));
+    if (pq().PQstatus(as_conn(conn_.get())) != CONNECTION_OK) failure.sqlstate.clear();  // the connection is gone
     result.failure_ = std::move(failure);
     return result;
 }
@@ -178,8 +182,8 @@ PgResult PgConnection::try_exec(std::string_view sql, const std::vector<PgParam>
         values.push_back(p.value ? p.value->c_str() : nullptr);
     }
     const std::string text(sql);
-    return finish(PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()), types.data(),
-                               values.data(), nullptr, nullptr, 0));
+    return finish(pq().PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()),
+                                    types.data(), values.data(), nullptr, nullptr, 0));
 }
 
 PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& params, std::string_view what) {
@@ -190,7 +194,7 @@ PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& pa
 
 PgResult PgConnection::try_run(std::string_view sql) {
     const std::string text(sql);
-    return finish(PQexec(as_conn(conn_.get()), text.c_str()));
+    return finish(pq().PQexec(as_conn(conn_.get()), text.c_str()));
 }
 
 void PgConnection::run(std::string_view sql, std::string_view what) {
@@ -210,18 +214,18 @@ void PgConnection::fail(const PgFailure& failure, std::string_view what) const {
 }
 
 bool PgConnection::in_transaction() const {
-    return PQtransactionStatus(as_conn(conn_.get())) != PQTRANS_IDLE;
+    return pq().PQtransactionStatus(as_conn(conn_.get())) != PQTRANS_IDLE;
 }
 
 std::string PgConnection::quote_literal(std::string_view text) const {
-    char* quoted = PQescapeLiteral(as_conn(conn_.get()), text.data(), text.size());
+    char* quoted = pq().PQescapeLiteral(as_conn(conn_.get()), text.data(), text.size());
     if (!quoted) throw StoreError(fmt::format("cannot quote a value for {}", target_));
     std::string out(quoted);
-    PQfreemem(quoted);
+    pq().PQfreemem(quoted);
     return out;
 }
 
-int PgConnection::server_version() const { return PQserverVersion(as_conn(conn_.get())); }
+int PgConnection::server_version() const { return pq().PQserverVersion(as_conn(conn_.get())); }
 
 std::string pg_text_array(const std::vector<std::string_view>& items) {
     std::string out = "{";

@@ -1,7 +1,8 @@
 #pragma once
 
 // One libpq connection, the only place libpq appears (libpq-fe.h stays in the
-// .cpp). Statements go out with PQexecParams in text format; errors come back
+// .cpp; libpq itself is dlopen'ed on first use, see backends/libpq_api.hpp, and
+// its absence is a StoreUnavailable). Statements go out with PQexecParams in text format; errors come back
 // as the store error kinds sessionctl reports, with SQLSTATE and the fields
 // PostgreSQL names (constraint, table, column) for callers that must tell
 // "key taken" from any other failure. No message ever holds a password: we

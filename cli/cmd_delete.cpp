@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "backends/cached_db_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
@@ -85,6 +86,10 @@ ExitCode delete_keys(const DeleteArgs& args, Context& ctx) {
     for (const auto& key : keys) {
         if (interrupted()) break;
         if (!store->fetch(key)) {
+            // Django's delete() is unconditional: on cached_db it also drops a
+            // cache copy that outlived its row (a request refilled the cache
+            // while the row was being deleted), which Django would still serve.
+            if (!args.dry_run && store->engine() == kCachedDbEngine) session->delete_session(key);
             ctx.note(fmt::format("{}: no such session (already gone)", key));
             continue;
         }

@@ -385,8 +385,8 @@ TEST_CASE("sessions Django writes with PyMemcacheCache are read back with their 
         REQUIRE(e.value.ttl_seconds);
         CHECK(*e.value.ttl_seconds > 1209600 - 60);
         // memcached's clock ticks once a second, so "exp - now" in a metadump
-        // can read one second more than the TTL given.
-        CHECK(*e.value.ttl_seconds <= 1209600 + 1);
+        // can read a second or two more than the TTL given.
+        CHECK(*e.value.ttl_seconds <= 1209600 + 2);
         CHECK_FALSE(e.value.persistent);
     }
     for (const auto& w : written) client->remove(w["key"].get<std::string>());
@@ -468,7 +468,9 @@ TEST_CASE("memcached TTLs: none, zero, negative, relative and beyond 30 days", "
     CHECK(by_key[prefix + "none"].persistent);
     CHECK_FALSE(by_key[prefix + "none"].ttl_seconds);
     REQUIRE(by_key[prefix + "rel"].ttl_seconds);
-    CHECK(*by_key[prefix + "rel"].ttl_seconds <= 300);
+    // memcached's clock ticks once a second (and lags ours): a metadump may
+    // read a second or two more than the TTL given.
+    CHECK(*by_key[prefix + "rel"].ttl_seconds <= 300 + 2);
     CHECK(*by_key[prefix + "rel"].ttl_seconds >= 295);
     // Over 30 days went out as an absolute time: the server reports the same
     // remaining lifetime.

@@ -1,38 +1,74 @@
 #!/usr/bin/python3
 """Race tests against real Django (issue 7): Django workers keep saving,
 extending and logging users in while sessionctl's clearsessions,
-delete --user and expire run, on the db (SQLite) and file engines.
+delete --user, delete --where and expire run, on the db (SQLite), file,
+cache (Redis and memcached) and cached_db (SQLite + Redis) engines.
 
     run_race_tests.py --sessionctl PATH [--seconds 10] [--workers 3] [-k ENGINE]
 
+ENGINE: db, file, cache_redis, cache_memcached, cached_db. The cache engines
+use the shared servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED
+(Redis db 9, a KEY_PREFIX of the run's own; see race_caches.py); without them
+they SKIP, or FAIL when SESSIONCTL_REQUIRE_SERVERS=1. Redis is reached through
+django-redis (Django 3.2 has no RedisCache), memcached through PyMemcacheCache.
+
 Each worker is a process running the system Django (3.2) that, in a loop:
-creates sessions (set_expiry 1-2 hours), reopens its own and extends them
-(set_expiry + save), and "logs in" users 1-5 (the three _auth_user_* keys
-login() writes; user 3 is the one sessionctl logs out). Every successful
-save is journalled (key, expiry written, start and end time); UpdateError
-(the row or file vanished: Django's own "never resurrect") makes the worker
-forget the key. The table / directory starts with 1,000 expired sessions
-(some expire while the run goes on), and live "target" sessions for expire.
+creates sessions, short-lived ones (set_expiry 1-4 s: they expire mid-run,
+so clearsessions removes workers' sessions too, racing the requests that
+extend them just in time) and long ones (1-2 hours), reopens its own and
+extends them (set_expiry 1-2 hours + save; most requests come from logged-in users,
+and a view works 0-5 ms between load() and save()), and "logs in" users 1-5
+(the three _auth_user_* keys login() writes; user 3, whom sessionctl logs
+out, is the busiest). On the cache engines every cache.set pauses 0-10 ms
+first (a busy network or GIL), which widens the windows the invariants are
+about, so resurrections actually happen in a 10 s run.
+Every request is journalled (key, expiry written, start and end time, user,
+whether save() succeeded); UpdateError (the session vanished: Django's own
+"never resurrect") makes the worker forget the key. The store starts with
+1,000 expired sessions (some expire while the run goes on), and live
+"target" sessions for expire.
+
+New anonymous sessions hold hits=0; each extension increments it.
 
 Meanwhile sessionctl runs in turn: `-v --json clearsessions`,
-`-v --json delete --user 3`, `expire TARGET --now` (then a clearsessions
-removes it) and `expire TARGET --in 7200`. Checked afterwards:
+`-v --json delete --user 3`, `-v --json delete --where hits=0` (visitors who
+never came back: a request extending one after the scan read it makes it no
+longer match, so a delete that is not conditional loses a live session),
+`expire TARGET --now` and `expire TARGET --in 7200`. When the workers have
+stopped, the store is read directly (SQLite, the directory, redis-py / pymemcache), then a final
+clearsessions and delete --user run, and it is read again.
 
-db engine (Django's SQL is conditional, so the invariants are strict):
-  - no live session lost: every key whose last journalled save wrote a future
-    expiry, not owned by user 3 and not an expire --now target, still exists;
-  - no deleted session comes back: no key that clearsessions or delete --user
-    reported as removed exists at the end;
-  - no expired-only session left once a final clearsessions ran.
-file engine (Django's FileStore.save() checks the file exists, then renames a
-temporary file over it; a delete between the two brings the file back, in
-Django itself): a removed key that exists at the end is a resurrection. Each
-must be explained by a journalled Django save of that key that was in flight
-while the removing command ran; the count is printed. Lost live sessions are
-checked as for the db engine.
+Invariants (a removed key is one a sessionctl run reported as deleted):
+  all engines:
+  - no live session lost: every key whose last successful save wrote an
+    expiry more than a minute after the run and hits >= 1 (or a logged-in
+    user other than 3), and is not an expire --now target, is still there
+    (cached_db: its row);
+  - every `expire --in 7200` target is still there;
+  - after the final clearsessions and delete --user: no expire --now target
+    and no session of user 3 is left (cached_db: except the cached copies
+    counted below, which sessionctl, listing the table, cannot see).
+  db (Django's SQL is conditional): no removed key exists at the end, and no
+    expired row is left after the final clearsessions.
+  file (FileStore.save() checks the file exists, then renames a temporary
+    file over it) and cache (SessionStore.save() of an existing session is
+    cache.get, then a plain cache.set): a removed key that exists at the end
+    is a resurrection, which Django's own delete allows too. Each must be
+    explained by a successful journalled save of that key in flight while the
+    removing command ran.
+  cached_db: rows as on the db engine (strict). A removed key whose cache
+    entry exists at the end (Django would serve it from the cache) is a
+    resurrection; each must be explained by a journalled request on that key
+    (a save's cache.set, or load()'s refill from the row it read before the
+    delete) in flight while the removing command ran, or be the cached copy
+    of a session clearsessions removed as expired that times out with it
+    (TTL ends within a request's duration + 2 s of the expiry last saved:
+    Django's cached_db serves that copy until then too).
+Counts of each are printed, with how many sessions each delete kept because
+a request rewrote them after the scan (exit 5).
 
-Prints one PASS/FAIL line per engine with the counts, "N passed, M failed";
-exit 1 on any failure.
+Prints one PASS/FAIL/SKIP line per engine with the counts, then
+"N passed, M failed, K skipped"; exit 1 on any failure.
 """
 
 import argparse
@@ -48,97 +84,143 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from race_caches import CacheServer, server_missing  # noqa: E402
+
 SECRET = "race-test-secret-3f8a2c6e1b-never-printed-0123456789abcdefXYZ"
 DB_ENGINE = "django.contrib.sessions.backends.db"
 FILE_ENGINE = "django.contrib.sessions.backends.file"
+CACHE_ENGINE = "django.contrib.sessions.backends.cache"
+CACHED_DB_ENGINE = "django.contrib.sessions.backends.cached_db"
 OUT_USER = "3"
+# name -> (SESSION_ENGINE, cache server kind or None)
+ENGINES = {
+    "db": (DB_ENGINE, None),
+    "file": (FILE_ENGINE, None),
+    "cache_redis": (CACHE_ENGINE, "redis"),
+    "cache_memcached": (CACHE_ENGINE, "memcached"),
+    "cached_db": (CACHED_DB_ENGINE, "redis"),
+}
+HAS_DB = (DB_ENGINE, CACHED_DB_ENGINE)
 
 
-def django_setup(engine, db, session_dir):
+def django_setup(engine, db, session_dir, caches=None):
     import django
     from django.conf import settings
+    extra = {"CACHES": caches} if caches else {}
     settings.configure(
         SECRET_KEY=SECRET, USE_TZ=True, TIME_ZONE="UTC", INSTALLED_APPS=["django.contrib.sessions"],
         SESSION_ENGINE=engine, SESSION_FILE_PATH=str(session_dir),
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(db),
                                "OPTIONS": {"timeout": 10}}},
+        **extra,
     )
     django.setup()
 
 
-def worker(n, engine, db, session_dir, journal_path, stop_at, seed):
-    django_setup(engine, db, session_dir)
+def worker(n, engine, db, session_dir, caches, journal_path, stop_at, seed):
+    django_setup(engine, db, session_dir, caches)
     from importlib import import_module
     from django.conf import settings
     from django.contrib.sessions.backends.base import UpdateError
     from django.db.utils import OperationalError
     store = import_module(settings.SESSION_ENGINE).SessionStore
     rng = random.Random(seed)
+    if engine in (CACHE_ENGINE, CACHED_DB_ENGINE):
+        # A request can pause between reading and writing (GIL, network, a
+        # busy cache): up to 10 ms before each cache.set widens the windows
+        # the invariants are about (save's get..set, load()'s row..refill).
+        from django.core.cache import caches
+        cache = caches[settings.SESSION_CACHE_ALIAS]  # per thread: the instance SessionStore uses
+        plain_set = cache.set
+
+        def paused_set(*a, **kw):
+            time.sleep(rng.uniform(0, 0.010))
+            return plain_set(*a, **kw)
+        cache.set = paused_set
     mine = []  # keys this worker keeps touching
     errors = {"locked": 0, "update_error": 0, "other": 0}
     with open(journal_path, "w") as journal:
-        def record(s, start, user):
-            expiry = s.get_expiry_date().timestamp()
-            journal.write(json.dumps([s.session_key, expiry, start, time.time(), user]) + "\n")
+        def record(key, expiry, start, user, ok=True, hits=None):
+            journal.write(json.dumps([key, expiry, start, time.time(), user, ok, hits]) + "\n")
+
+        def new_session(expiry, user=None):
+            s = store()
+            if user:
+                s["_auth_user_id"] = user
+                s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+                s["_auth_user_hash"] = "%064x" % rng.getrandbits(256)
+            else:  # a visitor who never came back yet: what `delete --where hits=0` removes
+                s["cart"] = [rng.randrange(100)]
+                s["hits"] = 0
+            s.set_expiry(expiry)
+            s.save()
+            mine.append((s.session_key, user))
+            return s
 
         while time.time() < stop_at:
             start = time.time()
             op = rng.random()
+            key = None
             try:
-                if op < 0.3 or not mine:            # a new visitor
-                    s = store()
-                    s["cart"] = [rng.randrange(100)]
-                    s.set_expiry(rng.randrange(3600, 7200))
-                    s.save()
-                    mine.append((s.session_key, None))
-                    record(s, start, None)
-                elif op < 0.5:                      # log a user in (what login() stores)
-                    user = str(rng.randrange(1, 6))
-                    s = store()
-                    s["_auth_user_id"] = user
-                    s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-                    s["_auth_user_hash"] = "%064x" % rng.getrandbits(256)
-                    s.set_expiry(rng.randrange(3600, 7200))
-                    s.save()
-                    mine.append((s.session_key, user))
-                    record(s, start, user)
-                else:                               # a request that extends a session
-                    i = rng.randrange(len(mine))
+                if not mine or 0.15 <= op < 0.3:    # a new visitor
+                    s = new_session(rng.randrange(3600, 7200))
+                    record(s.session_key, s.get_expiry_date().timestamp(), start, None, hits=0)
+                elif op < 0.15:                     # a visitor whose session expires within seconds
+                    s = new_session(rng.randrange(1, 5))
+                    record(s.session_key, s.get_expiry_date().timestamp(), start, None, hits=0)
+                elif op < 0.45:                     # log a user in (what login() stores)
+                    user = rng.choice("1233345")  # user 3, whom sessionctl logs out, is the busiest
+                    s = new_session(rng.randrange(3600, 7200), user)
+                    record(s.session_key, s.get_expiry_date().timestamp(), start, user)
+                else:                               # a request that extends a session (often a recent one)
+                    users = [j for j, m in enumerate(mine) if m[1]]
+                    if op < 0.65 and users:         # logged-in users make most requests
+                        i = rng.choice(users[-30:])
+                    elif op < 0.85:
+                        i = rng.randrange(max(0, len(mine) - 20), len(mine))
+                    else:
+                        i = rng.randrange(len(mine))
                     key, user = mine[i]
                     s = store(key)
                     if not s.exists(key):
                         mine.pop(i)
                         continue
-                    s["hits"] = s.get("hits", 0) + 1
+                    s["hits"] = s.get("hits", 0) + 1  # load()
+                    time.sleep(rng.uniform(0, 0.005))  # the view's own work
                     s.set_expiry(rng.randrange(3600, 7200))
                     s.save()
                     if s.session_key != key:        # it expired or vanished on load: a new session
                         mine[i] = (s.session_key, None)
                         user = None
-                    record(s, start, user)
+                    record(s.session_key, s.get_expiry_date().timestamp(), start, user, hits=s["hits"])
             except UpdateError:
                 errors["update_error"] += 1
+                # Not saved, but cached_db's load() may have refilled the cache: journalled.
+                record(key, None, start, user, ok=False)
                 mine = [m for m in mine if m[0] != key]
             except OperationalError as e:
                 errors["locked" if "locked" in str(e) else "other"] += 1
+                if key:
+                    record(key, None, start, user, ok=False)
             journal.flush()
     with open(str(journal_path) + ".errors", "w") as f:
         json.dump(errors, f)
 
 
-def seed_store(engine, db, session_dir, expired, targets):
+def seed_store(engine, db, session_dir, caches, expired, targets):
     """Expired sessions and live expire targets, written by Django."""
     code = f"""
-import sys, os, time, datetime
+import sys, os, time, json
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from run_race_tests import django_setup
-django_setup({engine!r}, {str(db)!r}, {str(session_dir)!r})
+django_setup({engine!r}, {str(db)!r}, {str(session_dir)!r}, json.loads({json.dumps(caches)!r}))
 from importlib import import_module
 from django.conf import settings
 from django.core.management import call_command
-from django.utils import timezone
-if settings.SESSION_ENGINE.endswith(".db"):
+if settings.SESSION_ENGINE.endswith((".db", ".cached_db")):
     call_command("migrate", "sessions", verbosity=0)
 from django.db import transaction
 store = import_module(settings.SESSION_ENGINE).SessionStore
@@ -150,6 +232,7 @@ for i in range({expired} + {targets}):
     s["seed"] = i
     if i < {expired}:
         # Expired a while ago, or within the next seconds (they expire mid-run).
+        # The cache engine stores no value for a timeout <= 0: only the latter exist there.
         s.set_expiry(-86400 if i % 4 else 1 + (i % 8))  # int seconds: 3.2 cannot store a datetime
     else:
         s.set_expiry(7200)
@@ -168,44 +251,84 @@ print(" ".join(keys[{expired}:]))
     return p.stdout.split()
 
 
-def existing_keys(engine, db, session_dir):
-    if engine == DB_ENGINE:
-        con = sqlite3.connect(db, timeout=30)
+class Site:
+    """One engine's store: where it lives and how to read what it holds."""
+
+    def __init__(self, name, root):
+        self.name = name
+        self.engine, kind = ENGINES[name]
+        self.db = root / "db.sqlite3"
+        self.session_dir = root / "sessions"
+        self.cache = CacheServer(kind, self.engine) if kind else None
+        self.caches = self.cache.caches if self.cache else None
+
+    def rows(self):
+        """{key: expire_date text} of the SQLite table."""
+        con = sqlite3.connect(self.db, timeout=30)
         try:
             return {k: e for k, e in con.execute("SELECT session_key, expire_date FROM django_session")}
         finally:
             con.close()
-    return {p.name[len("sessionid"):]: None for p in Path(session_dir).iterdir()
-            if p.name.startswith("sessionid") and "_out_" not in p.name}
+
+    def state(self, keys):
+        """What the store holds: {"rows": {key: expiry} (db engines), "files": set, "cache": {key: ttl}}
+        and "present": the keys Django would find (cached_db: row or cache entry)."""
+        st = {"rows": {}, "files": set(), "cache": {}}
+        if self.engine in HAS_DB:
+            st["rows"] = self.rows()
+        if self.engine == FILE_ENGINE:
+            st["files"] = {p.name[len("sessionid"):] for p in self.session_dir.iterdir()
+                           if p.name.startswith("sessionid") and "_out_" not in p.name}
+        if self.cache:
+            st["cache"] = self.cache.remaining(keys)
+        st["present"] = set(st["rows"]) | st["files"] | set(st["cache"])
+        # The authority for "still there": the row on cached_db, else whatever holds it.
+        st["kept"] = set(st["rows"]) if self.engine == CACHED_DB_ENGINE else st["present"]
+        return st
 
 
-def run_engine(engine, sessionctl, work, seconds, workers):
-    short = "db" if engine == DB_ENGINE else "file"
-    root = work / short
+def run_engine(name, sessionctl, work, seconds, workers):
+    root = work / name
     root.mkdir()
-    db = root / "db.sqlite3"
-    session_dir = root / "sessions"
-    session_dir.mkdir()
+    site = Site(name, root)
+    engine = site.engine
+    site.session_dir.mkdir()
     secret_file = root / "secret_key"
     secret_file.write_text(SECRET + "\n")
     os.chmod(secret_file, 0o600)
     config = root / "sessionctl.json"
-    config.write_text(json.dumps({"SESSION_ENGINE": engine, "SECRET_KEY_FILE": str(secret_file), "USE_TZ": True,
-                                  "TIME_ZONE": "UTC", "SESSION_FILE_PATH": str(session_dir),
-                                  "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3",
-                                                            "NAME": str(db), "OPTIONS": {"timeout": 10}}}}))
+    settings = {"SESSION_ENGINE": engine, "SECRET_KEY_FILE": str(secret_file), "USE_TZ": True,
+                "TIME_ZONE": "UTC", "DJANGO_VERSION": "3.2", "SESSION_FILE_PATH": str(site.session_dir),
+                "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3",
+                                          "NAME": str(site.db), "OPTIONS": {"timeout": 10}}}}
+    if site.caches:
+        settings["CACHES"] = site.caches
+    config.write_text(json.dumps(settings))
     os.chmod(config, 0o600)
-    targets = seed_store(engine, db, session_dir, 1000, 40)
+    journal = []
+    try:
+        return check_engine(site, sessionctl, config, root, seconds, workers, journal)
+    finally:
+        if site.cache:
+            site.cache.cleanup({r[0] for r in journal if r[0]})
+
+
+def check_engine(site, sessionctl, config, root, seconds, workers, journal):
+    engine = site.engine
+    # The cache engine keeps no expired sessions: a few seeds suffice there.
+    targets = seed_store(engine, site.db, site.session_dir, site.caches, 200 if engine == CACHE_ENGINE else 1000,
+                         40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONCTL_")}
 
     stop_at = time.time() + seconds
     procs = []
     for n in range(workers):
-        p = mp.Process(target=worker, args=(n, engine, db, session_dir, root / f"journal{n}", stop_at, 1000 + n))
+        p = mp.Process(target=worker, args=(n, engine, site.db, site.session_dir, site.caches, root / f"journal{n}",
+                                            stop_at, 1000 + n))
         p.start()
         procs.append(p)
 
-    runs = []  # (command, start, end, removed keys, exit code)
+    runs = []  # (command, start, end, removed keys, exit code, kept because rewritten meanwhile)
     problems = []
 
     def sessionctl_run(*args):
@@ -213,34 +336,42 @@ def run_engine(engine, sessionctl, work, seconds, workers):
         p = subprocess.run([sessionctl, "--config", str(config), *args], capture_output=True, text=True, env=env,
                            timeout=120)
         t1 = time.time()
-        removed = []
+        removed, kept = [], 0
         if "--json" in args and p.stdout.strip():
             try:
-                removed = json.loads(p.stdout.strip().splitlines()[-1]).get("keys", [])
+                out = json.loads(p.stdout.strip().splitlines()[-1])
+                removed = out.get("keys", [])
+                kept = out.get("matched", 0) - out.get("deleted", 0)
             except ValueError:
                 problems.append(f"{' '.join(args)}: unreadable JSON {p.stdout[:200]!r}")
         if p.returncode not in (0, 1, 5):
             problems.append(f"{' '.join(args)}: exit {p.returncode}: {p.stderr.strip()[:300]!r}")
-        runs.append((" ".join(args), t0, t1, removed, p.returncode))
+        runs.append((" ".join(args), t0, t1, removed, p.returncode, kept))
         return p
 
-    expired_now = []
+    expired_now, extended, not_extended = [], [], []
     i = 0
     while time.time() < stop_at:
-        sessionctl_run("-v", "--json", "clearsessions", *(["--sleep", "0.01"] if engine == DB_ENGINE else []))
+        sessionctl_run("-v", "--json", "clearsessions", *(["--sleep", "0.01"] if engine in HAS_DB else []))
         sessionctl_run("-v", "--json", "delete", "--user", OUT_USER)
-        if i < len(targets):
+        sessionctl_run("-v", "--json", "delete", "--where", "hits=0")
+        if i + 1 < len(targets):
             sessionctl_run("expire", targets[i], "--now")
             expired_now.append(targets[i])
-            sessionctl_run("expire", targets[i + 1], "--in", "7200")
+            r = sessionctl_run("expire", targets[i + 1], "--in", "7200")
+            (extended if r.returncode == 0 else not_extended).append((targets[i + 1], r.stderr.strip()[:200]))
             i += 2
         time.sleep(0.05)
     for p in procs:
         p.join(timeout=60)
+        if p.exitcode != 0:
+            problems.append(f"a Django worker exited with {p.exitcode}")
     end_time = time.time()
-    sessionctl_run("-v", "--json", "clearsessions")
+    if not_extended:  # nothing else touches the targets: each must succeed
+        problems.append(f"{len(not_extended)} of {len(not_extended) + len(extended)} expire --in 7200 failed, "
+                        f"e.g. {not_extended[0]}")
+    extended = [k for k, _ in extended]
 
-    journal = []
     errors = {}
     for n in range(workers):
         with open(root / f"journal{n}") as f:
@@ -248,46 +379,109 @@ def run_engine(engine, sessionctl, work, seconds, workers):
         with open(root / f"journal{n}.errors") as f:
             for k, v in json.load(f).items():
                 errors[k] = errors.get(k, 0) + v
-    final = existing_keys(engine, db, session_dir)
+    journal.sort(key=lambda r: r[3])
+    removed_by = {}
+    for cmd, t0, t1, keys, _, _ in runs:
+        for k in keys:
+            removed_by.setdefault(k, []).append((t0, t1, cmd))
+    known = {r[0] for r in journal if r[0]} | set(removed_by) | set(targets)
+    st = site.state(known)
+    probe_time = time.time()
 
-    # Last journalled save per key.
+    # No live session lost.
     last = {}
-    for key, expiry, start, end, user in sorted(journal, key=lambda r: r[3]):
-        last[key] = (expiry, user)
-    lost = [k for k, (expiry, user) in last.items()
-            if expiry > end_time + 60 and user != OUT_USER and k not in expired_now and k not in final]
+    for key, expiry, start, end, user, ok, hits in journal:
+        if ok:
+            last[key] = (expiry, user, hits)
+    # Sessions sessionctl was asked to remove (user 3's; never extended, hits=0) may go.
+    lost = [k for k, (expiry, user, hits) in last.items()
+            if expiry > end_time + 60 and user != OUT_USER and hits != 0 and k not in expired_now
+            and k not in st["kept"]]
     if lost:
         problems.append(f"{len(lost)} live sessions lost, e.g. {lost[:3]}")
+    gone_targets = [k for k in extended if k not in st["kept"]]
+    if gone_targets:
+        problems.append(f"{len(gone_targets)} sessions extended by expire --in 7200 are gone, e.g. {gone_targets[:3]}")
 
-    removed_by = {}
-    for cmd, t0, t1, keys, _ in runs:
-        for k in keys:
-            removed_by.setdefault(k, []).append((t0, t1))
-    back = [k for k in removed_by if k in final]
-    explained = []
+    # Removed keys that are back.
+    by_key = {}
+    for key, expiry, start, end, user, ok, _ in journal:
+        by_key.setdefault(key, []).append((start, end, ok, expiry))
+
+    def in_flight(k, saves_only):
+        return any(s <= t1 and e >= t0 for (t0, t1, _) in removed_by[k] for (s, e, ok, _) in by_key.get(k, [])
+                   if ok or not saves_only)
+
+    def lingering(k):
+        # cached_db: the cached copy of a session clearsessions removed as expired, timing out with it.
+        ttl = st["cache"].get(k)
+        ops = by_key.get(k, [])
+        saved = [x for (_, _, ok, x) in ops if ok]
+        if ttl is None or not saved or not all("clearsessions" in c for (_, _, c) in removed_by[k]):
+            return False
+        if saved[-1] > max(t1 for (_, t1, _) in removed_by[k]):
+            return False  # it was not expired when clearsessions removed it
+        longest = max(e - s for (s, e, _, _) in ops)
+        return probe_time + ttl <= saved[-1] + longest + 2
+
+    back = [k for k in removed_by if k in st["present"]]
+    rows_back = [k for k in back if k in st["rows"]]
+    linger, explained, unexplained = [], [], []
     for k in back:
-        saves = [(s, e) for key, _, s, e, _ in journal if key == k]
-        if any(s <= t1 and e >= t0 for (t0, t1) in removed_by[k] for (s, e) in saves):
+        if k in rows_back:
+            continue
+        if engine == CACHED_DB_ENGINE and lingering(k):
+            linger.append(k)
+        elif in_flight(k, saves_only=engine != CACHED_DB_ENGINE):
             explained.append(k)
-    unexplained = [k for k in back if k not in explained]
+        else:
+            unexplained.append(k)
     if engine == DB_ENGINE and back:
         problems.append(f"{len(back)} deleted sessions came back, e.g. {back[:3]}")
-    elif unexplained:
-        problems.append(f"{len(unexplained)} resurrections not explained by an in-flight Django save, "
+    if engine == CACHED_DB_ENGINE and rows_back:
+        problems.append(f"{len(rows_back)} deleted rows came back, e.g. {rows_back[:3]}")
+    if engine != DB_ENGINE and unexplained:
+        problems.append(f"{len(unexplained)} resurrections not explained by an in-flight Django request, "
                         f"e.g. {unexplained[:3]}")
-    # After the final clearsessions nothing expired is left (db: by expire_date).
-    if engine == DB_ENGINE:
+
+    # A final clearsessions and delete --user, with nothing racing them, finish the job.
+    sessionctl_run("-v", "--json", "clearsessions")
+    sessionctl_run("-v", "--json", "delete", "--user", OUT_USER)
+    st = site.state(known)
+    left = [k for k in expired_now if k in st["present"]]
+    if left:
+        problems.append(f"{len(left)} expire --now targets still there after clearsessions, e.g. {left[:3]}")
+    user_keys = {r[0] for r in journal if r[4] == OUT_USER and r[0]}
+    still_in = [k for k in user_keys if k in st["present"]]
+    # cached_db: the cached copy a racing request wrote back after the row was
+    # deleted (an explained resurrection) is served by Django until its TTL
+    # ends, and sessionctl, which lists the table, no longer sees it: counted
+    # (a known limitation), not failed. Anything else left is a failure.
+    orphans = [k for k in still_in if engine == CACHED_DB_ENGINE and k not in st["rows"] and k in explained]
+    still_in = [k for k in still_in if k not in orphans]
+    if still_in:
+        problems.append(f"{len(still_in)} sessions of user {OUT_USER} left after a final delete --user, "
+                        f"e.g. {still_in[:3]}")
+    if engine in HAS_DB:  # nothing expired is left (by expire_date)
         now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
-        stale = [k for k, e in final.items() if e < now]
+        stale = [k for k, e in st["rows"].items() if e < now]
         if stale:
             problems.append(f"{len(stale)} expired sessions left after the final clearsessions")
 
-    user_out = sum(len(r[3]) for r in runs if "--user" in r[0])
-    cleared = sum(len(r[3]) for r in runs if "clearsessions" in r[0])
-    summary = (f"{len(journal)} Django saves by {workers} workers in {seconds}s, "
-               f"{len(runs)} sessionctl runs (clearsessions removed {cleared}, delete --user {user_out}, "
-               f"{len(expired_now)} expire --now), lost {len(lost)}, came back {len(back)} "
-               f"({len(explained)} explained by an in-flight save), Django errors {errors}")
+    saves = sum(1 for r in journal if r[5])
+    def removed(what):
+        return sum(len(r[3]) for r in runs if what in r[0]), sum(r[5] for r in runs if what in r[0])
+    cleared = removed("clearsessions")[0]
+    summary = (f"{saves} Django saves by {workers} workers in {seconds}s, {len(runs)} sessionctl runs "
+               f"(clearsessions removed {cleared}, delete --user removed %d and kept %d rewritten meanwhile, "
+               f"delete --where hits=0 removed %d and kept %d, {len(expired_now)} expire --now), "
+               % (removed("--user") + removed("--where")) +
+               f"lost {len(lost)}, came back {len(back)} "
+               f"({len(explained)} explained by an in-flight request"
+               + (f", {len(linger)} cached copies timing out with the expired row; {len(orphans)} cached copies "
+                  f"of user {OUT_USER}'s sessions outlive a rerun of delete --user" if engine == CACHED_DB_ENGINE
+                  else "")
+               + f"), Django errors {errors}")
     return problems, summary
 
 
@@ -296,29 +490,40 @@ def main():
     ap.add_argument("--sessionctl", required=True)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=3)
-    ap.add_argument("-k", dest="only", help="db or file")
+    ap.add_argument("-k", dest="only", action="append", choices=list(ENGINES),
+                    help="run only this engine (repeatable)")
     args = ap.parse_args()
     sessionctl = str(Path(args.sessionctl).resolve())
     work = Path(tempfile.mkdtemp(prefix="sessionctl-race-"))
-    passed = failed = 0
+    passed = failed = skipped = 0
     try:
-        for engine in (DB_ENGINE, FILE_ENGINE):
-            name = "db" if engine == DB_ENGINE else "file"
-            if args.only and args.only != name:
+        for name, (engine, kind) in ENGINES.items():
+            if args.only and name not in args.only:
                 continue
+            missing = server_missing(kind) if kind else None
+            if missing:
+                verdict, reason = missing
+                print(f"{verdict} race_{name}: {reason}", flush=True)
+                if verdict == "FAIL":
+                    failed += 1
+                else:
+                    skipped += 1
+                continue
+            t = time.time()
             try:
-                problems, summary = run_engine(engine, sessionctl, work, args.seconds, args.workers)
+                problems, summary = run_engine(name, sessionctl, work, args.seconds, args.workers)
             except Exception as e:
                 problems, summary = [f"{type(e).__name__}: {e}"], ""
+            took = f" [{time.time() - t:.0f}s]"
             if problems:
                 failed += 1
-                print(f"FAIL race_{name}: {'; '.join(problems)} [{summary}]", flush=True)
+                print(f"FAIL race_{name}: {'; '.join(problems)} [{summary}]{took}", flush=True)
             else:
                 passed += 1
-                print(f"PASS race_{name}: {summary}", flush=True)
+                print(f"PASS race_{name}: {summary}{took}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
