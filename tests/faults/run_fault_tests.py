@@ -28,8 +28,6 @@ import argparse
 import base64
 import datetime
 import fcntl
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -39,12 +37,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import django_signing  # noqa: E402
+
 SECRET = "fault-test-secret-4e9b1c7d2a-never-printed-0123456789abcdefXYZ"
-SALT = "django.contrib.sessions.SessionStore"
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 DDL = ['CREATE TABLE "django_session" ("session_key" varchar(40) NOT NULL PRIMARY KEY, '
        '"session_data" text NOT NULL, "expire_date" datetime NOT NULL)',
        'CREATE INDEX "django_session_expire_date_a5c62663" ON "django_session" ("expire_date")']
@@ -52,31 +50,9 @@ PYTHON = "/usr/bin/python3"
 NOBODY = 65534
 
 
-# ------------------------------------------------------------ Django signing
-
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b62(n):
-    out = ""
-    while True:
-        n, r = divmod(n, 62)
-        out = B62[r] + out
-        if n == 0:
-            return out
-
-
-def dumps(obj, secret=SECRET, salt=SALT):
-    """django.core.signing.dumps(obj, salt, compress=True) with JSONSerializer."""
-    data = json.dumps(obj, separators=(",", ":")).encode("latin-1")
-    payload = b64(data)
-    z = zlib.compress(data)
-    if len(z) < len(data) - 1:
-        payload = "." + b64(z)
-    value = payload + ":" + b62(int(time.time()))
-    key = hashlib.sha256((salt + "signer" + secret).encode()).digest()
-    return value + ":" + b64(hmac.new(key, value.encode(), hashlib.sha256).digest())
+def dumps(obj):
+    """A session value as Django's SessionStore.encode() makes it, signed with SECRET."""
+    return django_signing.dumps(obj, SECRET)
 
 
 def when(delta_seconds):

@@ -21,22 +21,19 @@ Prints PASS/FAIL per case and "N passed, M failed"; exit 1 on any failure.
 """
 
 import argparse
-import base64
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zlib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import django_signing  # noqa: E402
+
 SECRET = "limits-test-secret-5d1c9e3b7a-never-printed-0123456789abcdefXYZ"
-SALT = "django.contrib.sessions.SessionStore"
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 DJANGO_WRITER = r"""
 import json, os, random, sys
@@ -87,25 +84,6 @@ print(json.dumps(out))
 """
 
 
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b62(n):
-    out = ""
-    while True:
-        n, r = divmod(n, 62)
-        out = B62[r] + out
-        if n == 0:
-            return out
-
-
-def sign_payload(payload):
-    value = payload + ":" + b62(int(time.time()))
-    key = hashlib.sha256((SALT + "signer" + SECRET).encode()).digest()
-    return value + ":" + b64(hmac.new(key, value.encode(), hashlib.sha256).digest())
-
-
 def zlib_bomb(inflated):
     """A correctly signed session value whose JSON inflates to `inflated` bytes."""
     z = zlib.compressobj(9)
@@ -114,7 +92,7 @@ def zlib_bomb(inflated):
     for _ in range(inflated // len(chunk)):
         body += z.compress(chunk)
     body += z.compress(b'"}') + z.flush()
-    return sign_payload("." + b64(body))
+    return django_signing.sign("." + django_signing.b64(body), SECRET)
 
 
 class Runner:

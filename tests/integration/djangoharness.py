@@ -1,4 +1,7 @@
-"""Helpers for the real-Django integration tests of sessionctl (db engine, SQLite).
+"""Helpers for the real-Django integration tests of sessionctl (test_*_engine.py,
+test_cache_engines.py): each module registers its tests in a `Tests` registry and
+its main() is `run_module(...)` (argument parsing, Django setup, skip rules,
+PASS/FAIL lines and the `RESULT` line run_django_tests.py reads).
 
 One Python process = one Django version. `setup_django()` configures Django once;
 each test then runs inside a `Case`: a fresh temporary directory with its own
@@ -11,6 +14,7 @@ Every sessionctl run goes through `Case.sessionctl()`, which records the output
 so that the suite can assert globally that no secret ever shows up.
 """
 
+import argparse
 import json
 import logging
 import os
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import types
 from pathlib import Path
 
@@ -74,8 +79,10 @@ def check_no_secret_leaks(min_runs):
 
 # --------------------------------------------------------------------------- Django
 
-def setup_django(sessionctl_path):
-    """settings.configure() + django.setup(), once per process."""
+def setup_django(sessionctl_path, database=None):
+    """settings.configure() + django.setup(), once per process; `database` is the
+    default connection's settings (an in-memory SQLite one, switched per Case,
+    when None)."""
     global SESSIONCTL
     SESSIONCTL = str(Path(sessionctl_path).resolve())
 
@@ -94,8 +101,8 @@ def setup_django(sessionctl_path):
             "django.contrib.auth",
             "django.contrib.sessions",
         ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3",
-                               "NAME": ":memory:"}},
+        DATABASES={"default": database or {"ENGINE": "django.db.backends.sqlite3",
+                                           "NAME": ":memory:"}},
         SESSION_ENGINE="django.contrib.sessions.backends.db",
         USE_TZ=True,
         TIME_ZONE="UTC",
@@ -195,6 +202,99 @@ def check_expire_date_format(text, what):
           f"{what}: expire_date {text!r} has a zero fraction (Django omits it)")
 
 
+def parse_iso(text, what):
+    """An ISO 8601 text from sessionctl's JSON -> datetime (a failure otherwise)."""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        fail(f"{what}: {text!r} is not an ISO 8601 datetime")
+
+
+def collect(failures, label, fn, *args):
+    """Run one sub-check, remembering its failure so the others still run."""
+    try:
+        fn(*args)
+    except TestFailure as e:
+        failures.append(f"[{label}] {e}")
+
+
+def raise_collected(failures):
+    if failures:
+        fail("\n    ".join(failures))
+
+
+def inspect_one(c, key, config=None):
+    """`sessionctl --json inspect KEY`: its one JSON object."""
+    objs = c.sessionctl("--json", "inspect", key, config=config).ok().json_lines()
+    check_eq(len(objs), 1, f"number of JSON lines from inspect {key}")
+    return objs[0]
+
+
+def logged_in_world(c):
+    """Five browser sessions written by Django: alice twice (force_login, real
+    login), bob, carol, anonymous; each client's /whoami checked."""
+    users = {"alice": c.make_user("alice", 41), "bob": c.make_user("bob", 1042),
+             "carol": c.make_user("carol", 7)}
+    clients = {}
+    clients["alice1"] = c.client()
+    clients["alice1"].force_login(users["alice"])
+    c.get(clients["alice1"], "/set?color=blue&n=1")
+    clients["alice2"] = c.client()
+    check(clients["alice2"].login(username="alice", password="pw-alice"), "client.login(alice) failed")
+    c.get(clients["alice2"], "/set?device=phone")
+    clients["bob"] = c.client()
+    check(clients["bob"].login(username="bob", password="pw-bob"), "client.login(bob) failed")
+    c.get(clients["bob"], "/set?color=red")
+    clients["carol"] = c.client()
+    clients["carol"].force_login(users["carol"])
+    clients["anon"] = c.client()
+    c.get(clients["anon"], "/set?cart=3")
+    keys = {name: c.session_key_of(cl) for name, cl in clients.items()}
+    for name, who in (("alice1", "41"), ("alice2", "41"), ("bob", "1042"), ("carol", "7"),
+                      ("anon", "anonymous")):
+        check_eq(c.get(clients[name], "/whoami"), who, f"/whoami of {name} before sessionctl")
+    return users, clients, keys
+
+
+def check_alice_logged_out(c, clients, keys, load):
+    """After `delete --user 41` in a logged_in_world: alice's two clients are
+    logged out, bob, carol and the anonymous session untouched (load(key) is the
+    engine's Django load), and a second run matches nothing (exit 1)."""
+    check_eq(c.get(clients["alice1"], "/whoami"), "anonymous", "alice (force_login client) after delete")
+    check_eq(c.get(clients["alice2"], "/whoami"), "anonymous", "alice (login client) after delete")
+    check_eq(c.get(clients["bob"], "/whoami"), "1042", "bob after deleting alice")
+    check_eq(c.get(clients["carol"], "/whoami"), "7", "carol after deleting alice")
+    check_eq(load(keys["anon"]).get("cart"), "3", "anonymous session data after deleting alice")
+
+    r = c.sessionctl("delete", "--user", "41")
+    check_eq(r.rc, 1, f"delete --user 41 again (nothing matches) exit code\n      {r.describe()}")
+
+
+def check_create_data_roundtrip(c, load, failures, check_stored=None):
+    """`create --data` and `--data-file` with nested, non-ASCII, float and big-int
+    JSON: Django's load(key) and inspect give back exactly that (types too).
+    check_stored(key, label) looks at the stored session first; failures are
+    appended to `failures`."""
+    text = '{"a":[1,2,{"b":"é😀"}],"n":1.5,"big":12345678901234567890123}'
+    want = {"a": [1, 2, {"b": "é😀"}], "n": 1.5, "big": 12345678901234567890123}
+
+    def via(label, *args):
+        r = c.sessionctl("create", *args).ok().expect_quiet_stderr()
+        key = r.out.splitlines()[0]
+        if check_stored:
+            check_stored(key, label)
+        got = load(key)
+        check_eq(got, want, f"Django's load() of a session created with {label}")
+        check_eq(json.dumps(got), json.dumps(want), "types (int/float) of the loaded data")
+        check_eq(inspect_one(c, key).get("data"), want, "inspect data")
+
+    collect(failures, "--data", via, "--data", "--data", text)
+    data_file = c.tmp / "data.json"
+    data_file.write_text(text, encoding="utf-8")
+    collect(failures, "--data-file", via, "--data-file", "--data-file", str(data_file))
+
+
 # --------------------------------------------------------------------------- results
 
 class Result:
@@ -287,35 +387,42 @@ class Case:
         return override_settings(**kw)
 
     # -- files
-    def write_secret_file(self, name, secret):
+    def write_private(self, name, text):
+        """<tmp>/name holding `text`, mode 0600 from the start (secrets, configs)."""
         p = self.tmp / name
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secret + "\n")   # like `echo "$KEY" > file`; sessionctl strips it
+            f.write(text)
         return p
 
-    def write_config(self, name="sessionctl.json", db=None, secret_file=None, extra=None,
-                     drop=(), timeout=None):
-        """A sessionctl config (Django setting names) for this case; 0600."""
+    def write_secret_file(self, name, secret):
+        # Newline-terminated like `echo "$KEY" > file`; sessionctl strips it.
+        return self.write_private(name, secret + "\n")
+
+    def store_settings(self, db=None, timeout=None):
+        """SESSION_ENGINE and the store's settings for a sessionctl config: the db
+        engine on this case's SQLite file. Engine cases override this, taking
+        their own keyword arguments (write_config passes them through)."""
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(db or self.db)}
         if timeout is not None:
             database["OPTIONS"] = {"timeout": timeout}
+        return {"SESSION_ENGINE": "django.contrib.sessions.backends.db",
+                "DATABASES": {"default": database}}
+
+    def write_config(self, name="sessionctl.json", secret_file=None, extra=None, drop=(), **store):
+        """A sessionctl config (Django setting names) for this case; 0600.
+        `drop` removes settings, then `extra` adds or replaces some."""
         cfg = {
-            "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+            **self.store_settings(**store),
             "SECRET_KEY_FILE": str(secret_file or self.secret_file),
             "USE_TZ": self.use_tz,
             "TIME_ZONE": self.time_zone,
-            "DATABASES": {"default": database},
             "DJANGO_VERSION": __import__("django").get_version(),
         }
         for k in drop:
             cfg.pop(k, None)
         cfg.update(extra or {})
-        p = self.tmp / name
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-        return p
+        return self.write_private(name, json.dumps(cfg, indent=2))
 
     # -- running sessionctl
     def sessionctl(self, *args, config=None, stdin=None, no_config=False, timeout=60):
@@ -426,3 +533,158 @@ class Case:
         dst = self.tmp / name
         shutil.copyfile(self.db, dst)
         return dst
+
+
+# --------------------------------------------------------------------------- a module's tests
+
+class Tests(list):
+    """A test module's registry, in registration order. Each test is a dict:
+    name, fn, and the fields its Case factory and skip rules read."""
+
+    DEFAULTS = dict(use_tz=True, time_zone="UTC", min_django=None, needs_case=True, whole_run=False)
+
+    def add(self, fn, suffix="", **fields):
+        self.append({**self.DEFAULTS, "name": fn.__name__ + suffix, "fn": fn, **fields})
+
+    def test(self, use_tz=True, time_zone="UTC", min_django=None, suffix="", needs_case=True):
+        """Decorator: register fn (name + suffix) to run in a Case with these settings;
+        min_django=(4, 1) SKIPs it on older Django; needs_case=False calls fn(None)."""
+        def deco(fn):
+            self.add(fn, suffix, use_tz=use_tz, time_zone=time_zone, min_django=min_django,
+                     needs_case=needs_case)
+            return fn
+        return deco
+
+    def variants(self, *specs):
+        """Register one function several times: specs are (suffix, use_tz, time_zone)."""
+        def deco(fn):
+            for suffix, use_tz, tz in specs:
+                self.test(use_tz=use_tz, time_zone=tz, suffix=suffix)(fn)
+            return fn
+        return deco
+
+    def leak_check(self, name, min_runs):
+        """The module's last test: no sessionctl run printed a secret. It judges the
+        whole run, so it is left out when -k picks some tests."""
+        def check_leaks(_case):
+            check_no_secret_leaks(min_runs)
+        check_leaks.__name__ = name
+        self.add(check_leaks, needs_case=False, whole_run=True)
+
+
+# --------------------------------------------------------------------------- a module's main()
+
+def run_module(doc, tests, case_class=Case, make_case=None, setup=setup_django, setup_step="import_django",
+               teardown=None, needs_env=None, why_skip=None, why_no_server=None):
+    """main() of a test module run by run_django_tests.py, for ONE Django version:
+
+        PYTHONPATH=... test_x.py --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
+
+    Prints `PASS|FAIL|SKIP django-5.2 name` per test (a FAIL with indented
+    details), then `RESULT <passed> <failed>` (which run_django_tests.py reads);
+    returns the exit status (1 when a test failed).
+
+    make_case(test, keep) makes a test's Case (default: case_class with the test's
+    use_tz / time_zone). setup(sessionctl) configures Django and returns its version
+    (a failure is `FAIL django-X <setup_step>`); teardown() runs after the tests.
+    Servers: needs_env=(VAR, reason) when the whole module needs $VAR (unset: every
+    test is a SKIP without setting Django up); why_no_server(test) a reason for one
+    test. Either is a FAIL under SESSIONCTL_REQUIRE_SERVERS=1. why_skip(test) is a
+    reason to SKIP a test whatever the servers (e.g. too old a Django).
+    """
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--sessionctl", required=True)
+    p.add_argument("--django", required=True, help="the Django version expected on PYTHONPATH, e.g. 5.2")
+    p.add_argument("-k", dest="filter", default=None, help="only tests whose name contains this")
+    p.add_argument("--keep", action="store_true", help="keep every temp directory")
+    args = p.parse_args()
+    label = f"django-{args.django}"
+    if make_case is None:
+        def make_case(t, keep):
+            return case_class(t["name"], use_tz=t["use_tz"], time_zone=t["time_zone"], keep=keep)
+    selected = [t for t in tests
+                if not args.filter or (args.filter in t["name"] and not t["whole_run"])]
+    required = os.environ.get("SESSIONCTL_REQUIRE_SERVERS") == "1"
+
+    if needs_env and not os.environ.get(needs_env[0]):
+        verdict = "FAIL" if required else "SKIP"
+        for t in selected:
+            print(f"{verdict} {label} {t['name']} ({needs_env[1]})", flush=True)
+        print(f"RESULT 0 {len(selected) if required else 0}", flush=True)
+        return 1 if required else 0
+
+    try:
+        got = setup(args.sessionctl)
+    except Exception as e:  # noqa: BLE001
+        print(f"FAIL {label} {setup_step}: {type(e).__name__}: {e}", flush=True)
+        print("RESULT 0 1", flush=True)
+        return 1
+    try:
+        if not (got == args.django or got.startswith(args.django + ".")):
+            print(f"FAIL {label} import_django: PYTHONPATH gives Django {got}", flush=True)
+            print("RESULT 0 1", flush=True)
+            return 1
+        passed, failed = _run_tests(label, selected, make_case, args.keep, required, why_skip, why_no_server)
+    finally:
+        if teardown:
+            teardown()
+    print(f"RESULT {passed} {failed}", flush=True)
+    return 1 if failed else 0
+
+
+def _run_tests(label, selected, make_case, keep, required, why_skip, why_no_server):
+    """Each selected test run or skipped by the rules of run_module: (passed, failed)."""
+    passed = failed = 0
+    for t in selected:
+        if t["min_django"] and django_version() < t["min_django"]:
+            need = ".".join(map(str, t["min_django"]))
+            print(f"SKIP {label} {t['name']} (needs Django >= {need})", flush=True)
+            continue
+        reason = why_skip(t) if why_skip else None
+        if reason:
+            print(f"SKIP {label} {t['name']} ({reason})", flush=True)
+            continue
+        reason = why_no_server(t) if why_no_server else None
+        if reason and required:
+            failed += 1
+            print(f"FAIL {label} {t['name']} ({reason}, SESSIONCTL_REQUIRE_SERVERS=1)", flush=True)
+            continue
+        if reason:
+            print(f"SKIP {label} {t['name']} ({reason})", flush=True)
+            continue
+        if _run_test(label, t, make_case, keep):
+            passed += 1
+        else:
+            failed += 1
+    return passed, failed
+
+
+def _run_test(label, t, make_case, keep):
+    """Run one test, print its PASS/FAIL lines; True when it passed."""
+    start = time.monotonic()
+    case = None
+    ok = False
+    NOTES.clear()
+    try:
+        if t["needs_case"]:
+            case = make_case(t, keep)
+            with case:
+                t["fn"](case)
+        else:
+            t["fn"](None)
+        ok = True
+        print(f"PASS {label} {t['name']}", flush=True)
+        for n in NOTES:
+            print(f"    note: {n}", flush=True)
+    except TestFailure as e:
+        print(f"FAIL {label} {t['name']}", flush=True)
+        print("    " + str(e).replace("\n", "\n    "), flush=True)
+    except Exception:  # noqa: BLE001 - a crash in a test is a failure, with its traceback
+        print(f"FAIL {label} {t['name']} (exception)", flush=True)
+        print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
+    if not ok and case is not None and case.tmp.is_dir():
+        print(f"    (files kept in {case.tmp})", flush=True)
+    elapsed = time.monotonic() - start
+    if elapsed > 20:
+        print(f"    (slow: {elapsed:.1f}s)", flush=True)
+    return ok

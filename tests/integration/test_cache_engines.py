@@ -12,7 +12,6 @@ Redis db 5 with a KEY_PREFIX of its own; the fault tests start a private
 redis-server on a free port. Prints PASS/FAIL/SKIP lines and `RESULT <passed> <failed>`.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -21,14 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq, fail, TestFailure  # noqa: E402
+from djangoharness import Case, check, check_eq, fail  # noqa: E402
 
 CACHE_ENGINE = "django.contrib.sessions.backends.cache"
 CACHED_DB_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -36,7 +34,9 @@ REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 DJANGO_REDIS = "django_redis.cache.RedisCache"
 DB = 5
 
-TESTS = []
+REDIS_URL = os.environ.get("SESSIONCTL_TEST_REDIS", "").rstrip("/")
+
+TESTS = h.Tests()
 
 
 def test(backends=(REDIS_CACHE, DJANGO_REDIS), engines=(CACHE_ENGINE,), needs_redis=True):
@@ -45,8 +45,7 @@ def test(backends=(REDIS_CACHE, DJANGO_REDIS), engines=(CACHE_ENGINE,), needs_re
             for engine in engines:
                 suffix = ("_redis" if backend == REDIS_CACHE else "_djredis" if backend == DJANGO_REDIS else "")
                 suffix += "_cached_db" if engine == CACHED_DB_ENGINE else ""
-                TESTS.append(dict(name=fn.__name__ + suffix, fn=fn, backend=backend, engine=engine,
-                                  needs_redis=needs_redis))
+                TESTS.add(fn, suffix, backend=backend, engine=engine, needs_redis=needs_redis)
         return fn
     return deco
 
@@ -318,63 +317,19 @@ class PrivateRedis:
 
 # --------------------------------------------------------------------------- main
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessionctl", required=True)
-    p.add_argument("--django", required=True)
-    p.add_argument("-k", dest="filter", default=None)
-    p.add_argument("--keep", action="store_true")
-    args = p.parse_args()
-    label = f"django-{args.django}"
-    try:
-        got = h.setup_django(args.sessionctl)
-    except Exception as e:  # noqa: BLE001
-        print(f"FAIL {label} import_django: {type(e).__name__}: {e}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-    redis_url = os.environ.get("SESSIONCTL_TEST_REDIS", "").rstrip("/")
-    required = os.environ.get("SESSIONCTL_REQUIRE_SERVERS") == "1"
-    have_server_binary = shutil.which("redis-server") is not None
+def why_skip(t):
+    return "RedisCache needs Django >= 4.0" if t["backend"] == REDIS_CACHE and not django_ge(4, 0) else None
 
-    passed = failed = 0
-    for t in TESTS:
-        if args.filter and args.filter not in t["name"]:
-            continue
-        why_skip = None
-        if t["backend"] == REDIS_CACHE and not django_ge(4, 0):
-            why_skip = "RedisCache needs Django >= 4.0"
-        elif t["needs_redis"] and not redis_url:
-            why_skip = "SESSIONCTL_TEST_REDIS is not set"
-        elif not t["needs_redis"] and not have_server_binary:
-            why_skip = "redis-server is not installed"
-        if why_skip:
-            if required and "Django" not in why_skip:
-                failed += 1
-                print(f"FAIL {label} {t['name']} ({why_skip}, SESSIONCTL_REQUIRE_SERVERS=1)", flush=True)
-            else:
-                print(f"SKIP {label} {t['name']} ({why_skip})", flush=True)
-            continue
-        h.NOTES.clear()
-        case = None
-        try:
-            case = CacheCase(t["name"], t["backend"], t["engine"], redis_url or None, keep=args.keep)
-            with case:
-                t["fn"](case)
-            passed += 1
-            print(f"PASS {label} {t['name']}", flush=True)
-            for n in h.NOTES:
-                print(f"    note: {n}", flush=True)
-        except TestFailure as e:
-            failed += 1
-            print(f"FAIL {label} {t['name']}", flush=True)
-            print("    " + str(e).replace("\n", "\n    "), flush=True)
-        except Exception:  # noqa: BLE001
-            failed += 1
-            print(f"FAIL {label} {t['name']} (exception)", flush=True)
-            print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
-    print(f"RESULT {passed} {failed}", flush=True)
-    return 1 if failed else 0
+
+def why_no_server(t):
+    if t["needs_redis"] and not REDIS_URL:
+        return "SESSIONCTL_TEST_REDIS is not set"
+    if not t["needs_redis"] and shutil.which("redis-server") is None:
+        return "redis-server is not installed"
+    return None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_module(
+        __doc__, TESTS, why_skip=why_skip, why_no_server=why_no_server,
+        make_case=lambda t, keep: CacheCase(t["name"], t["backend"], t["engine"], REDIS_URL or None, keep=keep)))

@@ -19,24 +19,23 @@ SESSION_FILE_PATH=...). The file engine caches its directory per class
 sessionctl gets a config JSON with the same settings.
 """
 
-import argparse
 import contextlib
 import json
 import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq, fail, TestFailure  # noqa: E402
+from djangoharness import (Case, check, check_alice_logged_out, check_create_data_roundtrip,  # noqa: E402
+                           check_eq, collect, fail, inspect_one, logged_in_world, parse_iso,
+                           raise_collected)
 
 FILE_ENGINE = "django.contrib.sessions.backends.file"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -45,38 +44,9 @@ PREFIX = "sessionid"
 DAY = 86400
 NOBODY_UID = 65534
 
-# --------------------------------------------------------------------------- registry
-
-TESTS = []
-
-
-def test(use_tz=True, time_zone="UTC", min_django=None, suffix="", needs_case=True):
-    def deco(fn):
-        TESTS.append(dict(name=fn.__name__ + suffix, fn=fn, use_tz=use_tz, time_zone=time_zone,
-                          min_django=min_django, needs_case=needs_case))
-        return fn
-    return deco
-
-
-def variants(*specs):
-    """Register one function several times: specs are (suffix, use_tz, time_zone)."""
-    def deco(fn):
-        for suffix, use_tz, tz in specs:
-            test(use_tz=use_tz, time_zone=tz, suffix=suffix)(fn)
-        return fn
-    return deco
-
-
-def collect(failures, label, fn, *args):
-    try:
-        fn(*args)
-    except TestFailure as e:
-        failures.append(f"[{label}] {e}")
-
-
-def raise_collected(failures):
-    if failures:
-        fail("\n    ".join(failures))
+TESTS = h.Tests()
+test = TESTS.test
+variants = TESTS.variants
 
 
 # --------------------------------------------------------------------------- the file case
@@ -101,24 +71,10 @@ class FileCase(Case):
         self.sessions = self.tmp / "sessions"
         self.sessions.mkdir()
 
-    def write_config(self, name="sessionctl.json", path=None, secret_file=None, extra=None,
-                     drop=(), **_ignored):
-        cfg = {
-            "SESSION_ENGINE": FILE_ENGINE,
-            "SESSION_FILE_PATH": str(path if path is not None else self.tmp / "sessions"),
-            "SECRET_KEY_FILE": str(secret_file or self.secret_file),
-            "USE_TZ": self.use_tz,
-            "TIME_ZONE": self.time_zone,
-            "DJANGO_VERSION": __import__("django").get_version(),
-        }
-        for k in drop:
-            cfg.pop(k, None)
-        cfg.update(extra or {})
-        p = self.tmp / name
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-        return p
+    def store_settings(self, path=None):
+        """The file engine on <tmp>/sessions, or on `path`."""
+        return {"SESSION_ENGINE": FILE_ENGINE,
+                "SESSION_FILE_PATH": str(path if path is not None else self.tmp / "sessions")}
 
     def __enter__(self):
         super().__enter__()
@@ -175,13 +131,6 @@ def load(key):
 
 def encode(data):
     return store().encode(data)
-
-
-def parse_iso(text, what):
-    try:
-        return datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        fail(f"{what}: {text!r} is not an ISO 8601 datetime")
 
 
 def django_view(key, directory=None):
@@ -278,37 +227,6 @@ def django_session(data=None, expiry="<unset>"):
         s.set_expiry(expiry)
     s.create()
     return s.session_key
-
-
-def inspect_one(c, key, config=None):
-    objs = c.sessionctl("--json", "inspect", key, config=config).ok().json_lines()
-    check_eq(len(objs), 1, f"number of JSON lines from inspect {key}")
-    return objs[0]
-
-
-def logged_in_world(c):
-    """Five browser sessions written by Django's file engine: alice twice, bob, carol, anonymous."""
-    users = {"alice": c.make_user("alice", 41), "bob": c.make_user("bob", 1042),
-             "carol": c.make_user("carol", 7)}
-    clients = {}
-    clients["alice1"] = c.client()
-    clients["alice1"].force_login(users["alice"])
-    c.get(clients["alice1"], "/set?color=blue&n=1")
-    clients["alice2"] = c.client()
-    check(clients["alice2"].login(username="alice", password="pw-alice"), "client.login(alice) failed")
-    c.get(clients["alice2"], "/set?device=phone")
-    clients["bob"] = c.client()
-    check(clients["bob"].login(username="bob", password="pw-bob"), "client.login(bob) failed")
-    c.get(clients["bob"], "/set?color=red")
-    clients["carol"] = c.client()
-    clients["carol"].force_login(users["carol"])
-    clients["anon"] = c.client()
-    c.get(clients["anon"], "/set?cart=3")
-    keys = {name: c.session_key_of(cl) for name, cl in clients.items()}
-    for name, who in (("alice1", "41"), ("alice2", "41"), ("bob", "1042"), ("carol", "7"),
-                      ("anon", "anonymous")):
-        check_eq(c.get(clients[name], "/whoami"), who, f"/whoami of {name} before sessionctl")
-    return users, clients, keys
 
 
 def check_session_file(path, what):
@@ -473,23 +391,9 @@ def test_file_create_login_accepted(c):
 
 @test()
 def test_file_create_data_roundtrip(c):
-    text = '{"a":[1,2,{"b":"é😀"}],"n":1.5,"big":12345678901234567890123}'
-    want = {"a": [1, 2, {"b": "é😀"}], "n": 1.5, "big": 12345678901234567890123}
     failures = []
-
-    def via(label, *args):
-        r = c.sessionctl("create", *args).ok().expect_quiet_stderr()
-        key = r.out.splitlines()[0]
-        check_session_file(c.file_of(key), label)
-        got = load(key)
-        check_eq(got, want, f"Django's load() of a session created with {label}")
-        check_eq(json.dumps(got), json.dumps(want), "types (int/float) of the loaded data")
-        check_eq(inspect_one(c, key).get("data"), want, "inspect data")
-
-    collect(failures, "--data", via, "--data", "--data", text)
-    data_file = c.tmp / "data.json"
-    data_file.write_text(text, encoding="utf-8")
-    collect(failures, "--data-file", via, "--data-file", "--data-file", str(data_file))
+    check_create_data_roundtrip(c, load, failures,
+                                check_stored=lambda key, label: check_session_file(c.file_of(key), label))
 
     def expiry(arg, want_expiry):
         r = c.sessionctl("create", "--data", '{"k":1}', "--expiry", arg).ok()
@@ -567,14 +471,7 @@ def test_file_delete_user_logs_out(c):
     for n in after:
         check_eq(after[n], before[n], f"untouched file {n} (bytes, mtime, mode)")
 
-    check_eq(c.get(clients["alice1"], "/whoami"), "anonymous", "alice (force_login client) after delete")
-    check_eq(c.get(clients["alice2"], "/whoami"), "anonymous", "alice (login client) after delete")
-    check_eq(c.get(clients["bob"], "/whoami"), "1042", "bob after deleting alice")
-    check_eq(c.get(clients["carol"], "/whoami"), "7", "carol after deleting alice")
-    check_eq(load(keys["anon"]).get("cart"), "3", "anonymous session data after deleting alice")
-
-    r = c.sessionctl("delete", "--user", "41")
-    check_eq(r.rc, 1, f"delete --user 41 again (nothing matches) exit code\n      {r.describe()}")
+    check_alice_logged_out(c, clients, keys, load)
     r = c.sessionctl("--json", "delete", "--where", "color=red", "--dry-run").ok()
     check_eq((r.json().get("matched"), r.json().get("deleted")), (1, 0), "delete --where --dry-run")
     check(c.file_of(keys["bob"]).exists(), "--dry-run deleted bob's file")
@@ -1052,75 +949,7 @@ def test_file_missing_directory(c):
     forget_storage_path()
 
 
-@test(needs_case=False)
-def test_file_no_secret_in_any_output(c):
-    h.check_no_secret_leaks(min_runs=20)
-
-
-# --------------------------------------------------------------------------- main
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessionctl", required=True)
-    p.add_argument("--django", required=True, help="the Django version expected on PYTHONPATH, e.g. 5.2")
-    p.add_argument("-k", dest="filter", default=None, help="only tests whose name contains this")
-    p.add_argument("--keep", action="store_true", help="keep every temp directory")
-    args = p.parse_args()
-    label = f"django-{args.django}"
-
-    try:
-        got = h.setup_django(args.sessionctl)
-    except Exception as e:  # noqa: BLE001
-        print(f"FAIL {label} import_django: {type(e).__name__}: {e}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-    if not (got == args.django or got.startswith(args.django + ".")):
-        print(f"FAIL {label} import_django: PYTHONPATH gives Django {got}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-
-    passed = failed = 0
-    for t in TESTS:
-        if args.filter and args.filter not in t["name"]:
-            continue
-        if t["min_django"] and h.django_version() < t["min_django"]:
-            need = ".".join(map(str, t["min_django"]))
-            print(f"SKIP {label} {t['name']} (needs Django >= {need})", flush=True)
-            continue
-        if t["name"] == "test_file_no_secret_in_any_output" and args.filter:
-            continue
-        start = time.monotonic()
-        case = None
-        ok = False
-        h.NOTES.clear()
-        try:
-            if t["needs_case"]:
-                case = FileCase(t["name"], use_tz=t["use_tz"], time_zone=t["time_zone"], keep=args.keep)
-                with case:
-                    t["fn"](case)
-            else:
-                t["fn"](None)
-            ok = True
-            passed += 1
-            print(f"PASS {label} {t['name']}", flush=True)
-            for n in h.NOTES:
-                print(f"    note: {n}", flush=True)
-        except TestFailure as e:
-            failed += 1
-            print(f"FAIL {label} {t['name']}", flush=True)
-            print("    " + str(e).replace("\n", "\n    "), flush=True)
-        except Exception:  # noqa: BLE001 - a crash in a test is a failure, with its traceback
-            failed += 1
-            print(f"FAIL {label} {t['name']} (exception)", flush=True)
-            print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
-        if not ok and case is not None and case.tmp.is_dir():
-            print(f"    (files kept in {case.tmp})", flush=True)
-        elapsed = time.monotonic() - start
-        if elapsed > 20:
-            print(f"    (slow: {elapsed:.1f}s)", flush=True)
-    print(f"RESULT {passed} {failed}", flush=True)
-    return 1 if failed else 0
-
+TESTS.leak_check("test_file_no_secret_in_any_output", min_runs=20)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_module(__doc__, TESTS, FileCase))

@@ -19,7 +19,6 @@ keys. The several-servers test starts a private memcached on a free port and
 kills it (by pid) at the end.
 """
 
-import argparse
 import json
 import os
 import re
@@ -27,13 +26,12 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq, fail, TestFailure  # noqa: E402
+from djangoharness import Case, check, check_eq, fail, inspect_one, logged_in_world, parse_iso  # noqa: E402
 
 CACHE_ENGINE = "django.contrib.sessions.backends.cache"
 PYMEMCACHE = "django.core.cache.backends.memcached.PyMemcacheCache"
@@ -41,12 +39,8 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 COOKIE_AGE = 1209600
 CACHE_PREFIX = "django.contrib.sessions.cache"
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(dict(name=fn.__name__, fn=fn))
-    return fn
+TESTS = h.Tests()
+test = TESTS.test()
 
 
 # --------------------------------------------------------------------------- the memcached case
@@ -63,25 +57,9 @@ class MemcachedCase(Case):
         return {"default": {"BACKEND": PYMEMCACHE, "LOCATION": location or self.location,
                             "KEY_PREFIX": self.key_prefix}}
 
-    def write_config(self, name="sessionctl.json", secret_file=None, extra=None, drop=(), location=None,
-                     **_ignored):
-        cfg = {
-            "SESSION_ENGINE": CACHE_ENGINE,
-            "CACHES": self.caches(location),
-            "SECRET_KEY_FILE": str(secret_file or self.secret_file),
-            "USE_TZ": self.use_tz,
-            "TIME_ZONE": self.time_zone,
-            "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(self.db)}},
-            "DJANGO_VERSION": __import__("django").get_version(),
-        }
-        for k in drop:
-            cfg.pop(k, None)
-        cfg.update(extra or {})
-        p = self.tmp / name
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-        return p
+    def store_settings(self, location=None):
+        """The cache engine on memcached (`location`, or the shared server)."""
+        return {**super().store_settings(), "SESSION_ENGINE": CACHE_ENGINE, "CACHES": self.caches(location)}
 
     def __enter__(self):
         super().__enter__()
@@ -138,37 +116,6 @@ def load(key):
 def cache():
     from django.core.cache import caches
     return caches["default"]
-
-
-def inspect_one(c, key):
-    objs = c.sessionctl("--json", "inspect", key).ok().json_lines()
-    check_eq(len(objs), 1, f"number of JSON lines from inspect {key}")
-    return objs[0]
-
-
-def parse_iso(text, what):
-    try:
-        return datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        fail(f"{what}: {text!r} is not an ISO 8601 datetime")
-
-
-def logged_in_world(c):
-    """alice (41) twice, bob (1042) once, one anonymous session with data."""
-    users = {"alice": c.make_user("alice", 41), "bob": c.make_user("bob", 1042)}
-    clients = {}
-    clients["alice1"] = c.client()
-    clients["alice1"].force_login(users["alice"])
-    c.get(clients["alice1"], "/set?color=blue")
-    clients["alice2"] = c.client()
-    check(clients["alice2"].login(username="alice", password="pw-alice"), "client.login(alice) failed")
-    clients["bob"] = c.client()
-    clients["bob"].force_login(users["bob"])
-    c.get(clients["bob"], "/set?color=red")
-    clients["anon"] = c.client()
-    c.get(clients["anon"], "/set?cart=3")
-    keys = {name: c.session_key_of(cl) for name, cl in clients.items()}
-    return users, clients, keys
 
 
 # --------------------------------------------------------------------------- tests
@@ -296,74 +243,9 @@ def test_mc_several_servers(c):
         second.stop()
 
 
-@test
-def test_mc_no_secret_in_any_output(c):
-    h.check_no_secret_leaks(min_runs=5)
-
-
-# --------------------------------------------------------------------------- main
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessionctl", required=True)
-    p.add_argument("--django", required=True, help="the Django version expected on PYTHONPATH, e.g. 5.2")
-    p.add_argument("-k", dest="filter", default=None, help="only tests whose name contains this")
-    p.add_argument("--keep", action="store_true", help="keep every temp directory")
-    args = p.parse_args()
-    label = f"django-{args.django}"
-
-    location = os.environ.get("SESSIONCTL_TEST_MEMCACHED", "")
-    required = os.environ.get("SESSIONCTL_REQUIRE_SERVERS") == "1"
-    selected = [t for t in TESTS if not args.filter or args.filter in t["name"]]
-    if not location:
-        verdict = "FAIL" if required else "SKIP"
-        for t in selected:
-            print(f"{verdict} {label} {t['name']} (SESSIONCTL_TEST_MEMCACHED is not set)", flush=True)
-        print(f"RESULT 0 {len(selected) if required else 0}", flush=True)
-        return 1 if required else 0
-
-    try:
-        got = h.setup_django(args.sessionctl)
-    except Exception as e:  # noqa: BLE001
-        print(f"FAIL {label} import_django: {type(e).__name__}: {e}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-    if not (got == args.django or got.startswith(args.django + ".")):
-        print(f"FAIL {label} import_django: PYTHONPATH gives Django {got}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-
-    passed = failed = 0
-    for t in selected:
-        start = time.monotonic()
-        case = None
-        ok = False
-        h.NOTES.clear()
-        try:
-            case = MemcachedCase(t["name"], location, keep=args.keep)
-            with case:
-                t["fn"](case)
-            ok = True
-            passed += 1
-            print(f"PASS {label} {t['name']}", flush=True)
-            for n in h.NOTES:
-                print(f"    note: {n}", flush=True)
-        except TestFailure as e:
-            failed += 1
-            print(f"FAIL {label} {t['name']}", flush=True)
-            print("    " + str(e).replace("\n", "\n    "), flush=True)
-        except Exception:  # noqa: BLE001 - a crash in a test is a failure, with its traceback
-            failed += 1
-            print(f"FAIL {label} {t['name']} (exception)", flush=True)
-            print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
-        if not ok and case is not None and case.tmp.is_dir():
-            print(f"    (files kept in {case.tmp})", flush=True)
-        elapsed = time.monotonic() - start
-        if elapsed > 20:
-            print(f"    (slow: {elapsed:.1f}s)", flush=True)
-    print(f"RESULT {passed} {failed}", flush=True)
-    return 1 if failed else 0
-
+TESTS.leak_check("test_mc_no_secret_in_any_output", min_runs=5)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_module(
+        __doc__, TESTS, needs_env=("SESSIONCTL_TEST_MEMCACHED", "SESSIONCTL_TEST_MEMCACHED is not set"),
+        make_case=lambda t, keep: MemcachedCase(t["name"], os.environ["SESSIONCTL_TEST_MEMCACHED"], keep=keep)))

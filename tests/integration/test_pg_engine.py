@@ -15,34 +15,25 @@ and drops it at the end; each test starts from empty django_session / auth_user.
 Prints PASS/FAIL/SKIP lines and finally `RESULT <passed> <failed>`.
 """
 
-import argparse
-import json
 import os
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq, fail, TestFailure  # noqa: E402
+from djangoharness import Case, check, check_eq  # noqa: E402
 
 DB_ENGINE = "django.contrib.sessions.backends.db"
 PG_URL = os.environ.get("SESSIONCTL_TEST_PG", "")
 PG_PASSWORD_URL = os.environ.get("SESSIONCTL_TEST_PG_PASSWORD_URL", "")
 DBNAME = f"sessionctl_integ_{os.getpid()}"
 
-TESTS = []
-
-
-def test(use_tz=True, time_zone="UTC", suffix=""):
-    def deco(fn):
-        TESTS.append(dict(name=fn.__name__ + suffix, fn=fn, use_tz=use_tz, time_zone=time_zone))
-        return fn
-    return deco
+TESTS = h.Tests()
+test = TESTS.test
 
 
 def both_tz(fn):
@@ -93,29 +84,12 @@ def database_settings():
 
 
 def setup_django_pg(sessionctl_path):
-    """As djangoharness.setup_django, on this process's PostgreSQL database."""
-    import django
-    from django.conf import settings
-    h.SESSIONCTL = str(Path(sessionctl_path).resolve())
-    sys.modules["sessionctl_integ_urls"] = h._make_urlconf()
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    settings.configure(
-        DEBUG=False, SECRET_KEY="placeholder-replaced-by-every-test", ALLOWED_HOSTS=["testserver"],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"],
-        DATABASES={"default": database_settings()},
-        SESSION_ENGINE=DB_ENGINE, USE_TZ=True, TIME_ZONE="UTC",
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
-                    "django.contrib.auth.middleware.AuthenticationMiddleware"],
-        ROOT_URLCONF="sessionctl_integ_urls", DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        LOGGING_CONFIG=None,
-    )
-    django.setup()
-    import django.test  # noqa: F401  (setting_changed receivers: connection time zone)
+    """This process's PostgreSQL database, created, then Django set up on it and migrated."""
+    create_database()
+    got = h.setup_django(sessionctl_path, database=database_settings())
     from django.core.management import call_command
     call_command("migrate", verbosity=0, interactive=False)
-    return django.get_version()
+    return got
 
 
 def sql(statement, params=()):
@@ -146,21 +120,9 @@ class PgCase(Case):
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 
-    def write_config(self, name="sessionctl.json", database=None, extra=None, **_ignored):
-        cfg = {
-            "SESSION_ENGINE": DB_ENGINE,
-            "SECRET_KEY_FILE": str(self.secret_file),
-            "USE_TZ": self.use_tz,
-            "TIME_ZONE": self.time_zone,
-            "DATABASES": {"default": database or database_settings()},
-            "DJANGO_VERSION": __import__("django").get_version(),
-        }
-        cfg.update(extra or {})
-        p = self.tmp / name
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-        return p
+    def store_settings(self, database=None):
+        """The db engine on this process's PostgreSQL database (or on `database`)."""
+        return {"SESSION_ENGINE": DB_ENGINE, "DATABASES": {"default": database or database_settings()}}
 
     def keys(self):
         return sorted(r[0] for r in sql("SELECT session_key FROM django_session"))
@@ -349,65 +311,7 @@ def test_pg_missing_table_is_exit_2(case):
         sql("ALTER TABLE django_session_away RENAME TO django_session")
 
 
-# --------------------------------------------------------------------------- main
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sessionctl", required=True)
-    p.add_argument("--django", required=True)
-    p.add_argument("-k", dest="filter", default=None)
-    p.add_argument("--keep", action="store_true")
-    args = p.parse_args()
-    label = f"django-{args.django}"
-    selected = [t for t in TESTS if not args.filter or args.filter in t["name"]]
-    if not PG_URL:
-        required = os.environ.get("SESSIONCTL_REQUIRE_SERVERS") == "1"
-        verdict = "FAIL" if required else "SKIP"
-        for t in selected:
-            print(f"{verdict} {label} {t['name']} (SESSIONCTL_TEST_PG is not set; eval \"$(scripts/servers.sh start)\")",
-                  flush=True)
-        print(f"RESULT 0 {len(selected) if required else 0}", flush=True)
-        return 1 if required else 0
-    try:
-        create_database()
-        got = setup_django_pg(args.sessionctl)
-    except Exception as e:  # noqa: BLE001
-        print(f"FAIL {label} pg_setup: {type(e).__name__}: {e}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-    if not (got == args.django or got.startswith(args.django + ".")):
-        print(f"FAIL {label} import_django: PYTHONPATH gives Django {got}", flush=True)
-        print("RESULT 0 1", flush=True)
-        return 1
-    passed = failed = 0
-    try:
-        for t in selected:
-            start = time.monotonic()
-            h.NOTES.clear()
-            case = PgCase(t["name"], use_tz=t["use_tz"], time_zone=t["time_zone"], keep=args.keep)
-            try:
-                with case:
-                    t["fn"](case)
-                passed += 1
-                print(f"PASS {label} {t['name']}", flush=True)
-                for n in h.NOTES:
-                    print(f"    note: {n}", flush=True)
-            except TestFailure as e:
-                failed += 1
-                print(f"FAIL {label} {t['name']}", flush=True)
-                print("    " + str(e).replace("\n", "\n    "), flush=True)
-            except Exception:  # noqa: BLE001
-                failed += 1
-                print(f"FAIL {label} {t['name']} (exception)", flush=True)
-                print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "), flush=True)
-            elapsed = time.monotonic() - start
-            if elapsed > 20:
-                print(f"    (slow: {elapsed:.1f}s)", flush=True)
-    finally:
-        drop_database()
-    print(f"RESULT {passed} {failed}", flush=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_module(
+        __doc__, TESTS, PgCase, setup=setup_django_pg, setup_step="pg_setup", teardown=drop_database,
+        needs_env=("SESSIONCTL_TEST_PG", 'SESSIONCTL_TEST_PG is not set; eval "$(scripts/servers.sh start)"')))
