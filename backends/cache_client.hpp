@@ -110,8 +110,14 @@ public:
     virtual std::uint64_t remove_many(const std::vector<std::string>& keys) = 0;
 
     // Streams the entries whose key starts with `prefix` (see the contract).
-    virtual void scan_prefix(std::string_view prefix,
-                             const std::function<bool(std::vector<CacheEntry>&)>& visit) = 0;
+    // With Ttl::not_needed an entry's ttl_seconds may be left unset: a caller
+    // that only matches values spares Redis one TTL command per key.
+    enum class Ttl { wanted, not_needed };
+    virtual void scan_prefix(std::string_view prefix, const std::function<bool(std::vector<CacheEntry>&)>& visit,
+                             Ttl ttl) = 0;
+    void scan_prefix(std::string_view prefix, const std::function<bool(std::vector<CacheEntry>&)>& visit) {
+        scan_prefix(prefix, visit, Ttl::wanted);
+    }
 
     // true when scan_prefix sees every key (Redis); false for best effort.
     [[nodiscard]] virtual bool listing_is_exact() const = 0;

@@ -151,6 +151,14 @@ std::optional<std::string> CacheStore::take_listing_note() {
 }
 
 void CacheStore::scan(const std::function<bool(const StoredSession&)>& visit) {
+    scan_entries(visit, CacheClient::Ttl::wanted);
+}
+
+void CacheStore::scan_key_and_data(const std::function<bool(const StoredSession&)>& visit) {
+    scan_entries(visit, CacheClient::Ttl::not_needed);
+}
+
+void CacheStore::scan_entries(const std::function<bool(const StoredSession&)>& visit, CacheClient::Ttl ttl) {
     if (!target_.client->listing_is_exact())
         note_ = fmt::format("{} cannot list its keys: the sessions found come from a best-effort listing "
                             "and may be incomplete",
@@ -162,7 +170,7 @@ void CacheStore::scan(const std::function<bool(const StoredSession&)>& visit) {
             if (!visit(record_of(entry.key.substr(prefix.size()), std::move(entry.value)))) return false;
         }
         return true;
-    });
+    }, ttl);
 }
 
 bool CacheStore::is_expired(const StoredSession&, const DateTime&) const { return false; }

@@ -37,6 +37,7 @@ public:
     // SCAN of the prefix (exact on Redis, best effort on memcached: see
     // listing_is_exact()); order is the server's.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
+    void scan_key_and_data(const std::function<bool(const StoredSession&)>& visit) override;
     // Present in the cache means live: Django's cache engine loads it.
     [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override;
     // No-op (Django's is too): expired entries are dropped by the cache server.
@@ -58,6 +59,7 @@ public:
 
 private:
     StoredSession record_of(std::string key, CacheValue value) const;
+    void scan_entries(const std::function<bool(const StoredSession&)>& visit, CacheClient::Ttl ttl);
 
     std::shared_ptr<const SessionEnvironment> env_;
     CacheTarget target_;

@@ -211,8 +211,10 @@ public:
         return removed;
     }
 
-    void scan_prefix(std::string_view prefix,
-                     const std::function<bool(std::vector<CacheEntry>&)>& visit) override {
+    using CacheClient::scan_prefix;
+    // The metadump lists each key's expiry anyway: `ttl` changes nothing.
+    void scan_prefix(std::string_view prefix, const std::function<bool(std::vector<CacheEntry>&)>& visit,
+                     Ttl /*ttl*/) override {
         const MetadumpTimeouts timeouts{options_.connect_timeout, options_.io_timeout};
         for (std::size_t s = 0; s < options_.servers.size(); ++s) {
             std::vector<MetadumpItem> pending;

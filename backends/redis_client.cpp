@@ -186,35 +186,85 @@ public:
         return removed;
     }
 
-    void scan_prefix(std::string_view prefix, const std::function<bool(std::vector<CacheEntry>&)>& visit) override {
-        std::string pattern = glob_escape(prefix) + "*";
-        std::string cursor = "0";
-        std::string count = std::to_string(kScanCount);
-        do {
-            Reply r = command({"SCAN", cursor, "MATCH", pattern, "COUNT", count});
+    using CacheClient::scan_prefix;
+    void scan_prefix(std::string_view prefix, const std::function<bool(std::vector<CacheEntry>&)>& visit,
+                     Ttl ttl) override {
+        const std::string pattern = glob_escape(prefix) + "*";
+        const std::string count = std::to_string(kScanCount);
+        auto append_scan = [&](std::string_view cursor) { append({"SCAN", cursor, "MATCH", pattern, "COUNT", count}); };
+        append_scan("0");
+        for (;;) {
+            Reply r = read_reply();
             if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY)
                 throw StoreError(fmt::format("{}: unexpected reply to SCAN", description()));
-            cursor.assign(r->element[0]->str, r->element[0]->len);
+            const std::string_view cursor(r->element[0]->str, r->element[0]->len);
             const redisReply& keys = *r->element[1];
-            // Pipelined GET + TTL for the whole batch: one round trip.
+            // One round trip fetches this batch and asks for the next: the
+            // server runs that SCAN while this side hands the batch on.
+            append_fetch(keys, ttl);
+            const bool more = cursor != "0";
+            if (more) append_scan(cursor);
+            std::vector<CacheEntry> batch = read_fetch(keys, ttl);
+            if (!batch.empty() && !visit(batch)) {
+                if (more) (void)read_reply();  // the connection must not keep an unread reply
+                return;
+            }
+            if (!more) return;
+        }
+    }
+
+private:
+    // With the TTL: GET + TTL per key. Without: one MGET (one command on the
+    // server instead of one or two per key).
+    void append_fetch(const redisReply& keys, Ttl ttl) {
+        if (keys.elements == 0) return;
+        if (ttl == Ttl::wanted) {
             for (std::size_t i = 0; i < keys.elements; ++i) {
                 std::string_view key(keys.element[i]->str, keys.element[i]->len);
                 append({"GET", key});
                 append({"TTL", key});
             }
-            std::vector<CacheEntry> batch;
-            batch.reserve(keys.elements);
-            for (std::size_t i = 0; i < keys.elements; ++i) {
-                Reply value = read_reply();
-                Reply ttl = read_reply();
-                if (value->type == REDIS_REPLY_NIL) continue;  // expired or deleted meanwhile
-                batch.push_back({std::string(keys.element[i]->str, keys.element[i]->len), make_value(*value, *ttl)});
-            }
-            if (!batch.empty() && !visit(batch)) return;
-        } while (cursor != "0");
+            return;
+        }
+        std::vector<const char*> argv{"MGET"};
+        std::vector<std::size_t> lens{4};
+        for (std::size_t i = 0; i < keys.elements; ++i) {
+            argv.push_back(keys.element[i]->str);
+            lens.push_back(keys.element[i]->len);
+        }
+        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
+            throw_io_error();
     }
 
-private:
+    // The replies to append_fetch. A key gone meanwhile (expired, deleted, or
+    // for MGET not a string) comes back nil and is skipped.
+    std::vector<CacheEntry> read_fetch(const redisReply& keys, Ttl ttl) {
+        std::vector<CacheEntry> batch;
+        if (keys.elements == 0) return batch;
+        batch.reserve(keys.elements);
+        auto key_at = [&](std::size_t i) { return std::string(keys.element[i]->str, keys.element[i]->len); };
+        if (ttl == Ttl::wanted) {
+            for (std::size_t i = 0; i < keys.elements; ++i) {
+                Reply value = read_reply();
+                Reply left = read_reply();
+                if (value->type == REDIS_REPLY_NIL) continue;
+                batch.push_back({key_at(i), make_value(*value, *left)});
+            }
+            return batch;
+        }
+        Reply values = read_reply();
+        if (values->type != REDIS_REPLY_ARRAY || values->elements != keys.elements)
+            throw StoreError(fmt::format("{}: unexpected reply to MGET", description()));
+        for (std::size_t i = 0; i < keys.elements; ++i) {
+            const redisReply& value = *values->element[i];
+            if (value.type != REDIS_REPLY_STRING) continue;
+            CacheEntry entry{key_at(i), {}};
+            entry.value.bytes.assign(value.str, value.len);
+            batch.push_back(std::move(entry));
+        }
+        return batch;
+    }
+
     void connect() {
         timeval tv = to_timeval(ep_.connect_timeout);
         ctx_ = ep_.unix_path.empty() ? redisConnectWithTimeout(ep_.host.c_str(), ep_.port, tv)

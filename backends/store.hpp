@@ -89,6 +89,11 @@ public:
     // `visit` returns false to stop early. Memory does not grow with the store.
     virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
 
+    // scan() for callers that only match keys and data (delete --user/--where):
+    // a record's expire_date may then be missing, which spares the cache
+    // engine one TTL command per key.
+    virtual void scan_key_and_data(const std::function<bool(const StoredSession&)>& visit) { scan(visit); }
+
     // Whether Django would consider the record expired at `now` (load() would
     // not return it).
     [[nodiscard]] virtual bool is_expired(const StoredSession& record, const DateTime& now) const = 0;

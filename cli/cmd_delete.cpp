@@ -136,11 +136,13 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
         else if (verdict == Verdict::match) matches.push_back(record);
         return true;
     };
-    ParallelScan<Verdict>::run(*store, examine, take, [&] {
+    auto before = [&] {
         if (interrupted()) return false;
         progress.update(++scanned);
         return true;
-    });
+    };
+    // Matching needs no expiry: the cache engine then skips its TTL lookups.
+    ParallelScan<Verdict>::run(*store, examine, take, before, scan_worker_count(), ScanScope::key_and_data);
     progress.finish();
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",

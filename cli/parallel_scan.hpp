@@ -31,6 +31,10 @@
 
 namespace sessionctl::cli {
 
+// What the caller needs of each row: everything (Store::scan), or only the
+// key and data (Store::scan_key_and_data).
+enum class ScanScope { everything, key_and_data };
+
 // Decoding workers for a scan: one per core.
 [[nodiscard]] inline std::size_t scan_worker_count() {
     const unsigned n = std::thread::hardware_concurrency();
@@ -51,7 +55,7 @@ public:
 
     // Scans `store` to its end (or until `before` or `take` says stop).
     static void run(Store& store, Examine examine, Take take, Before before = {},
-                    std::size_t workers = scan_worker_count()) {
+                    std::size_t workers = scan_worker_count(), ScanScope scope = ScanScope::everything) {
         // Nothing is thrown through Store::scan: a failure ends the scan and
         // is rethrown once the store has closed its cursor.
         std::exception_ptr failure;
@@ -64,7 +68,7 @@ public:
             }
         };
         if (workers <= 1) {
-            store.scan([&](const StoredSession& row) {
+            scan(store, scope, [&](const StoredSession& row) {
                 return guarded([&] {
                     if (before && !before()) return false;
                     Result result = examine(row);
@@ -72,17 +76,22 @@ public:
                 });
             });
         } else {
-            ParallelScan scan(std::move(examine), std::move(take), workers);
-            store.scan([&](const StoredSession& row) {
-                return guarded([&] { return (!before || before()) && scan.add(row); });
+            ParallelScan pipeline(std::move(examine), std::move(take), workers);
+            scan(store, scope, [&](const StoredSession& row) {
+                return guarded([&] { return (!before || before()) && pipeline.add(row); });
             });
-            if (!failure) guarded([&] { return scan.finish(); });
-            scan.stop_workers();
+            if (!failure) guarded([&] { return pipeline.finish(); });
+            pipeline.stop_workers();
         }
         if (failure) std::rethrow_exception(failure);
     }
 
 private:
+    static void scan(Store& store, ScanScope scope, const std::function<bool(const StoredSession&)>& visit) {
+        if (scope == ScanScope::key_and_data) store.scan_key_and_data(visit);
+        else store.scan(visit);
+    }
+
     struct Batch {
         std::vector<StoredSession> rows;
         std::vector<Result> results;

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -467,6 +468,24 @@ void cache_store_contract(CacheFixture& fx) {
         int seen = 0;
         store->scan([&](const StoredSession&) { return ++seen < 3; });
         CHECK(seen == 3);
+
+        // The key-and-data scan (delete --user) finds the same records with
+        // the same bytes (Redis: MGET, no TTL lookups).
+        std::map<std::string, std::string> full, lean;
+        store->scan([&](const StoredSession& r) {
+            full[r.key] = r.data;
+            return true;
+        });
+        store->scan_key_and_data([&](const StoredSession& r) {
+            lean[r.key] = r.data;
+            return true;
+        });
+        CHECK(lean == full);
+        CHECK(lean.size() == made.size());
+        int lean_seen = 0;
+        store->scan_key_and_data([&](const StoredSession&) { return ++lean_seen < 3; });
+        CHECK(lean_seen == 3);
+        (void)store->take_listing_note();
     }
 
     SECTION("remove() deletes unchanged values and keeps one rewritten meanwhile") {
