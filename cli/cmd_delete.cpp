@@ -14,15 +14,11 @@
 #include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/parallel_scan.hpp"
+#include "cli/prefilter.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
-#include "core/signer.hpp"
 
 namespace sessionctl::cli {
-
-// Defined in session_view.cpp (see there): true when the full decode of a
-// record cannot match --user, so it may be skipped.
-bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);
 
 CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args) {
     CLI::App* cmd = parent.add_subcommand("delete", "Delete sessions by key, by user, or by a value in their data");
@@ -118,15 +114,15 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     InterruptGuard interrupt_guard;
     std::vector<StoredSession> matches;
     std::uint64_t unmatchable = 0;
-    // --user: most records are rejected on their inflated JSON text, without
-    // the parse; every candidate is decoded and verified in full.
-    std::optional<Signer> prefilter;
-    if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store->environment().codec->salt());
+    // Most records are ruled out on their inflated JSON text, without the
+    // parse; every candidate is decoded and verified in full.
+    std::optional<Prefilter> prefilter;
+    if (!filter.empty()) prefilter.emplace(Signer(ctx.config().secret_keys(), store->environment().codec->salt()), filter);
     Progress progress(ctx, "delete: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     enum class Verdict { skip, match, unmatchable };
     auto examine = [&](const StoredSession& record) {  // on worker threads
-        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return Verdict::skip;
+        if (prefilter && prefilter->rejects(record.data)) return Verdict::skip;
         SessionView view = view_session(record, *store, now);
         if (!view.verified_dict) return Verdict::unmatchable;
         return filter.matches(*view.dict()) ? Verdict::match : Verdict::skip;

@@ -15,14 +15,10 @@
 #include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/parallel_scan.hpp"
+#include "cli/prefilter.hpp"
 #include "cli/session_view.hpp"
-#include "core/signer.hpp"
 
 namespace sessionctl::cli {
-
-// Defined in session_view.cpp (see there): true when the full decode of a
-// record cannot match --user, so it may be skipped.
-bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);
 
 CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
     CLI::App* cmd = parent.add_subcommand("inspect", "Show stored sessions: data, expiry, user, verification");
@@ -138,10 +134,10 @@ void report_stale_temp_files(FileStore& files, Context& ctx) {
 ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer, Context& ctx) {
     const DateTime now = store.environment().now();
     std::uint64_t scanned = 0, unmatchable = 0;
-    // --user: most records are rejected on their inflated JSON text, without
-    // the parse; every candidate is decoded and verified in full.
-    std::optional<Signer> prefilter;
-    if (filter.user) prefilter.emplace(ctx.config().secret_keys(), store.environment().codec->salt());
+    // Most records are ruled out on their inflated JSON text, without the
+    // parse; every candidate is decoded and verified in full.
+    std::optional<Prefilter> prefilter;
+    if (!filter.empty()) prefilter.emplace(Signer(ctx.config().secret_keys(), store.environment().codec->salt()), filter);
     // A terminal stderr only, and only when the sessions go elsewhere (a line
     // redrawn between them would garble them).
     Progress progress(ctx.io().err,
@@ -149,7 +145,7 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
                       "inspect: scanned");
     auto examine = [&](const StoredSession& record) {  // on worker threads
         ScanVerdict verdict;
-        if (prefilter && user_prefilter_rejects(*prefilter, record.data, *filter.user)) return verdict;
+        if (prefilter && prefilter->rejects(record.data)) return verdict;
         SessionView view = view_session(record, store, now);
         if (!filter.empty()) {
             if (!view.verified_dict) {

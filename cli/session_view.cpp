@@ -8,10 +8,6 @@
 
 #include "cli/matchers.hpp"
 #include "cli/output.hpp"
-#include "core/base62.hpp"
-#include "core/base64.hpp"
-#include "core/signer.hpp"
-#include "core/zlib_codec.hpp"
 
 namespace sessionctl::cli {
 
@@ -126,85 +122,6 @@ void print_view(std::ostream& out, const SessionView& view, std::int64_t now_uni
         out << '\n';
     }
     out << '\n';
-}
-
-// ---------------------------------------------------------------- --user prefilter
-
-namespace {
-
-constexpr bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Whether JSON text free of backslashes and non-ASCII bytes could be a dict
-// whose _auth_user_id reads as `user` (matchers.cpp, user_id_of). Without
-// escapes the key can only be spelled "_auth_user_id", followed by optional
-// whitespace, ':', whitespace and the value; every spelling is checked (a
-// duplicate key's last value wins in the parse, so any could be it). A string
-// value must equal `user` exactly; an integer is its decimal form (Python
-// reads -0 as 0); any other value cannot match but is left to the full parse.
-bool may_hold_user(std::string_view text, std::string_view user) {
-    constexpr std::string_view key = "\"_auth_user_id\"";
-    for (auto at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
-        std::size_t p = at + key.size();
-        while (p < text.size() && json_ws(text[p])) ++p;
-        if (p >= text.size() || text[p] != ':') continue;
-        ++p;
-        while (p < text.size() && json_ws(text[p])) ++p;
-        if (p >= text.size()) continue;
-        if (text[p] == '"') {
-            const auto close = text.find('"', p + 1);
-            if (close == std::string_view::npos) continue;
-            if (text.substr(p + 1, close - p - 1) == user) return true;
-        } else if (text[p] == '-' || (text[p] >= '0' && text[p] <= '9')) {
-            std::size_t end = p;
-            while (end < text.size() && (text[end] == '-' || text[end] == '+' || text[end] == '.' ||
-                                         text[end] == 'e' || text[end] == 'E' || (text[end] >= '0' && text[end] <= '9')))
-                ++end;
-            const std::string_view token = text.substr(p, end - p);
-            if (token == user || (token == "-0" && user == "0")) return true;
-        } else {
-            return true;  // true/false/null/object/array: not an id, but not ours to judge
-        }
-    }
-    return false;
-}
-
-}  // namespace
-
-// Declared in cmd_inspect.cpp, cmd_delete.cpp and the tests (to move into
-// session_view.hpp). True only when view_session() of this blob would give a
-// verified dict (or verified text that fails to parse as one) that
-// SessionFilter{user} does not match, so the caller may skip the full decode:
-// the value verifies with `signer` (the session salt, every key), its parts
-// decode as decode() would, and the inflated JSON, plain ASCII without escapes
-// and starting with '{', does not spell _auth_user_id with that id. Anything
-// else (a possible match, an escape, a bad or legacy signature, a malformed
-// part) is false: decode fully, which verifies the signature again.
-bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user) {
-    constexpr std::size_t kMaxBytes = 64u << 20;  // DecodeOptions' defaults
-    if (blob.size() > kMaxBytes) return false;
-    const auto sep = blob.rfind(':');
-    if (sep == std::string_view::npos) return false;
-    const std::string_view value = blob.substr(0, sep);
-    if (!signer.verify(value, blob.substr(sep + 1), /*accept_sha1=*/true)) return false;
-    const auto ts_sep = value.rfind(':');
-    if (ts_sep == std::string_view::npos) return false;
-    std::string_view payload = value.substr(0, ts_sep);
-    std::string text;
-    try {
-        (void)b62_decode(value.substr(ts_sep + 1));
-        const bool compressed = !payload.empty() && payload.front() == '.';
-        if (compressed) payload.remove_prefix(1);
-        text = b64url_decode_django(payload);
-        if (compressed) text = zlib_decompress(text, kMaxBytes);
-    } catch (const std::exception&) {
-        return false;
-    }
-    std::size_t first = 0;
-    while (first < text.size() && json_ws(text[first])) ++first;
-    if (first == text.size() || text[first] != '{') return false;
-    for (unsigned char c : text)
-        if (c == '\\' || c >= 0x80) return false;
-    return !may_hold_user(text, user);
 }
 
 }  // namespace sessionctl::cli

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "backends/sqlite_table.hpp"
@@ -29,12 +30,9 @@
 #include "core/json_codec.hpp"
 #include "core/session_codec.hpp"
 #include "core/signer.hpp"
+#include "cli/prefilter.hpp"
 #include "test_support.hpp"
 
-namespace sessionctl::cli {
-// cli/session_view.cpp: the --user prefilter of inspect and delete.
-bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);
-}  // namespace sessionctl::cli
 
 using json = nlohmann::json;
 using namespace sessionctl;
@@ -551,6 +549,45 @@ TEST_CASE("--user prefilter never rejects a session the full parse matches", "[c
         "42"));
 }
 
+TEST_CASE("--where prefilter never rejects a session the full parse matches", "[cli][prefilter]") {
+    std::mt19937 rng(777);
+    const Corpus corpus = make_corpus(rng, 3000);
+    SessionCodec codec(SecretKeys{kSecret, {}}, session_key_salt("SessionStore"));
+    // Plain strings, JSON strings, strings needing escapes, numbers in every
+    // spelling, JSON literals, nested paths, and two clauses at once.
+    std::vector<std::vector<std::string>> queries;
+    for (const auto& id : kQueryIds) {
+        queries.push_back({"_auth_user_id=" + id});
+        queries.push_back({"_auth_user_id=" + py_json_string(id)});
+        queries.push_back({"nested._auth_user_id=" + id});
+    }
+    for (const std::string v : {"42.0", "4.2e1", "1e16", "10000000000000000", "true", "null", "[42]", "43"})
+        queries.push_back({"_auth_user_id=" + v});
+    queries.push_back({"_auth_user_id=42", "pad=" + std::string(19, 'p')});
+    queries.push_back({"_auth_user_backend=b", "_auth_user_id=43"});
+    std::size_t matches = 0, rejected = 0;
+    for (const auto& specs : queries) {
+        const cli::SessionFilter filter = cli::make_filter(std::nullopt, specs);
+        const cli::Prefilter prefilter(Signer(SecretKeys{kSecret, {}}, codec.salt()), filter);
+        for (const auto& blob : corpus.blobs) {
+            DecodeResult d = codec.decode(blob);
+            const bool expected = d.ok() && d.verified && d.data.is_dict() && filter.matches(d.data.as_dict());
+            const bool rejects = prefilter.rejects(blob);
+            INFO("where " << fmt::format("{}", fmt::join(specs, " ")) << " blob " << blob);
+            if (expected) CHECK_FALSE(rejects);
+            matches += expected;
+            rejected += rejects;
+        }
+    }
+    CHECK(matches > 100);
+    // It does its job where it applies (numeric and literal VALUEs rule nothing out).
+    CHECK(rejected > corpus.blobs.size() * queries.size() / 4);
+    // A numeric VALUE rules nothing out (1e16 == 10000000000000000 in Python).
+    const cli::Prefilter numeric(Signer(SecretKeys{kSecret, {}}, codec.salt()),
+                                 cli::make_filter(std::nullopt, {"_auth_user_id=42"}));
+    CHECK_FALSE(numeric.active());
+}
+
 TEST_CASE("inspect --user and delete --user with the prefilter equal a full-parse scan", "[cli][prefilter]") {
     StatsSite site;
     std::mt19937 rng(99);
@@ -578,6 +615,24 @@ TEST_CASE("inspect --user and delete --user with the prefilter equal a full-pars
         std::set<std::string> keys;
         for (const auto& k : j["keys"]) keys.insert(k.get<std::string>());
         CHECK(keys == expected);
+    }
+
+    // --where goes through the same prefilter: string-valued clauses rule out.
+    for (const std::string spec : {"_auth_user_id=42", "_auth_user_id=\"42\"", "nested._auth_user_id=4"}) {
+        INFO("where " << spec);
+        const cli::SessionFilter filter = cli::make_filter(std::nullopt, {spec});
+        std::set<std::string> expected;
+        for (const auto& [key, blob] : rows) {
+            DecodeResult d = codec.decode(blob);
+            if (d.ok() && d.verified && d.data.is_dict() && filter.matches(d.data.as_dict())) expected.insert(key);
+        }
+        Result shown = site.run({"inspect", "--where", spec, "--keys-only"});
+        std::set<std::string> got;
+        std::istringstream lines(shown.out);
+        for (std::string line; std::getline(lines, line);) got.insert(line);
+        CHECK(got == expected);
+        Result dry = site.run({"--json", "delete", "--where", spec, "--dry-run"});
+        CHECK(json::parse(dry.out)["matched"] == expected.size());
     }
 
     // Deleting for real removes exactly the matches; the rest stays.

@@ -1,0 +1,123 @@
+#include "cli/prefilter.hpp"
+
+#include <exception>
+#include <utility>
+
+#include "core/base62.hpp"
+#include "core/base64.hpp"
+#include "core/zlib_codec.hpp"
+
+namespace sessionctl::cli {
+
+namespace {
+
+constexpr bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Whether JSON text free of backslashes and non-ASCII bytes could be a dict
+// whose _auth_user_id reads as `user` (matchers.cpp, user_id_of). Without
+// escapes the key can only be spelled "_auth_user_id", followed by optional
+// whitespace, ':', whitespace and the value; every spelling is checked (a
+// duplicate key's last value wins in the parse, so any could be it). A string
+// value must equal `user` exactly; an integer is its decimal form (Python
+// reads -0 as 0); any other value cannot match but is left to the full parse.
+bool may_hold_user(std::string_view text, std::string_view user) {
+    constexpr std::string_view key = "\"_auth_user_id\"";
+    for (auto at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+        std::size_t p = at + key.size();
+        while (p < text.size() && json_ws(text[p])) ++p;
+        if (p >= text.size() || text[p] != ':') continue;
+        ++p;
+        while (p < text.size() && json_ws(text[p])) ++p;
+        if (p >= text.size()) continue;
+        if (text[p] == '"') {
+            const auto close = text.find('"', p + 1);
+            if (close == std::string_view::npos) continue;
+            if (text.substr(p + 1, close - p - 1) == user) return true;
+        } else if (text[p] == '-' || (text[p] >= '0' && text[p] <= '9')) {
+            std::size_t end = p;
+            while (end < text.size() && (text[end] == '-' || text[end] == '+' || text[end] == '.' ||
+                                         text[end] == 'e' || text[end] == 'E' || (text[end] >= '0' && text[end] <= '9')))
+                ++end;
+            const std::string_view token = text.substr(p, end - p);
+            if (token == user || (token == "-0" && user == "0")) return true;
+        } else {
+            return true;  // true/false/null/object/array: not an id, but not ours to judge
+        }
+    }
+    return false;
+}
+
+// The verified, inflated JSON text of a signed session blob when it is a
+// plain text: it verifies with `signer`, its parts decode as decode() would,
+// it starts with '{' and holds no backslash and no non-ASCII byte (so every
+// string in it is spelled literally). nullopt otherwise: decode it fully
+// (which verifies the signature again and reports what is wrong).
+std::optional<std::string> plain_json_text(const Signer& signer, std::string_view blob) {
+    constexpr std::size_t kMaxBytes = 64u << 20;  // DecodeOptions' defaults
+    if (blob.size() > kMaxBytes) return std::nullopt;
+    const auto sep = blob.rfind(':');
+    if (sep == std::string_view::npos) return std::nullopt;
+    const std::string_view value = blob.substr(0, sep);
+    if (!signer.verify(value, blob.substr(sep + 1), /*accept_sha1=*/true)) return std::nullopt;
+    const auto ts_sep = value.rfind(':');
+    if (ts_sep == std::string_view::npos) return std::nullopt;
+    std::string_view payload = value.substr(0, ts_sep);
+    std::string text;
+    try {
+        (void)b62_decode(value.substr(ts_sep + 1));
+        const bool compressed = !payload.empty() && payload.front() == '.';
+        if (compressed) payload.remove_prefix(1);
+        text = b64url_decode_django(payload);
+        if (compressed) text = zlib_decompress(text, kMaxBytes);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::size_t first = 0;
+    while (first < text.size() && json_ws(text[first])) ++first;
+    if (first == text.size() || text[first] != '{') return std::nullopt;
+    for (unsigned char c : text)
+        if (c == '\\' || c >= 0x80) return std::nullopt;
+    return text;
+}
+
+// The strings a --where clause matches, as `"S"`, when it matches strings
+// only: VALUE that is not JSON (the string VALUE), or a JSON string (that
+// string, or the raw text as a string). nullopt for a JSON number, bool, null,
+// list or dict: their spellings vary (1e16 == 10000000000000000), so such a
+// clause rules nothing out. A string that needs escaping cannot appear in a
+// plain text: its needle is simply never found.
+std::optional<std::vector<std::string>> string_needles(const WhereClause& clause) {
+    std::vector<std::string> needles{'"' + clause.raw_value + '"'};
+    if (clause.json_value) {
+        if (!clause.json_value->is_str()) return std::nullopt;
+        needles.push_back('"' + clause.json_value->as_str() + '"');
+    }
+    return needles;
+}
+
+}  // namespace
+
+Prefilter::Prefilter(Signer signer, const SessionFilter& filter) : signer_(std::move(signer)), user_(filter.user) {
+    for (const auto& clause : filter.where)
+        if (auto needles = string_needles(clause)) where_needles_.push_back(std::move(*needles));
+}
+
+bool Prefilter::rejects(std::string_view blob) const {
+    if (!active()) return false;
+    const auto text = plain_json_text(signer_, blob);
+    if (!text) return false;
+    if (user_ && !may_hold_user(*text, *user_)) return true;
+    for (const auto& needles : where_needles_) {
+        bool found = false;
+        for (const auto& needle : needles) found = found || text->find(needle) != std::string::npos;
+        if (!found) return true;
+    }
+    return false;
+}
+
+bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user) {
+    const auto text = plain_json_text(signer, blob);
+    return text && !may_hold_user(*text, user);
+}
+
+}  // namespace sessionctl::cli
