@@ -191,29 +191,60 @@ public:
                      Ttl ttl) override {
         const std::string pattern = glob_escape(prefix) + "*";
         const std::string count = std::to_string(kScanCount);
-        auto append_scan = [&](std::string_view cursor) { append({"SCAN", cursor, "MATCH", pattern, "COUNT", count}); };
-        append_scan("0");
-        for (;;) {
-            Reply r = read_reply();
-            if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY)
-                throw StoreError(fmt::format("{}: unexpected reply to SCAN", description()));
-            const std::string_view cursor(r->element[0]->str, r->element[0]->len);
-            const redisReply& keys = *r->element[1];
-            // One round trip fetches this batch and asks for the next: the
-            // server runs that SCAN while this side hands the batch on.
-            append_fetch(keys, ttl);
+        // The requests for batch i+1 (its fetch and the SCAN after it) go out
+        // before batch i is handed on, so the server works while this side
+        // decodes: the scan costs about the server's time, not the sum.
+        // Returns whether a SCAN was sent (the cursor was not the last).
+        auto request_next = [&](const Reply& scan) {
+            append_fetch(scan_keys(*scan), ttl);
+            const std::string_view cursor(scan->element[0]->str, scan->element[0]->len);
             const bool more = cursor != "0";
-            if (more) append_scan(cursor);
-            std::vector<CacheEntry> batch = read_fetch(keys, ttl);
+            if (more) append({"SCAN", cursor, "MATCH", pattern, "COUNT", count});
+            flush();
+            return more;
+        };
+        append({"SCAN", "0", "MATCH", pattern, "COUNT", count});
+        Reply scan = read_scan_reply();
+        bool more = request_next(scan);
+        for (;;) {
+            std::vector<CacheEntry> batch = read_fetch(scan_keys(*scan), ttl);
+            Reply next;
+            bool more_after = false;
+            if (more) {
+                next = read_scan_reply();
+                more_after = request_next(next);
+            }
             if (!batch.empty() && !visit(batch)) {
-                if (more) (void)read_reply();  // the connection must not keep an unread reply
+                // The connection must not keep unread replies.
+                if (more) {
+                    (void)read_fetch(scan_keys(*next), ttl);
+                    if (more_after) (void)read_reply();
+                }
                 return;
             }
             if (!more) return;
+            scan = std::move(next);
+            more = more_after;
         }
     }
 
 private:
+    Reply read_scan_reply() {
+        Reply r = read_reply();
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY)
+            throw StoreError(fmt::format("{}: unexpected reply to SCAN", description()));
+        return r;
+    }
+    static const redisReply& scan_keys(const redisReply& scan) { return *scan.element[1]; }
+
+    // Sends what append() buffered without waiting for a reply.
+    void flush() {
+        int done = 0;
+        while (!done)
+            if (redisBufferWrite(ctx_, &done) != REDIS_OK) throw_io_error();
+    }
+
     // With the TTL: GET + TTL per key. Without: one MGET (one command on the
     // server instead of one or two per key).
     void append_fetch(const redisReply& keys, Ttl ttl) {

@@ -747,3 +747,45 @@ TEST_CASE("signed_cookies: create mints a value that inspect reads; nothing to l
         CHECK(std::string(e.what()).find("rotating SECRET_KEY") != std::string::npos);
     }
 }
+
+TEST_CASE("Redis scans stopped early leave the connection in step, with and without TTLs", "[cache][redis]") {
+    if (!have_redis_server()) {
+        const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
+        if (required != nullptr && std::string(required) == "1") FAIL("redis-server is not installed");
+        WARN("SKIPPED: redis-server is not installed");
+        return;
+    }
+    // Several SCAN batches, so that the requests for the next batch are in
+    // flight when the visitor says stop.
+    PrivateRedis server;
+    auto client = open_redis_client(parse_redis_url(server.url()));
+    for (int i = 0; i < 5000; ++i) client->set(fmt::format("p:{:05}", i), fmt::format("v{}", i), 0, 3600);
+    client->set("other", "x", 0, 3600);
+    for (auto ttl : {CacheClient::Ttl::wanted, CacheClient::Ttl::not_needed}) {
+        INFO("ttl wanted: " << (ttl == CacheClient::Ttl::wanted));
+        for (int stop_after : {1, 2, 3}) {
+            int batches = 0;
+            client->scan_prefix(
+                "p:", [&](std::vector<CacheEntry>&) { return ++batches < stop_after; }, ttl);
+            CHECK(batches == stop_after);
+            // The next commands get their own replies, not leftovers.
+            auto got = client->get("p:00042");
+            REQUIRE(got);
+            CHECK(got->bytes == "v42");
+            CHECK_FALSE(client->get("p:missing"));
+        }
+        std::map<std::string, std::string> all;
+        client->scan_prefix(
+            "p:",
+            [&](std::vector<CacheEntry>& batch) {
+                for (auto& e : batch) {
+                    CHECK(e.value.ttl_seconds.has_value() == (ttl == CacheClient::Ttl::wanted));
+                    all[e.key] = e.value.bytes;
+                }
+                return true;
+            },
+            ttl);
+        CHECK(all.size() == 5000);
+        CHECK(all["p:04999"] == "v4999");
+    }
+}
