@@ -3,6 +3,7 @@
 #include "core/json_codec.hpp"
 #include "core/pickle_codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -101,7 +102,12 @@ std::string dump_json(const ordered_json& value, int indent) {
     std::string text = value.dump(indent, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
     // nlohmann escapes U+0000..U+001F; DEL (0x7F) and C1 controls (U+0080..U+009F,
     // UTF-8 "\xC2\x80".."\xC2\x9F") pass through. Outside strings the dump is
-    // ASCII without either, so escaping them everywhere is safe.
+    // ASCII without either, so escaping them everywhere is safe. Most dumps
+    // hold neither byte and are returned as they are.
+    if (std::none_of(text.begin(), text.end(), [](char c) {
+            return static_cast<unsigned char>(c) == 0x7F || static_cast<unsigned char>(c) == 0xC2;
+        }))
+        return text;
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
