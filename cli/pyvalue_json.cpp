@@ -127,6 +127,22 @@ std::string dump_json(const ordered_json& value, int indent) {
 
 namespace {
 
+// A JSON string exactly as dump_json(ordered_json(text)) writes it. Plain
+// printable ASCII, most of what sessions hold, is quoted as it is; anything
+// else takes the full path (escapes, invalid UTF-8, DEL and C1 controls).
+void append_json_string(std::string& out, const std::string& text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    });
+    if (!plain) {
+        out += dump_json(ordered_json(text));
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
+}
+
 void render_list(const PyList& x, int indent, int depth, std::string& out);
 void render_dict(const PyDict& x, int indent, int depth, std::string& out);
 
@@ -150,7 +166,7 @@ void render(const PyValue& value, int indent, int depth, std::string& out) {
             else if constexpr (std::is_same_v<T, std::int64_t>) out += std::to_string(x);
             else if constexpr (std::is_same_v<T, PyBigInt>) out += x.decimal;
             else if constexpr (std::is_same_v<T, double>) out += std::isfinite(x) ? python_float_repr(x) : "null";
-            else if constexpr (std::is_same_v<T, std::string>) out += dump_json(ordered_json(x));
+            else if constexpr (std::is_same_v<T, std::string>) append_json_string(out, x);
             else if constexpr (std::is_same_v<T, PyList>) render_list(x, indent, depth, out);
             else if constexpr (std::is_same_v<T, PyTuple>) render_list(x.items, indent, depth, out);
             else if constexpr (std::is_same_v<T, PyDict>) render_dict(x, indent, depth, out);
@@ -204,7 +220,7 @@ void render_dict(const PyDict& x, int indent, int depth, std::string& out) {
         if (!first) out += ',';
         first = false;
         newline_to(out, indent, depth + 1);
-        out += dump_json(ordered_json(entry.key));
+        append_json_string(out, entry.key);
         out += indent < 0 ? ":" : ": ";
         render(entry.value, indent, depth + 1, out);
     }

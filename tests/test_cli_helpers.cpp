@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -284,4 +285,22 @@ TEST_CASE("SIGINT under an InterruptGuard only sets the flag", "[cli][interrupt]
     }
     InterruptGuard fresh;  // a new run starts uninterrupted
     CHECK_FALSE(interrupted());
+}
+
+TEST_CASE("rendered strings and keys are byte for byte what the JSON library writes", "[cli][json]") {
+    // render_json quotes plain ASCII itself; everything else must come out as
+    // dump_json(ordered_json(s)) does (escapes, invalid UTF-8, DEL, C1).
+    const std::string pool = std::string("abcXYZ09 _-:/.{}[]\"\\\x01\x1f\x7f\t\n") + "\xc2\x85\xc3\xa9\xe6\x97\xa5\xff\x80";
+    std::mt19937 rng(5);
+    for (int round = 0; round < 3000; ++round) {
+        std::string s(rng() % 12, ' ');
+        for (char& c : s) c = pool[rng() % pool.size()];
+        INFO("string bytes " << s.size());
+        CHECK(sessionctl::cli::render_json(sessionctl::PyValue(s)) ==
+              sessionctl::cli::dump_json(sessionctl::cli::ordered_json(s)));
+        sessionctl::PyDict d;
+        d.append_absent(s, sessionctl::PyValue(std::int64_t{1}));
+        CHECK(sessionctl::cli::render_json(sessionctl::PyValue(d)) ==
+              "{" + sessionctl::cli::dump_json(sessionctl::cli::ordered_json(s)) + ":1}");
+    }
 }
