@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ ninja-build pkg-config
+  cmake g++ ninja-build pkg-config binutils  # objdump: the SONAMEs of libraries opened with dlopen
   libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev catch2 libcli11-dev
   libsqlite3-dev sqlite3
   python3 python3-django

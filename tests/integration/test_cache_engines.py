@@ -13,6 +13,7 @@ redis-server on a free port. Prints PASS/FAIL/SKIP lines and `RESULT <passed> <f
 """
 
 import json
+import sqlite3
 import os
 import shutil
 import socket
@@ -194,6 +195,27 @@ def test_cached_db_delete_clears_both_halves(c):
     check(c.redis().get(c.full_key(key)) is None, "cache entry left behind")
     check(c.row(key) is None, "db row left behind")
     check_eq(dict(c.store(key).load()), {}, "Django still loads the session")
+
+
+@test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
+def test_cached_db_delete_key_drops_a_copy_without_its_row(c):
+    # A racing request can write the cache back after the row is gone;
+    # Django then serves that copy. delete KEY removes it, as Django's
+    # unconditional delete() would.
+    s = c.store()
+    s["k"] = "v"
+    s.save()
+    key = s.session_key
+    con = sqlite3.connect(str(c.db))
+    try:
+        con.execute("DELETE FROM django_session WHERE session_key = ?", (key,))
+        con.commit()
+    finally:
+        con.close()
+    check_eq(dict(c.store(key).load()), {"k": "v"}, "Django serves the cached copy (sanity)")
+    c.sessionctl("delete", key).ok()
+    check(c.redis().get(c.full_key(key)) is None, "the cached copy is still there")
+    check_eq(dict(c.store(key).load()), {}, "Django still serves the session")
 
 
 @test(backends=(REDIS_CACHE,))
