@@ -45,6 +45,7 @@ public:
     // Compare-and-delete per record (Redis: a Lua script, atomic), in batches.
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
+    [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // pickles
 
     [[nodiscard]] bool listing_is_exact() const { return target_.client->listing_is_exact(); }
     // A message for the user, once: after a scan on a server that cannot list

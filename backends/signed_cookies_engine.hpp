@@ -37,6 +37,7 @@ public:
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
     // Verified with the signed_cookies salt and max_age = SESSION_COOKIE_AGE.
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
+    [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // cookie salt
 
     [[nodiscard]] const SessionCodec& codec() const { return codec_; }
 

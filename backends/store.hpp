@@ -121,6 +121,10 @@ public:
     [[nodiscard]] virtual DecodeResult decode_record(const StoredSession& record) const {
         return environment().codec->decode(record.data);
     }
+    // Whether records are signed session_data under the session salt (what
+    // the default decode_record reads); only those can be ruled out early by
+    // the scan prefilter of inspect and delete.
+    [[nodiscard]] virtual bool records_are_signed_session_data() const { return true; }
 
     // Removes exactly these records, each only if it still holds the data that
     // was read (a session a live request rewrote meanwhile is kept).

@@ -116,8 +116,7 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     std::uint64_t unmatchable = 0;
     // Most records are ruled out on their inflated JSON text, without the
     // parse; every candidate is decoded and verified in full.
-    std::optional<Prefilter> prefilter;
-    if (!filter.empty()) prefilter.emplace(Signer(ctx.config().secret_keys(), store->environment().codec->salt()), filter);
+    const std::optional<Prefilter> prefilter = prefilter_for(filter, *store, ctx.config());
     Progress progress(ctx, "delete: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     enum class Verdict { skip, match, unmatchable };

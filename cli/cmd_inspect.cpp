@@ -136,8 +136,7 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
     std::uint64_t scanned = 0, unmatchable = 0;
     // Most records are ruled out on their inflated JSON text, without the
     // parse; every candidate is decoded and verified in full.
-    std::optional<Prefilter> prefilter;
-    if (!filter.empty()) prefilter.emplace(Signer(ctx.config().secret_keys(), store.environment().codec->salt()), filter);
+    const std::optional<Prefilter> prefilter = prefilter_for(filter, store, ctx.config());
     // A terminal stderr only, and only when the sessions go elsewhere (a line
     // redrawn between them would garble them).
     Progress progress(ctx.io().err,

@@ -115,6 +115,13 @@ bool Prefilter::rejects(std::string_view blob) const {
     return false;
 }
 
+std::optional<Prefilter> prefilter_for(const SessionFilter& filter, const Store& store, const Config& config) {
+    if (filter.empty() || !store.records_are_signed_session_data()) return std::nullopt;
+    Prefilter prefilter(Signer(config.secret_keys(), store.environment().codec->salt()), filter);
+    if (!prefilter.active()) return std::nullopt;
+    return prefilter;
+}
+
 bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user) {
     const auto text = plain_json_text(signer, blob);
     return text && !may_hold_user(*text, user);

@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/store.hpp"
 #include "cli/matchers.hpp"
+#include "core/config.hpp"
 #include "core/signer.hpp"
 
 namespace sessionctl::cli {
@@ -34,6 +36,11 @@ private:
     // JSON text holding a matching value must contain.
     std::vector<std::vector<std::string>> where_needles_;
 };
+
+// The prefilter for a scan of `store` with `filter`, when it can rule anything
+// out: a filter is given and the store holds signed session_data.
+[[nodiscard]] std::optional<Prefilter> prefilter_for(const SessionFilter& filter, const Store& store,
+                                                     const Config& config);
 
 // The --user test alone (the tests call it directly).
 bool user_prefilter_rejects(const Signer& signer, std::string_view blob, std::string_view user);

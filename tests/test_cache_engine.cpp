@@ -506,6 +506,10 @@ void cache_store_contract(CacheFixture& fx) {
         CHECK(store->fetch(*b->session_key()));
     }
 
+    SECTION("values are pickles, not signed session_data: the scan prefilter stays off") {
+        CHECK_FALSE(store->records_are_signed_session_data());
+    }
+
     SECTION("clear_expired is a no-op, as Django's") {
         auto s = store->open(std::nullopt);
         s->save();
