@@ -64,17 +64,8 @@ public:
 
     void create() override {
         // Django: 10 000 attempts, then RuntimeError (the cache is probably down).
-        for (int attempt = 0; attempt < 10000; ++attempt) {
-            set_session_key(get_new_session_key());
-            try {
-                save(/*must_create=*/true);
-            } catch (const CreateError&) {
-                continue;
-            }
-            set_modified(true);
-            return;
-        }
-        throw StoreError("unable to create a new session key: the cache is probably unavailable");
+        if (!create_by_saving(10000))
+            throw StoreError("unable to create a new session key: the cache is probably unavailable");
     }
 
     void save(bool must_create) override {

@@ -20,18 +20,7 @@ public:
                store_.db().table().exists(session_key);
     }
 
-    void create() override {
-        for (;;) {
-            set_session_key(get_new_session_key());
-            try {
-                save(/*must_create=*/true);
-            } catch (const CreateError&) {
-                continue;
-            }
-            set_modified(true);
-            return;
-        }
-    }
+    void create() override { (void)create_by_saving(); }
 
     // The db engine's save, then cache.set(key, dict, get_expiry_age()).
     void save(bool must_create) override {

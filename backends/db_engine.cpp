@@ -23,18 +23,7 @@ public:
 
     bool exists(std::string_view session_key) override { return store_.table().exists(session_key); }
 
-    void create() override {
-        for (;;) {
-            set_session_key(get_new_session_key());
-            try {
-                save(/*must_create=*/true);
-            } catch (const CreateError&) {
-                continue;  // key taken between exists() and INSERT: try another
-            }
-            set_modified(true);
-            return;
-        }
-    }
+    void create() override { (void)create_by_saving(); }
 
     void save(bool must_create) override {
         if (!session_key()) {

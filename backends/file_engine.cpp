@@ -421,18 +421,7 @@ public:
     // counts as taken (lstat): a new key must not land on any directory entry.
     bool exists(std::string_view session_key) override { return store_.file_exists(store_.file_name(session_key)); }
 
-    void create() override {
-        for (;;) {
-            set_session_key(get_new_session_key());
-            try {
-                save(/*must_create=*/true);
-            } catch (const CreateError&) {
-                continue;  // taken between exists() and O_EXCL: try another key
-            }
-            set_modified(true);
-            return;
-        }
-    }
+    void create() override { (void)create_by_saving(); }
 
     void save(bool must_create) override {
         if (!session_key()) {

@@ -1,5 +1,7 @@
 #include "core/session_base.hpp"
 
+#include "core/errors.hpp"
+
 #include <fmt/format.h>
 
 #include "core/expiry.hpp"
@@ -209,6 +211,20 @@ std::string SessionBase::get_or_create_session_key() {
 void SessionBase::set_session_key(std::optional<std::string> key) {
     if (key && is_valid_session_key(*key)) session_key_ = std::move(key);
     else session_key_.reset();
+}
+
+bool SessionBase::create_by_saving(std::optional<int> max_attempts) {
+    for (int attempt = 0; !max_attempts || attempt < *max_attempts; ++attempt) {
+        set_session_key(get_new_session_key());
+        try {
+            save(/*must_create=*/true);
+        } catch (const CreateError&) {
+            continue;
+        }
+        set_modified(true);
+        return true;
+    }
+    return false;
 }
 
 }  // namespace sessionctl

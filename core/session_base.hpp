@@ -137,6 +137,12 @@ public:
     virtual void clear_expired() = 0;
 
 protected:
+    // The body every engine's create() shares in Django: a new key, then
+    // save(must_create=True), again with another key on CreateError (the key
+    // was taken meanwhile); modified on success. With `max_attempts`, gives up
+    // after that many and returns false (the cache engine's RuntimeError).
+    bool create_by_saving(std::optional<int> max_attempts = std::nullopt);
+
     // The lazily loaded dict (SessionBase._session); marks accessed.
     PyDict& session_data();
     // SessionBase._get_session(no_load=True)
