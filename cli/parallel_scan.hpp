@@ -136,7 +136,9 @@ private:
     // After the scan: the partial batch, then everything still in flight, in order.
     bool finish() {
         if (stopped_) return false;
-        if (ring_[filling_ % ring_.size()].count > 0) submit();
+        // A partial batch, if any, is in the slot being filled; when the ring
+        // is full that slot still holds the oldest batch, already submitted.
+        if (filling_ - taking_ < ring_.size() && ring_[filling_ % ring_.size()].count > 0) submit();
         while (taking_ < filling_)
             if (!take_next(/*wait=*/true)) return false;
         return true;

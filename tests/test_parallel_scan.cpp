@@ -86,6 +86,33 @@ TEST_CASE("a parallel scan takes every row in scan order with its own result", "
     }
 }
 
+TEST_CASE("a scan that ends on a full batch with the ring full takes every batch once", "[cli][parallel_scan]") {
+    // Slow workers keep the ring full; the last row completes a batch, so the
+    // slot after it still holds the oldest batch (it once was submitted again
+    // and the scan waited for ever).
+    for (std::size_t workers : {2, 3}) {
+        const std::size_t n = (2 * workers + 2) * ParallelScan<int>::kBatchRows * 2;
+        RowsStore store(n);
+        std::size_t taken = 0;
+        std::atomic<std::size_t> examined{0};
+        ParallelScan<int>::run(
+            store,
+            [&](const StoredSession& row) {
+                ++examined;
+                std::this_thread::sleep_for(std::chrono::microseconds(20));
+                return std::stoi(row.data);
+            },
+            [&](const StoredSession&, int& value) {
+                CHECK(value == static_cast<int>(taken));
+                ++taken;
+                return true;
+            },
+            {}, workers);
+        CHECK(taken == n);
+        CHECK(examined == n);  // no batch examined twice
+    }
+}
+
 TEST_CASE("a parallel scan stops when take or before says so", "[cli][parallel_scan]") {
     for (std::size_t workers : {1, 2, 4}) {
         INFO("workers " << workers);
