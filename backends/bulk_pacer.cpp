@@ -32,13 +32,38 @@ bool BulkPacer::may_start(BulkResult& result) {
 void BulkPacer::finished(Clock::duration work, Clock::duration commit) {
     if (options_.batch_size > 0) return;
     using std::chrono::duration;
-    const double took = std::max(duration<double>(work).count(), 1e-4);
-    const double fixed = duration<double>(commit).count();
+    const double n = static_cast<double>(batch_);
+    const double c = duration<double>(commit).count();
+    min_commit_ = seen_ == 0 ? c : std::min(min_commit_, c);
+    // Older batches weigh less: how many rows a rowid range holds, and what
+    // each costs, changes along the table.
+    constexpr double kKeep = 0.9;
+    for (double* sum : {&seen_, &sum_n_, &sum_c_, &sum_nn_, &sum_nc_}) *sum *= kKeep;
+    seen_ += 1;
+    sum_n_ += n;
+    sum_c_ += c;
+    sum_nn_ += n * n;
+    sum_nc_ += n * c;
+
+    const double fixed = fixed_commit_estimate();
+    const double growing = std::max(duration<double>(work).count() + c - fixed, 1e-4);
     const double aim = 0.8 * duration<double>(target_batch_time_).count();
     const double budget = std::max(aim - fixed, fixed);
-    double next = static_cast<double>(batch_) * budget / took;
-    next = std::clamp(next, static_cast<double>(batch_) / 2, static_cast<double>(batch_) * 2);
+    double next = n * budget / growing;
+    next = std::clamp(next, n / 2, n * 2);
     batch_ = std::clamp(static_cast<std::size_t>(next), kMinBatch, kMaxBatch);
+}
+
+double BulkPacer::fixed_commit_estimate() const {
+    // The intercept of the least-squares line commit = fixed + rate * batch,
+    // within [0, smallest commit seen]. Until batches of different sizes have
+    // been seen there is no line: the commit is then taken as growing with
+    // the batch, which errs towards smaller batches (shorter locks).
+    const double spread = seen_ * sum_nn_ - sum_n_ * sum_n_;
+    if (seen_ < 1.5 || spread <= 1e-9 * sum_nn_ * seen_) return 0;
+    const double rate = (seen_ * sum_nc_ - sum_n_ * sum_c_) / spread;
+    const double intercept = (sum_c_ - rate * sum_n_) / seen_;
+    return std::clamp(intercept, 0.0, min_commit_);
 }
 
 void BulkPacer::pause() {

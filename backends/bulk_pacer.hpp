@@ -34,13 +34,19 @@ public:
     // Rows (or, for a table deleting by rowid range, rowids) the next batch covers.
     [[nodiscard]] std::size_t batch_size() const { return batch_; }
     // Call right after a batch committed, with the time its statements took
-    // (`work`, which grows with the batch) and the time COMMIT took (`commit`,
-    // mostly fsync, about the same whatever the batch). With no fixed
-    // --batch-size the next batch is sized so that work + commit is 80% of
-    // the target time, changing at most x2 or /2 a step. Where the commit
-    // alone takes more than 40% of the target (a slow disk), the work is made
-    // as long as the commit instead: the lock is then held longer than the
-    // target, but never mostly for fsync, which would make the run crawl.
+    // (`work`) and the time COMMIT took (`commit`). A commit costs a fixed
+    // part (fsync latency) plus a part that grows with the pages the batch
+    // dirtied (on SQLite most of it: every batch rewrites index pages all
+    // over the session_key index). The fixed part is estimated by a line
+    // fitted through the (batch, commit) pairs seen so far (recent ones
+    // weigh more); the rest of work
+    // and commit is taken as proportional to the batch. With no fixed
+    // --batch-size the next batch is sized so that the whole transaction
+    // takes 80% of the target time, changing at most x2 or /2 a step. Where
+    // the fixed part alone takes more than 40% of the target (a slow disk),
+    // the growing part is made as long as the fixed part instead: the lock is
+    // then held longer than the target, but never mostly for fsync, which
+    // would make the run crawl.
     void finished(Clock::duration work, Clock::duration commit = Clock::duration::zero());
     // The pause (options.sleep, else the store's default), in short slices so that should_stop ends it early.
     // Called between batches only (never after the last).
@@ -55,6 +61,10 @@ private:
     Clock::time_point started_;
     std::size_t batch_;
     bool first_ = true;
+    // Decaying sums over the sized batches seen: count, batch, commit (s),
+    // batch^2, batch*commit; and the smallest commit.
+    double seen_ = 0, sum_n_ = 0, sum_c_ = 0, sum_nn_ = 0, sum_nc_ = 0, min_commit_ = 0;
+    [[nodiscard]] double fixed_commit_estimate() const;
 };
 
 }  // namespace sessionctl

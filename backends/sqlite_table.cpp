@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "backends/bulk_pacer.hpp"
+#include "backends/sqlite_run_settings.hpp"
 #include "core/errors.hpp"
 #include "core/salted_hmac.hpp"
 
@@ -385,45 +386,6 @@ struct SqliteTable::Impl {
     };
 };
 
-namespace {
-
-// PRAGMA cache_size for one job, restored afterwards (it is per connection:
-// the site's own connections are unaffected). A negative value is KiB; the
-// cache only grows as pages are touched, so this is a ceiling.
-class PageCacheScope {
-public:
-    PageCacheScope(sqlite3* db, std::int64_t kib) : db_(db) {
-        sqlite3_stmt* raw = nullptr;
-        if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &raw, nullptr) == SQLITE_OK &&
-            sqlite3_step(raw) == SQLITE_ROW)
-        {
-            previous_ = sqlite3_column_int64(raw, 0);
-            have_previous_ = true;
-        }
-        sqlite3_finalize(raw);
-        if (have_previous_ && previous_ < 0 && -previous_ >= kib) return;  // already as large
-        set(-kib);
-    }
-    ~PageCacheScope() {
-        if (have_previous_ && changed_) set(previous_);
-    }
-    PageCacheScope(const PageCacheScope&) = delete;
-    PageCacheScope& operator=(const PageCacheScope&) = delete;
-
-private:
-    void set(std::int64_t value) {
-        const std::string sql = fmt::format("PRAGMA cache_size = {}", value);
-        changed_ = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
-    }
-    sqlite3* db_;
-    // Not std::optional: GCC 12 warns (falsely) that it may be used uninitialized.
-    std::int64_t previous_ = 0;
-    bool have_previous_ = false;
-    bool changed_ = false;
-};
-
-}  // namespace
-
 std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOptions options) {
     const bool create = options.create_if_missing && !options.read_only;
     if (!create) {
@@ -558,6 +520,7 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
     // as Django's own DELETE would. A stop leaves whole batches done, and a
     // rerun goes on from what is left.
     PageCacheScope cache(impl_->db.get(), kClearCacheKiB);
+    PersistJournalScope journal(impl_->db.get());
     std::int64_t next = 0, last = -1;
     {
         Impl::Statement bounds(*impl_, Sql::expired_rowid_bounds, "find expired sessions");

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -233,6 +234,87 @@ TEST_CASE("a stopped delete_expired leaves only whole batches done, and a rerun 
     CHECK(keys_with_prefix(*table, "live").size() == 20);
 }
 
+namespace {
+
+// The first byte of FILE (-1 if it does not exist or is empty).
+int first_byte(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    char c = 0;
+    return in.get(c) ? static_cast<unsigned char>(c) : -1;
+}
+
+std::string mode_of(sqlite3* db) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    std::string mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    return mode;
+}
+
+}  // namespace
+
+TEST_CASE("delete_expired keeps a zeroed journal between batches and leaves delete mode as it was", "[bulk][sqlite]") {
+    TempDir dir;
+    const std::string path = make_table(dir, 60, 10);
+    const std::string journal = path + "-journal";
+    auto table = open_sqlite_table(path);
+    sqlite3* site = nullptr;  // the site's own connection, in Django's (default) delete mode
+    REQUIRE(sqlite3_open(path.c_str(), &site) == SQLITE_OK);
+    REQUIRE(mode_of(site) == "delete");
+
+    BulkOptions options;
+    options.batch_size = 20;
+    options.sleep = 0ms;
+    int between = 0;
+    options.progress = [&](std::uint64_t, std::uint64_t) {
+        if (++between != 1) return;
+        // Between our transactions: the journal is kept, its header zeroed
+        // (nothing to roll back), and the site still writes, its commit
+        // deleting the file as delete mode does.
+        CHECK(first_byte(journal) == 0);
+        const std::string sql = fmt::format("INSERT INTO django_session VALUES ('written-meanwhile', 'd', '{}')",
+                                            naive(kNow + 3600'000'000LL).str_naive());
+        CHECK(sqlite3_exec(site, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+        CHECK_FALSE(std::filesystem::exists(journal));
+    };
+    BulkResult r = table->delete_expired(naive(kNow), DryRun::no, false, options);
+    CHECK(r.removed == 60);
+    CHECK(r.batches == 3);
+    CHECK(between == 3);
+    CHECK_FALSE(std::filesystem::exists(journal));  // delete mode again: the file went with it
+    CHECK(keys_with_prefix(*table, "written-meanwhile").size() == 1);
+    CHECK(keys_with_prefix(*table, "live").size() == 10);
+    sqlite3_close(site);
+
+    sqlite3* fresh = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &fresh) == SQLITE_OK);
+    CHECK(mode_of(fresh) == "delete");
+    CHECK(sqlite3_exec(fresh, "PRAGMA integrity_check", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(fresh);
+}
+
+TEST_CASE("delete_expired leaves a WAL database in WAL mode", "[bulk][sqlite]") {
+    TempDir dir;
+    const std::string path = make_table(dir, 30, 5);
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto table = open_sqlite_table(path);
+    BulkOptions options;
+    options.batch_size = 10;
+    options.sleep = 0ms;
+    CHECK(table->delete_expired(naive(kNow), DryRun::no, false, options).removed == 30);
+    table.reset();
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    CHECK(mode_of(db) == "wal");
+    sqlite3_close(db);
+}
+
 TEST_CASE("delete_expired on a table with nothing expired starts no transaction", "[bulk][sqlite]") {
     TempDir dir;
     const std::string path = make_table(dir, 0, 10);
@@ -349,19 +431,59 @@ TEST_CASE("clearsessions in small batches reports complete and keeps stderr clea
     CHECK(quiet.err.empty());
 }
 
+// Batch sizes a pacer picks, one per step, on a store whose batches of n rows
+// take work_per_row * n of statements and commit_fixed + commit_per_row * n to commit.
+struct SimulatedStore {
+    double work_per_row_ms, commit_fixed_ms, commit_per_row_ms;
+    std::vector<std::size_t> run(BulkPacer& pacer, int steps) const {
+        std::vector<std::size_t> sizes;
+        for (int i = 0; i < steps; ++i) {
+            const double n = static_cast<double>(pacer.batch_size());
+            sizes.push_back(pacer.batch_size());
+            auto ms = [](double v) {
+                return std::chrono::duration_cast<BulkPacer::Clock::duration>(std::chrono::duration<double, std::milli>(v));
+            };
+            pacer.finished(ms(work_per_row_ms * n), ms(commit_fixed_ms + commit_per_row_ms * n));
+        }
+        return sizes;
+    }
+    double lock_ms(std::size_t n) const {
+        return (work_per_row_ms + commit_per_row_ms) * static_cast<double>(n) + commit_fixed_ms;
+    }
+};
+
 TEST_CASE("a slow commit does not shrink batches to nothing", "[bulk][pacer]") {
     BulkOptions options;  // aim: 80 ms a transaction
     BulkPacer pacer(options, kDefaults);
-    pacer.finished(10ms, 30ms);  // 1000 rows: 10 ms of work, 30 ms of fsync: 50 ms left for work
-    CHECK(pacer.batch_size() == 2000);  // (5000 capped at x2)
-    pacer.finished(40ms, 30ms);
+    pacer.finished(10ms, 30ms);  // 1000 rows: 40 ms in all
+    CHECK(pacer.batch_size() == 2000);
+    pacer.finished(40ms, 30ms);  // 30 ms of commit whatever the batch: fixed; 50 ms left for 2000 rows' 40
     CHECK(pacer.batch_size() == 2500);
-    // A disk whose commit alone takes 200 ms: work as long as the commit, not less.
-    BulkPacer slow(options, kDefaults);
-    slow.finished(100ms, 200ms);
-    CHECK(slow.batch_size() == 2000);
-    slow.finished(400ms, 200ms);
-    CHECK(slow.batch_size() == 1000);
-    slow.finished(200ms, 200ms);
-    CHECK(slow.batch_size() == 1000);
+
+    // A disk whose commit alone takes 200 ms: the batch grows until its work
+    // is as long as the commit, not less (the run would crawl).
+    const SimulatedStore slow{0.1, 200, 0};
+    BulkPacer paced(options, kDefaults);
+    const auto sizes = slow.run(paced, 12);
+    CHECK(double(sizes.back()) == Approx(2000).epsilon(0.01));
+    CHECK(slow.lock_ms(sizes.back()) == Approx(400).epsilon(0.01));
+}
+
+TEST_CASE("a commit that grows with the batch counts against the target", "[bulk][pacer]") {
+    // SQLite with random session keys: each batch rewrites index pages all
+    // over the table, so its commit grows with it (seen: 5 ms + 0.05 ms a row).
+    // Taking the commit as fixed let batches grow to 500 ms; the fitted line
+    // keeps the whole transaction at the 80 ms aim.
+    const SimulatedStore sqlite{0.03, 5, 0.05};
+    BulkOptions options;
+    BulkPacer pacer(options, kDefaults);
+    const auto sizes = sqlite.run(pacer, 12);
+    for (std::size_t n : sizes) CHECK(sqlite.lock_ms(n) <= 100.0);
+    CHECK(sqlite.lock_ms(sizes.back()) == Approx(80).epsilon(0.05));
+
+    // The same with a fixed part over 40% of the target: growing part as long as it.
+    const SimulatedStore slow{0.03, 60, 0.05};
+    BulkPacer paced(options, kDefaults);
+    const auto slow_sizes = slow.run(paced, 16);
+    CHECK(slow.lock_ms(slow_sizes.back()) == Approx(120).epsilon(0.05));
 }
