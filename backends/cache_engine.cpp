@@ -114,8 +114,9 @@ constexpr std::size_t kRemoveBatch = 500;
 
 }  // namespace
 
-CacheStore::CacheStore(std::shared_ptr<const SessionEnvironment> env, CacheTarget target)
-    : env_(std::move(env)), target_(std::move(target)) {}
+CacheStore::CacheStore(std::shared_ptr<const SessionEnvironment> env, CacheTarget target,
+                       std::string_view session_prefix)
+    : env_(std::move(env)), target_(std::move(target)), session_prefix_(session_prefix) {}
 
 std::unique_ptr<SessionBase> CacheStore::open(std::optional<std::string> session_key) {
     return std::make_unique<CacheSession>(std::move(session_key), env_, *this);

@@ -28,7 +28,10 @@ inline constexpr std::string_view kCacheKeyPrefix = "django.contrib.sessions.cac
 
 class CacheStore final : public Store {
 public:
-    CacheStore(std::shared_ptr<const SessionEnvironment> env, CacheTarget target);
+    // `session_prefix`: what Django puts before the session key (the cached_db
+    // engine reads its cache half through a CacheStore with kCachedDbKeyPrefix).
+    CacheStore(std::shared_ptr<const SessionEnvironment> env, CacheTarget target,
+               std::string_view session_prefix = kCacheKeyPrefix);
 
     [[nodiscard]] std::string_view engine() const override { return kCacheEngine; }
     [[nodiscard]] const SessionEnvironment& environment() const override { return *env_; }
@@ -53,7 +56,7 @@ public:
     // no-op on a cache). nullopt when there is nothing to say.
     [[nodiscard]] std::optional<std::string> take_listing_note();
     [[nodiscard]] std::string cache_key(std::string_view session_key) const {
-        return target_.make_key(std::string(kCacheKeyPrefix) + std::string(session_key));
+        return target_.make_key(session_prefix_ + std::string(session_key));
     }
     [[nodiscard]] CacheClient& client() { return *target_.client; }
     [[nodiscard]] const CacheTarget& target() const { return target_; }
@@ -64,6 +67,7 @@ private:
 
     std::shared_ptr<const SessionEnvironment> env_;
     CacheTarget target_;
+    std::string session_prefix_;
     std::optional<std::string> note_;
 };
 

@@ -94,7 +94,7 @@ private:
 
 CachedDbStore::CachedDbStore(std::shared_ptr<const SessionEnvironment> env, std::unique_ptr<DbStore> db,
                              CacheTarget cache)
-    : env_(std::move(env)), db_(std::move(db)), cache_(std::move(cache)) {}
+    : env_(std::move(env)), db_(std::move(db)), cache_(std::move(cache)), copies_(env_, cache_, kCachedDbKeyPrefix) {}
 
 std::unique_ptr<SessionBase> CachedDbStore::open(std::optional<std::string> session_key) {
     return std::make_unique<CachedDbSession>(std::move(session_key), env_, *this);
@@ -111,6 +111,20 @@ BulkResult CachedDbStore::remove(const std::vector<StoredSession>& records, bool
     BulkResult result = db_->remove(records, want_keys);
     (void)cache_.client->remove_many(keys);
     return result;
+}
+
+std::vector<StoredSession> CachedDbStore::without_rows(std::vector<StoredSession> copies) {
+    std::erase_if(copies, [&](const StoredSession& copy) { return has_row(copy.key); });
+    return copies;
+}
+
+std::optional<std::string> CachedDbStore::take_listing_note() {
+    // The copies' own note speaks of "the sessions found"; here the rows are
+    // the sessions, exactly listed, and only row-less copies may be missed.
+    if (!copies_.take_listing_note() || copies_.listing_is_exact()) return std::nullopt;
+    return fmt::format("{} cannot list its keys: cached copies whose database row is gone were looked for in a "
+                       "best-effort listing and may have been missed",
+                       cache_.client->description());
 }
 
 }  // namespace sessionctl

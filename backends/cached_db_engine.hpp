@@ -5,9 +5,17 @@
 // front under KEY_PREFIX:VERSION:django.contrib.sessions.cached_db<key>.
 // Deleting removes the cache entry, the row, then the cache entry again, so a
 // request that refilled the cache from the row meanwhile cannot resurrect it.
+// Django's load() reads the cache first, so a cached copy whose row is gone (a
+// slow request wrote it back after a delete, or a site deleted rows directly)
+// is still a live session: cache_copies() lists such copies for the scans of
+// inspect and delete --user/--where, which the table alone cannot see.
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "backends/cache_engine.hpp"
 #include "backends/cache_target.hpp"
 #include "backends/db_engine.hpp"
 
@@ -44,10 +52,25 @@ public:
     [[nodiscard]] const CacheTarget& cache() const { return cache_; }
     [[nodiscard]] DbStore& db() { return *db_; }
 
+    // The cache half as a store of its own: scans every cached copy (pickled
+    // dicts, expiry from the TTL), decodes them, and removes them only if
+    // unchanged. Exact on Redis, best effort on memcached (take_listing_note).
+    [[nodiscard]] CacheStore& cache_copies() { return copies_; }
+    // Whether the session still has its row (expired or not).
+    [[nodiscard]] bool has_row(std::string_view session_key) { return db_->table().exists(session_key); }
+    // Of these cached copies (as a scan of cache_copies() read them), those
+    // whose row is gone: Django's load() still serves them, and only the cache
+    // entry is left to delete (cache_copies().remove(), conditional).
+    [[nodiscard]] std::vector<StoredSession> without_rows(std::vector<StoredSession> copies);
+    // After a scan of cache_copies() on a server that cannot list its keys
+    // (memcached): says that copies without a row may have been missed.
+    [[nodiscard]] std::optional<std::string> take_listing_note();
+
 private:
     std::shared_ptr<const SessionEnvironment> env_;
     std::unique_ptr<DbStore> db_;
     CacheTarget cache_;
+    CacheStore copies_;  // shares cache_'s connection
 };
 
 }  // namespace sessionctl

@@ -2,8 +2,10 @@
 // by --user/--where (scan, decode, match verified sessions, then a
 // conditional delete that keeps any session rewritten meanwhile).
 
+#include <functional>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -79,13 +81,16 @@ ExitCode delete_keys(const DeleteArgs& args, Context& ctx) {
     auto session = store->open(std::nullopt);
     InterruptGuard interrupt_guard;  // Ctrl-C stops between keys; what was deleted is reported
     Outcome o;
+    auto* cached_db = dynamic_cast<CachedDbStore*>(store.get());
     for (const auto& key : keys) {
         if (interrupted()) break;
-        if (!store->fetch(key)) {
+        // cached_db: a cached copy whose row is gone is still a session to
+        // Django (its load() reads the cache first), so it counts as one.
+        if (!store->fetch(key) && !(cached_db && cached_db->cache_copies().fetch(key))) {
             // Django's delete() is unconditional: on cached_db it also drops a
-            // cache copy that outlived its row (a request refilled the cache
-            // while the row was being deleted), which Django would still serve.
-            if (!args.dry_run && store->engine() == kCachedDbEngine) session->delete_session(key);
+            // cache copy written back since it was looked for (a request that
+            // read the row before it was deleted), which Django would serve.
+            if (!args.dry_run && cached_db) session->delete_session(key);
             ctx.note(fmt::format("{}: no such session (already gone)", key));
             continue;
         }
@@ -104,31 +109,30 @@ ExitCode delete_keys(const DeleteArgs& args, Context& ctx) {
     return ExitCode::ok;
 }
 
-ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
-    SessionFilter filter = make_filter(args.user, args.where);
-    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write);
-    const DateTime now = store->environment().now();
-
-    // Collect first, delete after the scan: never write while reading pages.
-    // Ctrl-C during the scan stops it and deletes nothing.
-    InterruptGuard interrupt_guard;
+// The scan half of delete --user/--where: every record of `store` the filter
+// matches, in scan order. Ctrl-C stops it (interrupted() says so).
+struct ScanOutcome {
     std::vector<StoredSession> matches;
     std::uint64_t unmatchable = 0;
+};
+
+ScanOutcome scan_matching(Store& store, const SessionFilter& filter, const DateTime& now, Context& ctx,
+                          Progress& progress, std::uint64_t& scanned,
+                          const std::function<bool(const StoredSession&)>& counts = {}) {
+    ScanOutcome out;
     // Most records are ruled out on their inflated JSON text, without the
     // parse; every candidate is decoded and verified in full.
-    const std::optional<Prefilter> prefilter = prefilter_for(filter, *store, ctx.config());
-    Progress progress(ctx, "delete: scanned");  // a terminal stderr only
-    std::uint64_t scanned = 0;
+    const std::optional<Prefilter> prefilter = prefilter_for(filter, store, ctx.config());
     enum class Verdict { skip, match, unmatchable };
     auto examine = [&](const StoredSession& record) {  // on worker threads
         if (prefilter && prefilter->rejects(record.data)) return Verdict::skip;
-        SessionView view = view_session(record, *store, now);
+        SessionView view = view_session(record, store, now);
         if (!view.verified_dict) return Verdict::unmatchable;
         return filter.matches(*view.dict()) ? Verdict::match : Verdict::skip;
     };
     auto take = [&](const StoredSession& record, Verdict verdict) {  // in scan order
-        if (verdict == Verdict::unmatchable) ++unmatchable;
-        else if (verdict == Verdict::match) matches.push_back(record);
+        if (verdict == Verdict::unmatchable && (!counts || counts(record))) ++out.unmatchable;
+        else if (verdict == Verdict::match) out.matches.push_back(record);
         return true;
     };
     auto before = [&] {
@@ -137,25 +141,68 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
         return true;
     };
     // Matching needs no expiry: the cache engine then skips its TTL lookups.
-    ParallelScan<Verdict>::run(*store, examine, take, before, scan_worker_count(), ScanScope::key_and_data);
+    ParallelScan<Verdict>::run(store, examine, take, before, scan_worker_count(), ScanScope::key_and_data);
+    return out;
+}
+
+ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
+    SessionFilter filter = make_filter(args.user, args.where);
+    auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write);
+    const DateTime now = store->environment().now();
+
+    // Collect first, delete after the scan: never write while reading pages.
+    // Ctrl-C during the scan stops it and deletes nothing.
+    InterruptGuard interrupt_guard;
+    Progress progress(ctx, "delete: scanned");  // a terminal stderr only
+    std::uint64_t scanned = 0;
+    ScanOutcome rows = scan_matching(*store, filter, now, ctx, progress, scanned);
+    // cached_db: Django's load() reads the cache first, so a cached copy whose
+    // row is gone is a live session the table scan cannot see. Those that
+    // match are deleted too (the cache entry, if unchanged since read).
+    auto* cached_db = dynamic_cast<CachedDbStore*>(store.get());
+    std::vector<StoredSession> copies;
+    if (cached_db && !interrupted()) {
+        std::unordered_set<std::string> row_keys;
+        for (const auto& m : rows.matches) row_keys.insert(m.key);
+        // A copy that cannot be decoded counts once, and only when no row stands for it.
+        ScanOutcome cached = scan_matching(cached_db->cache_copies(), filter, now, ctx, progress, scanned,
+                                           [&](const StoredSession& c) { return !cached_db->has_row(c.key); });
+        std::erase_if(cached.matches, [&](const StoredSession& c) { return row_keys.contains(c.key); });
+        copies = cached_db->without_rows(std::move(cached.matches));
+        rows.unmatchable += cached.unmatchable;
+        if (auto note = cached_db->take_listing_note()) ctx.warn(*note);
+    }
     progress.finish();
-    if (unmatchable)
+    if (rows.unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
-                             count_of(unmatchable, "session")));
+                             count_of(rows.unmatchable, "session")));
     Outcome o;
     if (interrupted()) {
         report(o, args, ctx);
         ctx.error("interrupted while scanning; nothing was deleted");
         return ExitCode::interrupted;
     }
-    o.matched = matches.size();
+    const std::vector<StoredSession>& matches = rows.matches;
+    o.matched = matches.size() + copies.size();
+    if (!copies.empty())
+        ctx.note(fmt::format("{} of the matched sessions {} only in the cache (the database row is gone, but "
+                             "Django still serves the cached copy)",
+                             copies.size(), copies.size() == 1 ? "is" : "are"));
     if (args.dry_run) {
         for (const auto& m : matches) o.keys.push_back(m.key);
-    } else if (!matches.empty()) {
+        for (const auto& c : copies) o.keys.push_back(c.key);
+    } else if (o.matched > 0) {
         ctx.race_point("delete: before remove");
-        BulkResult result = store->remove(matches, /*want_keys=*/true);
-        o.deleted = result.removed;
-        o.keys = std::move(result.keys);
+        if (!matches.empty()) {
+            BulkResult result = store->remove(matches, /*want_keys=*/true);
+            o.deleted = result.removed;
+            o.keys = std::move(result.keys);
+        }
+        if (!copies.empty()) {
+            BulkResult result = cached_db->cache_copies().remove(copies, /*want_keys=*/true);
+            o.deleted += result.removed;
+            o.keys.insert(o.keys.end(), result.keys.begin(), result.keys.end());
+        }
     }
     ctx.report_store_warnings(*store);
     report(o, args, ctx);

@@ -1,6 +1,8 @@
 // sessionctl inspect: stored sessions (expired ones too), decoded and
 // verified, by key or by scanning the whole store.
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -9,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "backends/cached_db_engine.hpp"
 #include "backends/file_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
@@ -94,12 +97,22 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
     for (const auto& key : keys) {
         if (interrupted() || printer.full()) break;
         auto record = store.fetch(key);
+        // cached_db: Django's load() reads the cache first, so a cached copy
+        // whose row is gone is still a session; it is shown as the cache holds it.
+        Store* holder = &store;
+        if (auto* cached_db = dynamic_cast<CachedDbStore*>(&store); !record && cached_db) {
+            holder = &cached_db->cache_copies();
+            record = holder->fetch(key);
+            if (record) ctx.warn(fmt::format("session {} is only in the cache: its database row is gone, but "
+                                             "Django still serves the cached copy",
+                                             key));
+        }
         if (!record) {
             ++missing;
             ctx.error(fmt::format("no session {}", key));
             continue;
         }
-        SessionView view = view_session(*record, store, now);
+        SessionView view = view_session(*record, *holder, now);
         if (!view.verified_dict) {
             ++undecodable;
             ctx.error(fmt::format("session {}: {}", key, printable(view.error.value_or("unreadable"))));
@@ -131,6 +144,72 @@ void report_stale_temp_files(FileStore& files, Context& ctx) {
                              count_of(count, "stale _out_ temporary file"), bytes, files.directory()));
 }
 
+// The keys a table scan listed, as 64-bit hashes (8 bytes a row, at most
+// kMax of them): the cache-copy scan then asks the table only about copies
+// whose row was not listed, not one query per copy. A row-less copy hidden
+// by a hash collision would take ~2^64 / rows copies; a full set only costs
+// the queries it would have saved.
+class ListedRows {
+public:
+    void add(std::string_view key) {
+        if (hashes_.size() < kMax) hashes_.push_back(std::hash<std::string_view>{}(key));
+    }
+    void seal() { std::sort(hashes_.begin(), hashes_.end()); }
+    [[nodiscard]] bool listed(std::string_view key) const {
+        return std::binary_search(hashes_.begin(), hashes_.end(), std::hash<std::string_view>{}(key));
+    }
+
+private:
+    static constexpr std::size_t kMax = 4'000'000;  // 32 MB
+    std::vector<std::size_t> hashes_;
+};
+
+// cached_db, after the table: the cached copies whose row is gone (Django's
+// load() reads the cache first, so they are live sessions the table cannot
+// show). Workers decode and match every copy; the calling thread asks the
+// table about the candidates only, and renders the few without a row.
+// Returns how many were shown.
+std::uint64_t inspect_cache_only(CachedDbStore& cached_db, const SessionFilter& filter, const ListedRows& rows,
+                                 Printer& printer, Context& ctx, const std::function<bool()>& before,
+                                 std::uint64_t& unmatchable) {
+    const DateTime now = cached_db.environment().now();
+    Store& copies = cached_db.cache_copies();
+    struct CopyVerdict {
+        bool unmatchable = false;
+        std::optional<SessionView> view;  // a candidate to show, if it has no row
+    };
+    auto examine = [&](const StoredSession& record) {  // on worker threads
+        CopyVerdict verdict;
+        SessionView view = view_session(record, copies, now);
+        if (!filter.empty()) {
+            if (!view.verified_dict) {
+                verdict.unmatchable = true;
+                return verdict;
+            }
+            if (!filter.matches(*view.dict())) return verdict;
+        }
+        if (printer.wanted(view)) verdict.view = std::move(view);
+        return verdict;
+    };
+    std::uint64_t shown = 0;
+    auto take = [&](const StoredSession& record, CopyVerdict& verdict) {  // in scan order
+        if (!verdict.unmatchable && !verdict.view) return true;
+        if (rows.listed(record.key) || cached_db.has_row(record.key)) return true;  // the table stands for it
+        if (verdict.unmatchable) {
+            ++unmatchable;
+            return true;
+        }
+        printer.print(printer.render(*verdict.view));
+        ++shown;
+        return !printer.full();
+    };
+    // The TTL is only worth a command per key when an expiry is printed.
+    ParallelScan<CopyVerdict>::run(copies, examine, take, before, scan_worker_count(),
+                                   printer.args.keys_only ? ScanScope::key_and_data : ScanScope::everything);
+    if (auto note = cached_db.take_listing_note()) ctx.warn(*note);
+    return shown;
+}
+
 ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer, Context& ctx) {
     const DateTime now = store.environment().now();
     std::uint64_t scanned = 0, unmatchable = 0;
@@ -159,20 +238,34 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         }
         return verdict;
     };
-    auto take = [&](const StoredSession&, ScanVerdict& verdict) {  // in scan order
+    auto* cached_db = dynamic_cast<CachedDbStore*>(&store);
+    ListedRows listed_rows;  // cached_db only
+    auto take = [&](const StoredSession& record, ScanVerdict& verdict) {  // in scan order
+        if (cached_db) listed_rows.add(record.key);
         if (verdict.unmatchable) ++unmatchable;
         if (verdict.shown) printer.print(verdict.text);
         return !printer.full();
     };
-    ParallelScan<ScanVerdict>::run(store, examine, take, [&] {
+    auto before = [&] {
         if (interrupted()) return false;
         progress.update(++scanned);
         return true;
-    });
+    };
+    ParallelScan<ScanVerdict>::run(store, examine, take, before);
+    std::uint64_t cache_only = 0;
+    if (cached_db && !interrupted() && !printer.full()) {
+        listed_rows.seal();
+        cache_only = inspect_cache_only(*cached_db, filter, listed_rows, printer, ctx, before, unmatchable);
+    }
     progress.finish();
     ctx.out().flush();
     ctx.report_store_warnings(store);
     if (auto* files = dynamic_cast<FileStore*>(&store)) report_stale_temp_files(*files, ctx);
+    if (cache_only)
+        ctx.warn(fmt::format("{} only in the cache: the database row is gone, but Django still serves the cached "
+                             "copy (`sessionctl delete KEY` removes it)",
+                             cache_only == 1 ? std::string("1 session shown is")
+                                             : fmt::format("{} sessions shown are", cache_only)));
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(unmatchable, "session")));

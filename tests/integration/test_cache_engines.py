@@ -218,6 +218,98 @@ def test_cached_db_delete_key_drops_a_copy_without_its_row(c):
     check_eq(dict(c.store(key).load()), {}, "Django still serves the session")
 
 
+def drop_row(c, key):
+    """Deletes a session's row behind Django's back, keeping its cache copy (a
+    site that deletes rows directly, or a request that wrote the cache back
+    after a delete)."""
+    con = sqlite3.connect(str(c.db))
+    try:
+        con.execute("DELETE FROM django_session WHERE session_key = ?", (key,))
+        con.commit()
+    finally:
+        con.close()
+
+
+def alice_and_bob_with_copies_without_rows(c):
+    """Alice (7) logged in twice, one session's row deleted; Bob (8) logged in,
+    his row deleted. Django serves the cached copies: both stay logged in."""
+    c.make_user("alice", 7, password="pw-a")
+    c.make_user("bob", 8, password="pw-b")
+    a_copy, a_row, b_copy = c.client(), c.client(), c.client()
+    check(a_copy.login(username="alice", password="pw-a"), "alice logs in")
+    check(a_row.login(username="alice", password="pw-a"), "alice logs in again")
+    check(b_copy.login(username="bob", password="pw-b"), "bob logs in")
+    drop_row(c, c.session_key_of(a_copy))
+    drop_row(c, c.session_key_of(b_copy))
+    check_eq(c.get(a_copy, "/whoami"), "7", "Django serves alice's cached copy (sanity)")
+    check_eq(c.get(b_copy, "/whoami"), "8", "Django serves bob's cached copy (sanity)")
+    return a_copy, a_row, b_copy
+
+
+@test(engines=(CACHED_DB_ENGINE,))
+def test_cached_db_delete_user_drops_copies_without_rows(c):
+    # Django's cached_db load() reads the cache first: a copy whose row is
+    # gone keeps its user logged in, so delete --user must find it too.
+    a_copy, a_row, b_copy = alice_and_bob_with_copies_without_rows(c)
+    ka, krow, kb = (c.session_key_of(x) for x in (a_copy, a_row, b_copy))
+
+    dry = c.sessionctl("delete", "--user", "7", "--dry-run", "--json").ok().json()
+    check_eq((dry["matched"], dry["deleted"], sorted(dry["keys"])), (2, 0, sorted([ka, krow])), "--dry-run")
+    check(c.redis().get(c.full_key(ka)) is not None, "--dry-run deleted the cached copy")
+
+    r = c.sessionctl("delete", "--user", "7", "--json", "-v").ok().json()
+    check_eq((r["matched"], r["deleted"], sorted(r["keys"])), (2, 2, sorted([ka, krow])), "delete --user 7")
+    check(c.redis().get(c.full_key(ka)) is None, "alice's cached copy is still there")
+    check_eq(c.get(a_copy, "/whoami"), "anonymous", "alice (cache-only copy) after delete --user 7")
+    check_eq(c.get(a_row, "/whoami"), "anonymous", "alice (row) after delete --user 7")
+    check_eq(c.get(b_copy, "/whoami"), "8", "bob untouched")
+    check(c.redis().get(c.full_key(kb)) is not None, "bob's cached copy was removed")
+    c.sessionctl("delete", "--user", "7").expect_error(1, "no session matched")
+
+
+@test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
+def test_cached_db_inspect_shows_copies_without_rows(c):
+    # What Django would load is what inspect shows, saying where it lives.
+    a_copy, a_row, b_copy = alice_and_bob_with_copies_without_rows(c)
+    ka, krow, kb = (c.session_key_of(x) for x in (a_copy, a_row, b_copy))
+    r = c.sessionctl("inspect", "--user", "7", "--keys-only").ok()
+    check_eq(sorted(r.out.split()), sorted([ka, krow]), "inspect --user 7")
+    check("only in the cache" in r.err, f"inspect does not say a session is only in the cache: {r.err!r}")
+    listed = c.sessionctl("inspect", "--all", "--keys-only").ok().out.split()
+    check_eq(sorted(listed), sorted([ka, kb, krow]), "inspect --all")
+    recs = c.sessionctl("inspect", "--all", "--json").ok().json_lines()
+    rec = next((x for x in recs if x["key"] == kb), None)
+    check(rec is not None, "inspect --all --json does not show bob's cached copy")
+    check_eq((rec["user_id"], rec["format"], rec["expired"]), ("8", "pickle", False), "bob's cached copy")
+    ttl = c.redis().ttl(c.full_key(kb))
+    exp = datetime.fromisoformat(rec["expire_date"]).timestamp()
+    check(abs(exp - (time.time() + ttl)) < 3, f"expire_date {rec['expire_date']} is not the cache TTL {ttl}")
+    r = c.sessionctl("inspect", ka, "--json").ok()
+    rec = r.json_lines()[0]
+    check_eq((rec["key"], rec["user_id"], rec["format"]), (ka, "7", "pickle"), "inspect KEY of a cache-only copy")
+    check("only in the cache" in r.err, f"inspect KEY does not say the session is only in the cache: {r.err!r}")
+    # delete KEY counts it as the session it is.
+    check_eq(c.sessionctl("delete", ka, "--json").ok().json()["deleted"], 1, "delete KEY of a cache-only copy")
+    check_eq(c.get(a_copy, "/whoami"), "anonymous", "alice (cache-only copy) after delete KEY")
+
+
+@test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
+def test_cached_db_delete_where_drops_a_copy_without_its_row(c):
+    s = c.store()
+    s["cart"] = {"coupon": "SPRING"}
+    s.save()
+    other = c.store()
+    other["cart"] = {"coupon": "SUMMER"}
+    other.save()
+    drop_row(c, s.session_key)
+    drop_row(c, other.session_key)
+    r = c.sessionctl("delete", "--where", "cart.coupon=SPRING", "--json", "-v").ok().json()
+    check_eq((r["matched"], r["deleted"], r["keys"]), (1, 1, [s.session_key]), "delete --where")
+    check_eq(dict(c.store(s.session_key).load()), {}, "Django still serves the deleted session")
+    check_eq(dict(c.store(other.session_key).load()), {"cart": {"coupon": "SUMMER"}},
+             "the other cache-only session")
+
+
 @test(backends=(REDIS_CACHE,))
 def test_clearsessions_is_a_noop_and_says_so(c):
     s = c.store()
