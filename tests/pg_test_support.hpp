@@ -18,20 +18,14 @@
 #include "backends/memory_table.hpp"
 #include "backends/pg_connection.hpp"
 #include "backends/pg_table.hpp"
+#include "tests/server_support.hpp"
 
 namespace sessionctl::testing {
 
 // The shared server's URL, or nullopt after a skip note (a failure under
 // SESSIONCTL_REQUIRE_SERVERS=1, as in CI).
 inline std::optional<std::string> shared_pg_url(const char* variable = "SESSIONCTL_TEST_PG") {
-    const char* v = std::getenv(variable);
-    if (v != nullptr && *v != '\0') return std::string(v);
-    const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-    if (required != nullptr && std::string(required) == "1")
-        FAIL(variable << " is not set, but SESSIONCTL_REQUIRE_SERVERS=1 requires a PostgreSQL server");
-    WARN("SKIPPED on PostgreSQL: " << variable
-                                   << " is not set (eval \"$(scripts/servers.sh start)\" to run this test)");
-    return std::nullopt;
+    return shared_server(variable, "PostgreSQL");
 }
 
 class PgTestDatabase {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/server_support.hpp"
 #include "tests/test_support.hpp"
 #include "tests/vector_support.hpp"
 
@@ -58,18 +59,8 @@ namespace {
 
 constexpr std::int64_t kNowMicros = 1700000000750000;
 
-// The shared server named by `var`, or nullopt (after a skip note) when unset.
-std::optional<std::string> shared_server(const char* var, const char* what) {
-    const char* v = std::getenv(var);
-    if (v != nullptr && *v != '\0') return std::string(v);
-    const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-    if (required != nullptr && std::string(required) == "1")
-        FAIL(fmt::format("{} is not set, but SESSIONCTL_REQUIRE_SERVERS=1 requires a {} server", var, what));
-    WARN(fmt::format("SKIPPED: {} is not set (eval \"$(scripts/servers.sh start)\" to run this test)", var));
-    return std::nullopt;
-}
-std::optional<std::string> shared_redis() { return shared_server("SESSIONCTL_TEST_REDIS", "Redis"); }
-std::optional<std::string> shared_memcached() { return shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached"); }
+std::optional<std::string> shared_redis() { return testing::shared_server("SESSIONCTL_TEST_REDIS", "Redis"); }
+std::optional<std::string> shared_memcached() { return testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached"); }
 
 // A KEY_PREFIX no other test or run uses; with glob characters on purpose, so
 // SCAN MATCH escaping is exercised everywhere.
@@ -653,9 +644,7 @@ TEST_CASE("cached_db on SQLite + memcached: cache then db, delete clears both", 
 
 TEST_CASE("Redis faults: wrong or missing password, server gone mid-scan", "[cache][redis][faults]") {
     if (!have_redis_server()) {
-        const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-        if (required != nullptr && std::string(required) == "1") FAIL("redis-server is not installed");
-        WARN("SKIPPED: redis-server is not installed");
+        SESSIONCTL_SKIP_OR_FAIL("redis-server is not installed");
         return;
     }
     SECTION("wrong password: StoreError naming the server, password not shown") {
@@ -754,9 +743,7 @@ TEST_CASE("signed_cookies: create mints a value that inspect reads; nothing to l
 
 TEST_CASE("Redis scans stopped early leave the connection in step, with and without TTLs", "[cache][redis]") {
     if (!have_redis_server()) {
-        const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-        if (required != nullptr && std::string(required) == "1") FAIL("redis-server is not installed");
-        WARN("SKIPPED: redis-server is not installed");
+        SESSIONCTL_SKIP_OR_FAIL("redis-server is not installed");
         return;
     }
     // Several SCAN batches, so that the requests for the next batch are in

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/server_support.hpp"
 #include "tests/test_support.hpp"
 
 #include <unistd.h>
@@ -35,16 +36,6 @@ using namespace sessionctl;
 using nlohmann::json;
 
 namespace {
-
-std::optional<std::string> shared_server(const char* var, const char* what) {
-    const char* v = std::getenv(var);
-    if (v != nullptr && *v != '\0') return std::string(v);
-    const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-    if (required != nullptr && std::string(required) == "1")
-        FAIL(fmt::format("{} is not set, but SESSIONCTL_REQUIRE_SERVERS=1 requires a {} server", var, what));
-    WARN(fmt::format("SKIPPED: {} is not set (eval \"$(scripts/servers.sh start)\" to run this test)", var));
-    return std::nullopt;
-}
 
 std::string unique_prefix() {
     static std::mt19937_64 rng(std::random_device{}());
@@ -180,14 +171,14 @@ void copies_contract(const Server& server) {
 
 TEST_CASE("cached_db on Redis: cache copies without a row are listed, matched, removed if unchanged",
           "[cache][redis]") {
-    auto url = shared_server("SESSIONCTL_TEST_REDIS", "Redis");
+    auto url = testing::shared_server("SESSIONCTL_TEST_REDIS", "Redis");
     if (!url) return;
     copies_contract(redis(*url));
 }
 
 TEST_CASE("cached_db on memcached: cache copies without a row are listed (best effort, said so)",
           "[cache][memcached]") {
-    auto location = shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached");
+    auto location = testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached");
     if (!location) return;
     copies_contract(memcached(*location));
 }

@@ -38,6 +38,7 @@
 #include "core/errors.hpp"
 #include "core/pickle_codec.hpp"
 #include "core/pyvalue.hpp"
+#include "tests/server_support.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -80,13 +81,7 @@ std::string to_hex(std::string_view bytes) {
 
 // The shared test server, or nullopt (after a skip note) when there is none.
 std::optional<std::string> shared_memcached() {
-    const char* v = std::getenv("SESSIONCTL_TEST_MEMCACHED");
-    if (v != nullptr && *v != '\0') return std::string(v);
-    const char* required = std::getenv("SESSIONCTL_REQUIRE_SERVERS");
-    if (required != nullptr && std::string(required) == "1")
-        FAIL("SESSIONCTL_TEST_MEMCACHED is not set, but SESSIONCTL_REQUIRE_SERVERS=1 requires a memcached server");
-    WARN("SKIPPED: SESSIONCTL_TEST_MEMCACHED is not set (eval \"$(scripts/servers.sh start)\" to run this test)");
-    return std::nullopt;
+    return testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached");
 }
 
 // A key prefix no other test (or run) uses.
