@@ -38,7 +38,8 @@ CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args) {
                   "File engine: also remove _out_ temporary files older than a day (left by interrupted saves)");
     cmd->footer(R"(SQL stores delete in short transactions (one batch each), so a live site keeps writing
 sessions meanwhile. On SQLite, sessionctl's own connection uses a page cache of up to
-256 MiB during the run (PRAGMA cache_size; memory is taken only as pages are read).
+256 MiB during the run (PRAGMA cache_size; memory is taken only as pages are read) and
+keeps its journal file between batches (journal_mode=persist, restored at the end).
 Ctrl-C lets the batch in flight commit, prints what was removed and exits 130; running
 again finishes the job. A progress line (rate, ETA) shows on a terminal only.
 
