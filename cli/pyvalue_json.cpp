@@ -4,6 +4,7 @@
 #include "core/pickle_codec.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -125,22 +126,26 @@ std::string dump_json(const ordered_json& value, int indent) {
     return out;
 }
 
-namespace {
-
-// A JSON string exactly as dump_json(ordered_json(text)) writes it. Plain
-// printable ASCII, most of what sessions hold, is quoted as it is; anything
-// else takes the full path (escapes, invalid UTF-8, DEL and C1 controls).
-void append_json_string(std::string& out, const std::string& text) {
+void append_json_string(std::string& out, std::string_view text) {
     const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
         return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
     });
     if (!plain) {
-        out += dump_json(ordered_json(text));
+        out += dump_json(ordered_json(std::string(text)));
         return;
     }
     out += '"';
     out += text;
     out += '"';
+}
+
+namespace {
+
+void append_int(std::string& out, std::int64_t value) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    (void)ec;  // 24 bytes always hold an int64
+    out.append(buf, end);
 }
 
 void render_list(const PyList& x, int indent, int depth, std::string& out);
@@ -163,7 +168,7 @@ void render(const PyValue& value, int indent, int depth, std::string& out) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, std::monostate>) out += "null";
             else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
-            else if constexpr (std::is_same_v<T, std::int64_t>) out += std::to_string(x);
+            else if constexpr (std::is_same_v<T, std::int64_t>) append_int(out, x);
             else if constexpr (std::is_same_v<T, PyBigInt>) out += x.decimal;
             else if constexpr (std::is_same_v<T, double>) out += std::isfinite(x) ? python_float_repr(x) : "null";
             else if constexpr (std::is_same_v<T, std::string>) append_json_string(out, x);
@@ -184,9 +189,9 @@ void render(const PyValue& value, int indent, int depth, std::string& out) {
                 auto [tag, text] = tagged_scalar(value);
                 out += '{';
                 newline(depth + 1);
-                out += dump_json(ordered_json(tag));
+                append_json_string(out, tag);
                 out += indent < 0 ? ":" : ": ";
-                out += dump_json(ordered_json(text));
+                append_json_string(out, text);
                 newline(depth);
                 out += '}';
             }
@@ -245,6 +250,8 @@ std::string render_json(const PyValue& value, int indent) {
     render(value, indent, 0, out);
     return out;
 }
+
+void append_json(std::string& out, const PyValue& value, int indent) { render(value, indent, 0, out); }
 
 std::string dump_json_with_data(const ordered_json& envelope, const PyValue* data) {
     std::string text = dump_json(envelope);

@@ -8,6 +8,7 @@
 // render_json() / dump_json_with_data() instead.
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,15 @@ using ordered_json = nlohmann::ordered_json;
 
 // The exact JSON text of a session value, with the same escaping as dump_json.
 [[nodiscard]] std::string render_json(const PyValue& value, int indent = -1);
+
+// render_json(value, indent), appended to `out` (no temporary string: the
+// per-record JSON lines of a scan are built in one buffer).
+void append_json(std::string& out, const PyValue& value, int indent = -1);
+
+// A JSON string exactly as dump_json(ordered_json(text)) writes it, appended
+// to `out`. Plain printable ASCII is copied as it is; anything else takes the
+// library's path (escapes, invalid UTF-8, DEL and C1 controls).
+void append_json_string(std::string& out, std::string_view text);
 
 // One line of JSON for `envelope` whose "data" member (which must be null in
 // `envelope`) is `data` rendered exactly, or null when `data` is nullptr.

@@ -2,12 +2,15 @@
 
 #include "cli/pyvalue_json.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <ostream>
 
 #include <fmt/format.h>
 
 #include "cli/matchers.hpp"
 #include "cli/output.hpp"
+#include "core/datetime.hpp"
 
 namespace sessionctl::cli {
 
@@ -59,30 +62,102 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
 
 namespace {
 
-ordered_json view_to_json(const SessionView& view) {
-    const DecodeResult& d = view.decoded;
-    ordered_json j = ordered_json::object();
-    j["key"] = view.key;
-    j["data"] = nullptr;  // filled exactly by view_to_json_line
-    j["expire_date"] = view.expire_unix_micros ? ordered_json(utc_iso(*view.expire_unix_micros)) : ordered_json();
-    j["expired"] = view.expired;
-    j["user_id"] = view.user_id ? ordered_json(*view.user_id) : ordered_json();
-    std::string with = d.verified_with();
-    j["verified_with"] = with.empty() ? ordered_json() : ordered_json(with);
-    j["error"] = view.error ? ordered_json(*view.error) : ordered_json();
-    j["size"] = view.size;
-    j["format"] = d.verified ? ordered_json(d.format_name()) : ordered_json();
-    j["compressed"] = d.compressed;
-    return j;
+void append_2(std::string& out, int v) {
+    out += static_cast<char>('0' + v / 10);
+    out += static_cast<char>('0' + v % 10);
+}
+
+// utc_iso(unix_micros) appended to `out`: "2023-11-14T22:13:30.750000+00:00",
+// the fraction only when non-zero. Years 0..9999 are written here; others,
+// which a TTL never yields, go through utc_iso itself.
+void append_utc_iso(std::string& out, std::int64_t unix_micros) {
+    constexpr std::int64_t kMicrosPerDay = 86'400'000'000;
+    std::int64_t days = unix_micros / kMicrosPerDay;
+    std::int64_t rest = unix_micros % kMicrosPerDay;
+    if (rest < 0) {
+        rest += kMicrosPerDay;
+        --days;
+    }
+    const CivilDate date = civil_from_days(days);
+    const std::int64_t year = date.year;
+    const int month = static_cast<int>(date.month);
+    const int day = static_cast<int>(date.day);
+    if (year < 0 || year > 9999) {
+        out += utc_iso(unix_micros);
+        return;
+    }
+    const int micro = static_cast<int>(rest % 1'000'000);
+    const std::int64_t secs = rest / 1'000'000;
+    append_2(out, static_cast<int>(year / 100));
+    append_2(out, static_cast<int>(year % 100));
+    out += '-';
+    append_2(out, month);
+    out += '-';
+    append_2(out, day);
+    out += 'T';
+    append_2(out, static_cast<int>(secs / 3600));
+    out += ':';
+    append_2(out, static_cast<int>(secs / 60 % 60));
+    out += ':';
+    append_2(out, static_cast<int>(secs % 60));
+    if (micro != 0) {
+        out += '.';
+        append_2(out, micro / 10000);
+        append_2(out, micro / 100 % 100);
+        append_2(out, micro % 100);
+    }
+    out += "+00:00";
+}
+
+void append_string_or_null(std::string& out, const std::optional<std::string>& text) {
+    if (text) append_json_string(out, *text);
+    else out += "null";
 }
 
 }  // namespace
 
+// Written straight into one string (a scan renders one line per session, and
+// an ordered_json envelope per line cost more than decoding the session).
+// tests/test_json_line_render.cpp holds the former nlohmann rendering and
+// checks this one against it byte for byte.
 std::string view_to_json_line(const SessionView& view) {
     const DecodeResult& d = view.decoded;
-    return dump_json_with_data(view_to_json(view), d.ok() ? &d.data : nullptr);
+    std::string out;
+    // The rendered data is about as long as the stored bytes (a hint only).
+    out.reserve(std::min<std::size_t>(view.size, 1 << 16) + view.key.size() + 240);
+    out += "{\"key\":";
+    append_json_string(out, view.key);
+    out += ",\"data\":";
+    if (d.ok()) append_json(out, d.data);
+    else out += "null";
+    out += ",\"expire_date\":";
+    if (view.expire_unix_micros) {
+        out += '"';
+        append_utc_iso(out, *view.expire_unix_micros);
+        out += '"';
+    } else {
+        out += "null";
+    }
+    out += view.expired ? ",\"expired\":true" : ",\"expired\":false";
+    out += ",\"user_id\":";
+    append_string_or_null(out, view.user_id);
+    out += ",\"verified_with\":";
+    std::string with = d.verified_with();
+    if (with.empty()) out += "null";
+    else append_json_string(out, with);
+    out += ",\"error\":";
+    append_string_or_null(out, view.error);
+    out += ",\"size\":";
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, view.size);
+    (void)ec;  // 24 bytes always hold a size_t
+    out.append(digits, end);
+    out += ",\"format\":";
+    if (d.verified) append_json_string(out, d.format_name());
+    else out += "null";
+    out += d.compressed ? ",\"compressed\":true}" : ",\"compressed\":false}";
+    return out;
 }
-
 
 void print_view(std::ostream& out, const SessionView& view, std::int64_t now_unix_micros) {
     const DecodeResult& d = view.decoded;

@@ -671,6 +671,11 @@ class Unpickler {
 public:
     Unpickler(std::string_view data, const PickleLimits& limits) : data_(data), limits_(limits) {
         end_ = std::min(data_.size(), limits_.max_input_size);
+        // Room for a session's worth up front: growing these one doubling at
+        // a time cost a dozen allocations per record in a store scan.
+        stack_.reserve(32);
+        marks_.reserve(8);
+        memo_dense_.reserve(64);
         none_ = make_leaf(PyValue());
         true_ = make_leaf(PyValue(true));
         false_ = make_leaf(PyValue(false));
@@ -694,6 +699,11 @@ private:
     std::size_t op_pos_ = 0;
     unsigned char op_ = 0;
 
+    // The first nodes live in the unpickler itself: a session's pickle
+    // rarely needs more, and a store scan decodes one per record.
+    static constexpr std::size_t kInlineNodes = 32;
+    std::array<Node, kInlineNodes> inline_nodes_;
+    std::size_t inline_used_ = 0;
     std::deque<Node> arena_;
     std::vector<Node*> stack_;
     std::vector<std::size_t> marks_;
@@ -771,9 +781,9 @@ private:
     // ---- nodes
 
     Node* make(NodeKind kind) {
-        if (arena_.size() >= limits_.max_values)
+        if (inline_used_ + arena_.size() >= limits_.max_values)
             fail(fmt::format("more than {} objects", limits_.max_values));
-        Node& n = arena_.emplace_back();
+        Node& n = inline_used_ < kInlineNodes ? inline_nodes_[inline_used_++] : arena_.emplace_back();
         n.kind = kind;
         if (kind != NodeKind::leaf && kind != NodeKind::global) n.box = std::make_unique<Container>();
         return &n;
@@ -939,6 +949,8 @@ private:
             fail(fmt::format("cannot set items of a {}", kind_name(dict)));
         if (kv.size() % 2) fail("odd number of items for SETITEMS");
         Container& box = *dict->box;
+        // The first batch sizes the dict (later batches grow it by doubling).
+        if (box.slots.empty()) box.slots.reserve(kv.size() / 2);
         for (std::size_t i = 0; i < kv.size(); i += 2) {
             DictSlot slot;
             const PyValue* k = leaf_of(kv[i]);
