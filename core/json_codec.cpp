@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/utf8.hpp"
+
 namespace sessionctl {
 
 namespace {
@@ -85,27 +87,9 @@ void dump_string(std::string& out, std::string_view s) {
 
         // A multi-byte sequence: UTF-8, plus the 3-byte encodings of
         // U+D800..U+DFFF (WTF-8 lone surrogates).
-        std::size_t len;
-        std::uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1Fu;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0Fu;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07u;
-        } else {
-            throw_bad_utf8(static_cast<std::size_t>(p - base));
-        }
-        if (static_cast<std::size_t>(end - p) < len) throw_bad_utf8(static_cast<std::size_t>(p - base));
-        for (std::size_t i = 1; i < len; ++i) {
-            if ((p[i] & 0xC0u) != 0x80u) throw_bad_utf8(static_cast<std::size_t>(p - base));
-            cp = (cp << 6) | (p[i] & 0x3Fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            throw_bad_utf8(static_cast<std::size_t>(p - base));  // overlong or beyond U+10FFFF
+        std::uint32_t cp = 0;
+        const std::size_t len = utf8_sequence(p, end, cp);
+        if (len == 0) throw_bad_utf8(static_cast<std::size_t>(p - base));
         p += len;
 
         if (cp >= 0x10000) {

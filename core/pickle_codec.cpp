@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "core/json_codec.hpp"
+#include "core/utf8.hpp"
 
 namespace sessionctl {
 
@@ -160,26 +161,9 @@ std::size_t invalid_utf8_at(std::string_view s) {
             ++i;
             continue;
         }
-        std::size_t len = 0;
         std::uint32_t cp = 0;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1Fu;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0Fu;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07u;
-        } else {
-            return i;
-        }
-        if (n - i < len) return i;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0u) != 0x80u) return i;
-            cp = (cp << 6) | (p[i + k] & 0x3Fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return i;
+        const std::size_t len = utf8_sequence(p + i, p + n, cp);
+        if (len == 0) return i;
         i += len;
     }
     return std::string_view::npos;
