@@ -206,12 +206,7 @@ def test_cached_db_delete_key_drops_a_copy_without_its_row(c):
     s["k"] = "v"
     s.save()
     key = s.session_key
-    con = sqlite3.connect(str(c.db))
-    try:
-        con.execute("DELETE FROM django_session WHERE session_key = ?", (key,))
-        con.commit()
-    finally:
-        con.close()
+    drop_row(c, key)
     check_eq(dict(c.store(key).load()), {"k": "v"}, "Django serves the cached copy (sanity)")
     c.sessionctl("delete", key).ok()
     check(c.redis().get(c.full_key(key)) is None, "the cached copy is still there")
