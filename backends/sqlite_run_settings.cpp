@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <string>
+
 #include <fmt/format.h>
 
 namespace sessionctl {
@@ -22,12 +24,9 @@ std::string pragma_text(sqlite3* db, const char* sql) {
 }  // namespace
 
 PageCacheScope::PageCacheScope(sqlite3* db, std::int64_t kib) : db_(db) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &raw, nullptr) == SQLITE_OK && sqlite3_step(raw) == SQLITE_ROW) {
-        previous_ = sqlite3_column_int64(raw, 0);
-        have_previous_ = true;
-    }
-    sqlite3_finalize(raw);
+    const std::string previous = pragma_text(db, "PRAGMA cache_size");
+    have_previous_ = !previous.empty();
+    if (have_previous_) previous_ = std::stoll(previous);
     if (have_previous_ && previous_ < 0 && -previous_ >= kib) return;  // already as large
     set(-kib);
 }

@@ -123,12 +123,10 @@ ScanOutcome scan_matching(Store& store, const SessionFilter& filter, const DateT
     // Most records are ruled out on their inflated JSON text, without the
     // parse; every candidate is decoded and verified in full.
     const std::optional<Prefilter> prefilter = prefilter_for(filter, store, ctx.config());
-    enum class Verdict { skip, match, unmatchable };
+    using Verdict = FilterVerdict;
     auto examine = [&](const StoredSession& record) {  // on worker threads
         if (prefilter && prefilter->rejects(record.data)) return Verdict::skip;
-        SessionView view = view_session(record, store, now);
-        if (!view.verified_dict) return Verdict::unmatchable;
-        return filter.matches(*view.dict()) ? Verdict::match : Verdict::skip;
+        return filter_verdict(filter, view_session(record, store, now));
     };
     auto take = [&](const StoredSession& record, Verdict verdict) {  // in scan order
         if (verdict == Verdict::unmatchable && (!counts || counts(record))) ++out.unmatchable;

@@ -181,14 +181,9 @@ std::uint64_t inspect_cache_only(CachedDbStore& cached_db, const SessionFilter& 
     auto examine = [&](const StoredSession& record) {  // on worker threads
         CopyVerdict verdict;
         SessionView view = view_session(record, copies, now);
-        if (!filter.empty()) {
-            if (!view.verified_dict) {
-                verdict.unmatchable = true;
-                return verdict;
-            }
-            if (!filter.matches(*view.dict())) return verdict;
-        }
-        if (printer.wanted(view)) verdict.view = std::move(view);
+        const FilterVerdict matched = filter_verdict(filter, view);
+        verdict.unmatchable = matched == FilterVerdict::unmatchable;
+        if (matched == FilterVerdict::match && printer.wanted(view)) verdict.view = std::move(view);
         return verdict;
     };
     std::uint64_t shown = 0;
@@ -225,14 +220,9 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         ScanVerdict verdict;
         if (prefilter && prefilter->rejects(record.data)) return verdict;
         SessionView view = view_session(record, store, now);
-        if (!filter.empty()) {
-            if (!view.verified_dict) {
-                verdict.unmatchable = true;
-                return verdict;
-            }
-            if (!filter.matches(*view.dict())) return verdict;
-        }
-        if (printer.wanted(view)) {
+        const FilterVerdict matched = filter_verdict(filter, view);
+        verdict.unmatchable = matched == FilterVerdict::unmatchable;
+        if (matched == FilterVerdict::match && printer.wanted(view)) {
             verdict.shown = true;
             verdict.text = printer.render(view);
         }

@@ -60,6 +60,12 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
     return view;
 }
 
+FilterVerdict filter_verdict(const SessionFilter& filter, const SessionView& view) {
+    if (filter.empty()) return FilterVerdict::match;
+    if (!view.verified_dict) return FilterVerdict::unmatchable;
+    return filter.matches(*view.dict()) ? FilterVerdict::match : FilterVerdict::skip;
+}
+
 namespace {
 
 void append_2(std::string& out, int v) {

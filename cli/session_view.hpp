@@ -11,6 +11,7 @@
 #include <string>
 
 #include "backends/store.hpp"
+#include "cli/matchers.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "core/session_codec.hpp"
 
@@ -35,6 +36,12 @@ struct SessionView {
 // Decodes with the store's codec (verifying the signature) and asks the store
 // whether Django would consider the record expired at `now`.
 [[nodiscard]] SessionView view_session(const StoredSession& record, const Store& store, const DateTime& now);
+
+// Where a decoded session stands against --user/--where: an empty filter takes
+// every session; otherwise only a verified session can match, and one that
+// could not be verified is told apart (no filter can see into it).
+enum class FilterVerdict { skip, match, unmatchable };
+[[nodiscard]] FilterVerdict filter_verdict(const SessionFilter& filter, const SessionView& view);
 
 // One JSON Lines record for `inspect --json`: key, data, expire_date, expired,
 // user_id, verified_with, error, size, format, compressed (DESIGN.md names).

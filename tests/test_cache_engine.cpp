@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/cache_test_support.hpp"
 #include "tests/server_support.hpp"
 #include "tests/test_support.hpp"
 #include "tests/vector_support.hpp"
@@ -51,6 +52,7 @@
 #include "core/zlib_codec.hpp"
 
 using namespace sessionctl;
+using namespace sessionctl::testing;
 using nlohmann::json;
 
 extern char** environ;
@@ -67,44 +69,6 @@ std::optional<std::string> shared_memcached() { return testing::shared_server("S
 std::string unique_prefix(const std::string& tag) {
     static std::mt19937_64 rng(std::random_device{}());
     return fmt::format("sct*[{}]?{}x{:x}", tag, getpid(), rng() & 0xffffffffu);
-}
-
-json redis_cache(const std::string& url, const std::string& prefix, const std::string& backend =
-                                                                        "django.core.cache.backends.redis.RedisCache") {
-    return json{{"BACKEND", backend}, {"LOCATION", url + "/7"}, {"KEY_PREFIX", prefix}, {"VERSION", 3}};
-}
-
-CacheTarget open_target(const json& cache) {
-    CacheTarget t = cache_target_settings(cache);
-    t.family = CacheFamily::redis;
-    t.client = open_redis_client(redis_endpoint_from_cache_config(cache));
-    return t;
-}
-
-// One cache server the contract runs on: opens a target under a KEY_PREFIX.
-struct CacheServer {
-    std::string name;                // "Redis", "memcached"
-    CacheFamily family;
-    bool exact_listing;              // SCAN is exact; memcached's metadump is best effort
-    std::function<CacheTarget(const std::string& prefix)> open;
-};
-
-CacheServer redis_server(const std::string& url) {
-    return {"Redis", CacheFamily::redis, true,
-            [url](const std::string& prefix) { return open_target(redis_cache(url, prefix)); }};
-}
-
-CacheServer memcached_server(const std::string& location) {
-    return {"memcached", CacheFamily::memcached, false, [location](const std::string& prefix) {
-                json cache{{"BACKEND", "django.core.cache.backends.memcached.PyMemcacheCache"},
-                           {"LOCATION", location},
-                           {"KEY_PREFIX", prefix},
-                           {"VERSION", 3}};
-                CacheTarget t = cache_target_settings(cache);
-                t.family = CacheFamily::memcached;
-                t.client = open_memcached_client(cache);
-                return t;
-            }};
 }
 
 std::shared_ptr<const SessionEnvironment> make_env(std::shared_ptr<FakeClock> clock) {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/cache_test_support.hpp"
 #include "tests/server_support.hpp"
 #include "tests/test_support.hpp"
 
@@ -42,38 +43,6 @@ std::string unique_prefix() {
     return fmt::format("sct-copies-{}x{:x}", getpid(), rng() & 0xffffffffu);
 }
 
-// One cache server: opens a target under a KEY_PREFIX.
-struct Server {
-    bool exact_listing;
-    std::function<CacheTarget(const std::string& prefix)> open;
-};
-
-Server redis(const std::string& url) {
-    return {true, [url](const std::string& prefix) {
-                json cache{{"BACKEND", "django.core.cache.backends.redis.RedisCache"},
-                           {"LOCATION", url + "/7"},
-                           {"KEY_PREFIX", prefix},
-                           {"VERSION", 2}};
-                CacheTarget t = cache_target_settings(cache);
-                t.family = CacheFamily::redis;
-                t.client = open_redis_client(redis_endpoint_from_cache_config(cache));
-                return t;
-            }};
-}
-
-Server memcached(const std::string& location) {
-    return {false, [location](const std::string& prefix) {
-                json cache{{"BACKEND", "django.core.cache.backends.memcached.PyMemcacheCache"},
-                           {"LOCATION", location},
-                           {"KEY_PREFIX", prefix},
-                           {"VERSION", 2}};
-                CacheTarget t = cache_target_settings(cache);
-                t.family = CacheFamily::memcached;
-                t.client = open_memcached_client(cache);
-                return t;
-            }};
-}
-
 std::vector<StoredSession> scan_all(Store& store) {
     std::vector<StoredSession> all;
     store.scan_key_and_data([&](const StoredSession& r) {
@@ -91,7 +60,7 @@ std::vector<std::string> keys_of(const std::vector<StoredSession>& records) {
     return keys;
 }
 
-void copies_contract(const Server& server) {
+void copies_contract(const testing::CacheServer& server) {
     sessionctl::testing::TempDir dir("sessionctl-cached-db-copies");
     const std::string prefix = unique_prefix();
     auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"secret-for-tests-copies", {}},
@@ -173,12 +142,12 @@ TEST_CASE("cached_db on Redis: cache copies without a row are listed, matched, r
           "[cache][redis]") {
     auto url = testing::shared_server("SESSIONCTL_TEST_REDIS", "Redis");
     if (!url) return;
-    copies_contract(redis(*url));
+    copies_contract(testing::redis_server(*url));
 }
 
 TEST_CASE("cached_db on memcached: cache copies without a row are listed (best effort, said so)",
           "[cache][memcached]") {
     auto location = testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached");
     if (!location) return;
-    copies_contract(memcached(*location));
+    copies_contract(testing::memcached_server(*location));
 }
