@@ -54,4 +54,20 @@ PersistJournalScope::~PersistJournalScope() {
     if (active_) (void)pragma_text(db_, "PRAGMA main.journal_mode = DELETE");
 }
 
+StopOnRequestScope::StopOnRequestScope(sqlite3* db, const std::function<bool()>& should_stop)
+    : db_(db), should_stop_(should_stop) {
+    if (!should_stop_) return;
+    // Every few thousand virtual machine steps: microseconds apart, and the
+    // check is a load of a flag.
+    constexpr int kSteps = 4096;
+    sqlite3_progress_handler(
+        db_, kSteps,
+        [](void* stop) -> int { return (*static_cast<const std::function<bool()>*>(stop))() ? 1 : 0; },
+        const_cast<std::function<bool()>*>(&should_stop_));
+}
+
+StopOnRequestScope::~StopOnRequestScope() {
+    if (should_stop_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+}
+
 }  // namespace sessionctl

@@ -5,6 +5,7 @@
 // the site's connections never see them.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 struct sqlite3;
@@ -50,6 +51,23 @@ public:
 private:
     sqlite3* db_;
     bool active_ = false;
+};
+
+// While it lives, a statement of the connection stops with SQLITE_INTERRUPT
+// (which rolls back the transaction it runs in) soon after `should_stop`
+// returns true, instead of running to its end: a Ctrl-C during a batch of
+// minutes (--one-transaction on a large table) then takes effect at once.
+// An empty `should_stop` installs nothing.
+class StopOnRequestScope {
+public:
+    StopOnRequestScope(sqlite3* db, const std::function<bool()>& should_stop);
+    ~StopOnRequestScope();
+    StopOnRequestScope(const StopOnRequestScope&) = delete;
+    StopOnRequestScope& operator=(const StopOnRequestScope&) = delete;
+
+private:
+    sqlite3* db_;
+    const std::function<bool()>& should_stop_;
 };
 
 // The connection's journal mode for the main database, lower case ("" if unreadable).

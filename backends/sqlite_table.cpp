@@ -548,16 +548,21 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
         {
             Impl::WriteTransaction tx(*impl_, "delete expired sessions");
             {
+                StopOnRequestScope stop(impl_->db.get(), options.should_stop);
                 Impl::Statement erase(*impl_, which, "delete expired sessions");
                 erase.bind(1, cutoff).bind(2, next).bind(3, end);
-                if (want_keys) {
-                    while (erase.step()) {
-                        result.keys.push_back(erase.text(0));
-                        ++removed;
-                    }
-                } else {
-                    removed = erase.run();
+                int rc = SQLITE_ROW;
+                while ((rc = erase.step_code()) == SQLITE_ROW) {
+                    result.keys.push_back(erase.text(0));
+                    ++removed;
                 }
+                if (rc == SQLITE_INTERRUPT) {  // SQLite has rolled the batch back
+                    result.keys.resize(result.keys.size() - removed);
+                    result.end = BulkEnd::stopped;
+                    break;
+                }
+                if (rc != SQLITE_DONE) erase.fail(rc);
+                if (!want_keys) removed = impl_->changes();
             }
             committing = BulkPacer::Clock::now();
             tx.commit();

@@ -38,16 +38,20 @@ enum class DryRun { no, yes };
 // (a directory of files) honour what they can: should_stop and progress.
 struct BulkOptions {
     // At most this many rows per write transaction; 0: sized by elapsed time, so that no batch
-    // holds the write lock much longer than target_batch_time.
+    // holds the write lock much longer than target_batch_time; kOneTransaction: all at once.
     std::size_t batch_size = 0;
+    // A batch size no table reaches, yet one PostgreSQL's bigint LIMIT takes.
+    static constexpr std::size_t kOneTransaction = std::size_t{1} << 62;
     // Unset: the store's own default (BulkDefaults), which fits how its locks work.
     std::optional<std::chrono::milliseconds> target_batch_time;
     // Pause between batches, with no lock held; unset: the store's default.
     std::optional<std::chrono::milliseconds> sleep;
     // Start no batch after this much time; zero: no limit.
     std::chrono::milliseconds max_runtime{0};
-    // Polled between batches (Ctrl-C): true stops before the next one; the
-    // batch in flight always commits or rolls back whole.
+    // Polled between batches (Ctrl-C), and by SQLite during a batch's
+    // statement: true stops before the next batch. The batch in flight
+    // commits or rolls back whole (on SQLite it is rolled back unless it is
+    // already committing).
     std::function<bool()> should_stop;
     // After each batch: rows removed so far, and the total expected when the
     // store can count it cheaply (0 when unknown).

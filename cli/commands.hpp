@@ -85,10 +85,12 @@ CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args);
 ExitCode run_expire(const ExpireArgs& args, Context& ctx);
 
 // clearsessions [--dry-run] [--lock FILE] [--batch-size N] [--sleep SECONDS] [--max-runtime SECONDS]
+//               [--one-transaction]
 struct ClearSessionsArgs {
     bool dry_run = false;
     std::optional<std::string> lock_file;
     std::optional<std::size_t> batch_size;   // rows per transaction; default: ~100 ms transactions
+    bool one_transaction = false;            // everything in one transaction, as manage.py does
     std::optional<double> sleep_seconds;     // pause between batches
     std::optional<double> max_runtime_seconds;  // start no batch after this
     bool include_temp = false;               // file engine: also stale _out_ temporary files

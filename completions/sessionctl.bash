@@ -43,7 +43,7 @@ _sessionctl()
         create) opts="--data --data-file --user --password-hash --auth-backend --expiry" ;;
         delete) opts="--stdin -0 --null --user --where --dry-run" ;;
         expire) opts="--stdin -0 --null --in --at --browser-close --default --now --dry-run" ;;
-        clearsessions) opts="--dry-run --lock --batch-size --sleep --max-runtime --include-temp" ;;
+        clearsessions) opts="--dry-run --lock --batch-size --sleep --max-runtime --one-transaction --include-temp" ;;
         stats) opts="--top --prometheus" ;;
         config) opts="" ;;
     esac

@@ -50,6 +50,7 @@ complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l lock -r
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l batch-size -x -d 'At most N sessions per transaction'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l sleep -x -d 'Pause SECONDS between batches'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l max-runtime -x -d 'Start no batch after SECONDS'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l one-transaction -d 'All in one transaction (maintenance window)'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l include-temp -d 'File engine: also remove stale _out_ temp files'
 # expire
 complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l in -x -d 'set_expiry(SECONDS)'

@@ -234,6 +234,48 @@ TEST_CASE("a stopped delete_expired leaves only whole batches done, and a rerun 
     CHECK(keys_with_prefix(*table, "live").size() == 20);
 }
 
+TEST_CASE("delete_expired in one transaction removes every expired row in one batch", "[bulk][sqlite]") {
+    TempDir dir;
+    const std::string path = make_table(dir, 3000, 40, /*interleave=*/7);
+    auto table = open_sqlite_table(path);
+    BulkOptions options;
+    options.batch_size = BulkOptions::kOneTransaction;
+    options.sleep = 0ms;
+    BulkResult r = table->delete_expired(naive(kNow), DryRun::no, false, options);
+    CHECK(r.end == BulkEnd::complete);
+    CHECK(r.batches == 1);
+    CHECK(r.removed == 3000);
+    CHECK(keys_with_prefix(*table, "exp").empty());
+    CHECK(keys_with_prefix(*table, "mid").size() == 429);
+    CHECK(keys_with_prefix(*table, "live").size() == 40);
+}
+
+TEST_CASE("a stop asked while a batch's DELETE runs rolls that batch back at once", "[bulk][sqlite]") {
+    TempDir dir;
+    const std::string path = make_table(dir, 5000, 10);
+    auto table = open_sqlite_table(path);
+    BulkOptions options;
+    options.batch_size = BulkOptions::kOneTransaction;
+    options.sleep = 0ms;
+    int polls = 0;
+    // The first poll is before the batch; every later one comes from inside the statement.
+    options.should_stop = [&] { return ++polls > 1; };
+    const bool want_keys = GENERATE(false, true);
+    BulkResult r = table->delete_expired(naive(kNow), DryRun::no, want_keys, options);
+    CHECK(polls > 1);
+    CHECK(r.end == BulkEnd::stopped);
+    CHECK(r.batches == 0);
+    CHECK(r.removed == 0);
+    CHECK(r.keys.empty());
+    CHECK(keys_with_prefix(*table, "exp").size() == 5000);
+
+    // Nothing of the batch is left half done, and the connection is usable.
+    BulkResult rerun = table->delete_expired(naive(kNow), DryRun::no, false);
+    CHECK(rerun.end == BulkEnd::complete);
+    CHECK(rerun.removed == 5000);
+    CHECK(keys_with_prefix(*table, "live").size() == 10);
+}
+
 namespace {
 
 // The first byte of FILE (-1 if it does not exist or is empty).
@@ -403,11 +445,14 @@ TEST_CASE("clearsessions --batch-size/--sleep/--max-runtime are checked before a
                                                                  {"--sleep", "-1"},
                                                                  {"--sleep", "nan"},
                                                                  {"--max-runtime", "0"},
-                                                                 {"--max-runtime", "-5"}}) {
+                                                                 {"--max-runtime", "-5"},
+                                                                 {"--one-transaction", "--batch-size", "5"},
+                                                                 {"--one-transaction", "--sleep", "0"},
+                                                                 {"--max-runtime", "9", "--one-transaction"}}) {
         std::vector<std::string> args = {"clearsessions"};
         args.insert(args.end(), bad.begin(), bad.end());
         Run r = clearsessions(dir, args);
-        INFO(bad[0] << ' ' << bad[1] << ": " << r.err);
+        INFO(fmt::format("{}: {}", fmt::join(bad, " "), r.err));
         CHECK(r.code == 2);
         CHECK(r.out.empty());
     }
@@ -422,6 +467,15 @@ TEST_CASE("clearsessions in small batches reports complete and keeps stderr clea
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["deleted"] == 50);
     CHECK(j["complete"] == true);
+
+    TempDir other;
+    make_table(other, 30, 5, /*interleave=*/4);
+    Run whole = clearsessions(other, {"--json", "clearsessions", "--one-transaction"});
+    CHECK(whole.code == 0);
+    CHECK(whole.err.empty());
+    auto w = nlohmann::json::parse(whole.out);
+    CHECK(w["deleted"] == 30);
+    CHECK(w["complete"] == true);
 
     // Silent as manage.py clearsessions, on a terminal too (the run is short).
     make_table(dir, 0, 0);

@@ -11,6 +11,8 @@
 2. Ctrl-C: SIGINT during `clearsessions --batch-size B --sleep S` exits 130, says on
    stderr what it removed, and leaves only whole batches done (the table holds its
    expired rows first, so exactly k*B rows are gone); a rerun removes the rest.
+3. Ctrl-C during `clearsessions --one-transaction`: the running DELETE stops at once,
+   its transaction is rolled back whole, no hot journal is left; a rerun removes all.
 
 Prints PASS/FAIL lines; exit status 1 on any failure.
 """
@@ -199,6 +201,47 @@ def test_sigint_whole_batches(args, tmp):
     return problems, "interrupted after %s of %d (batches of %d); rerun removed the rest" % (deleted, expired, batch)
 
 
+def test_sigint_one_transaction(args, tmp):
+    """SIGINT while --one-transaction's DELETE runs: rolled back at once, not waited for."""
+    db = os.path.join(tmp, "one.sqlite3")
+    rows = args.rows
+    expired = make_table(db, rows)
+    cfg = config(tmp, db)
+    journal = db + "-journal"
+    p = subprocess.Popen([args.sessionctl, "--config", cfg, "--json", "clearsessions", "--one-transaction"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The journal gets its first page when the DELETE changes one: the statement is running.
+    while p.poll() is None and not (os.path.exists(journal) and os.path.getsize(journal) > 0):
+        time.sleep(0.001)
+    signalled = time.time()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    waited = time.time() - signalled
+    problems = []
+    if p.returncode != 130:
+        problems.append("exit status %d, not 130 (stdout: %s, stderr: %s)" % (p.returncode, out.strip(), err.strip()))
+    elif json.loads(out) != {"matched": 0, "deleted": 0, "complete": False}:
+        problems.append("stdout: %r" % out)
+    if "interrupted: removed 0 expired sessions" not in err:
+        problems.append("stderr does not say nothing was removed: %r" % err)
+    if waited > 0.5:
+        problems.append("took %.2f s to stop after SIGINT" % waited)
+    if count(db, "SELECT COUNT(*) FROM django_session") != rows:
+        problems.append("the interrupted transaction was not rolled back whole")
+    if os.path.exists(journal) and os.path.getsize(journal) > 0:
+        with open(journal, "rb") as f:
+            if any(f.read(28)):
+                problems.append("a hot journal was left behind")
+    if count(db, "PRAGMA quick_check") != "ok":
+        problems.append("quick_check failed")
+    rerun = subprocess.run([args.sessionctl, "--config", cfg, "--json", "clearsessions", "--one-transaction"],
+                           capture_output=True, text=True)
+    if rerun.returncode != 0 or json.loads(rerun.stdout)["deleted"] != expired:
+        problems.append("rerun: exit %d, %s %s" % (rerun.returncode, rerun.stdout.strip(), rerun.stderr.strip()))
+    return problems, "stopped %.0f ms after SIGINT, all %d rows there; rerun removed %d" % (
+        waited * 1000, rows, expired)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--writer":
         return writer(*sys.argv[2:6])
@@ -215,7 +258,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sessionctl-bulk-")
     failed = 0
     # The writer test configures Django in this process: it runs last.
-    for test in (test_sigint_whole_batches, test_concurrent_writer):
+    for test in (test_sigint_whole_batches, test_sigint_one_transaction, test_concurrent_writer):
         try:
             problems, summary = test(args, tmp)
         except Exception as e:  # noqa: BLE001 - report, don't crash the suite
