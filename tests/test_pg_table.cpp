@@ -304,6 +304,16 @@ TEST_CASE("clear_expired deletes in paced batches and stops between them", "[pg]
         CHECK(std::is_sorted(r.keys.begin(), r.keys.end()));
         CHECK(db->value("SELECT count(*) FROM django_session") == "10");
     }
+    SECTION("all of it in one transaction (--one-transaction)") {
+        BulkOptions options;
+        options.batch_size = BulkOptions::kOneTransaction;
+        options.sleep = std::chrono::milliseconds{0};
+        BulkResult r = table->delete_expired(naive("2025-01-01 00:00:00"), DryRun::no, false, options);
+        CHECK(r.removed == 2500);
+        CHECK(r.batches == 1);
+        CHECK(r.end == BulkEnd::complete);
+        CHECK(db->value("SELECT count(*) FROM django_session") == "10");
+    }
     SECTION("a stop request ends it after whole batches") {
         BulkOptions options;
         options.batch_size = 1000;
