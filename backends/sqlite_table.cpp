@@ -559,6 +559,7 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
                 if (rc == SQLITE_INTERRUPT) {  // SQLite has rolled the batch back
                     result.keys.resize(result.keys.size() - removed);
                     result.end = BulkEnd::stopped;
+                    result.rolled_back = true;
                     break;
                 }
                 if (rc != SQLITE_DONE) erase.fail(rc);

@@ -73,6 +73,7 @@ struct BulkResult {
     std::vector<std::string> keys;  // filled when asked for (-v, --json)
     BulkEnd end = BulkEnd::complete;  // anything else: more may remain; a rerun continues
     std::uint64_t batches = 0;        // write transactions committed
+    bool rolled_back = false;         // a stop rolled back the batch in flight
 };
 
 class Store {

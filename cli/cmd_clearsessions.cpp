@@ -151,9 +151,10 @@ ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
     }
     ctx.out().flush();
     if (result.end == BulkEnd::stopped) {
-        ctx.error(fmt::format("interrupted: removed {} in {} (each committed whole); run clearsessions again "
+        ctx.error(fmt::format("interrupted: removed {} in {} (each committed whole{}); run clearsessions again "
                               "to finish",
-                              count_of(result.removed, "expired session"), count_of(result.batches, "transaction")));
+                              count_of(result.removed, "expired session"), count_of(result.batches, "transaction"),
+                              result.rolled_back ? "; the one in flight was rolled back" : ""));
         return ExitCode::interrupted;
     }
     if (result.end == BulkEnd::max_runtime)

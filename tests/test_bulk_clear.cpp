@@ -220,6 +220,7 @@ TEST_CASE("a stopped delete_expired leaves only whole batches done, and a rerun 
     options.should_stop = [&] { return batches_seen == 2; };  // "Ctrl-C" during the second batch
     BulkResult r = table->delete_expired(naive(kNow), DryRun::no, false, options);
     CHECK(r.end == BulkEnd::stopped);
+    CHECK_FALSE(r.rolled_back);
     CHECK(r.batches == 2);
     CHECK(r.removed == 60);
     // The oldest go first: what is left is the newest 40 expired rows.
@@ -264,6 +265,7 @@ TEST_CASE("a stop asked while a batch's DELETE runs rolls that batch back at onc
     BulkResult r = table->delete_expired(naive(kNow), DryRun::no, want_keys, options);
     CHECK(polls > 1);
     CHECK(r.end == BulkEnd::stopped);
+    CHECK(r.rolled_back);
     CHECK(r.batches == 0);
     CHECK(r.removed == 0);
     CHECK(r.keys.empty());
