@@ -23,14 +23,16 @@ CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args) {
     cmd->add_option("--lock", args.lock_file,
                     "Hold an exclusive lock on FILE (created 0600) while running; exit 3 if another run holds it")
         ->type_name("FILE");
-    CLI::Option* batch_size = cmd->add_option("--batch-size", args.batch_size,
-                    "Remove at most N sessions per transaction (default: sized so that each transaction takes "
-                    "about 100 ms on SQLite, whose write lock blocks the site, 500 ms on PostgreSQL)")
-        ->type_name("N");
-    CLI::Option* sleep = cmd->add_option("--sleep", args.sleep_seconds,
-                    "Pause SECONDS between batches, holding no lock, so the site's writers waiting for it get "
-                    "their turn (default 0.03 on SQLite; 0 on PostgreSQL, whose row locks never make them wait)")
-        ->type_name("SECONDS");
+    CLI::Option* batch_size =
+        cmd->add_option("--batch-size", args.batch_size,
+                        "Remove at most N sessions per transaction (default: sized so that each transaction takes "
+                        "about 100 ms on SQLite, whose write lock blocks the site, 500 ms on PostgreSQL)")
+            ->type_name("N");
+    CLI::Option* sleep =
+        cmd->add_option("--sleep", args.sleep_seconds,
+                        "Pause SECONDS between batches, holding no lock, so the site's writers waiting for it get "
+                        "their turn (default 0.03 on SQLite; 0 on PostgreSQL, whose row locks never make them wait)")
+            ->type_name("SECONDS");
     CLI::Option* max_runtime =
         cmd->add_option("--max-runtime", args.max_runtime_seconds,
                         "Start no new batch after SECONDS; what is left stays for the next run (exit 0)")
