@@ -113,13 +113,9 @@ BulkResult CachedDbStore::remove(const std::vector<StoredSession>& records, bool
     return result;
 }
 
-CachedDbStore::CopiesByRow CachedDbStore::split_by_row(std::vector<StoredSession> copies) {
-    CopiesByRow split;
-    for (auto& copy : copies) {
-        if (auto row = db_->fetch(copy.key)) split.rows.push_back(std::move(*row));
-        else split.rowless.push_back(std::move(copy));
-    }
-    return split;
+std::vector<StoredSession> CachedDbStore::without_rows(std::vector<StoredSession> copies) {
+    std::erase_if(copies, [&](const StoredSession& copy) { return has_row(copy.key); });
+    return copies;
 }
 
 std::optional<std::string> CachedDbStore::take_listing_note() {

@@ -58,16 +58,10 @@ public:
     [[nodiscard]] CacheStore& cache_copies() { return copies_; }
     // Whether the session still has its row (expired or not).
     [[nodiscard]] bool has_row(std::string_view session_key) { return db_->table().exists(session_key); }
-    // Sorts cached copies (as a scan of cache_copies() read them) by their rows.
-    struct CopiesByRow {
-        // Copies whose row is gone: Django's load() still serves them, and
-        // only the cache entry is left to delete (cache_copies().remove(),
-        // conditional).
-        std::vector<StoredSession> rowless;
-        // For the others, their rows as stored now (for remove()).
-        std::vector<StoredSession> rows;
-    };
-    [[nodiscard]] CopiesByRow split_by_row(std::vector<StoredSession> copies);
+    // Of these cached copies (as a scan of cache_copies() read them), those
+    // whose row is gone: Django's load() still serves them, and only the cache
+    // entry is left to delete (cache_copies().remove(), conditional).
+    [[nodiscard]] std::vector<StoredSession> without_rows(std::vector<StoredSession> copies);
     // After a scan of cache_copies() on a server that cannot list its keys
     // (memcached): says that copies without a row may have been missed.
     [[nodiscard]] std::optional<std::string> take_listing_note();
