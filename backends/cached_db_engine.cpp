@@ -113,11 +113,6 @@ BulkResult CachedDbStore::remove(const std::vector<StoredSession>& records, bool
     return result;
 }
 
-std::vector<StoredSession> CachedDbStore::without_rows(std::vector<StoredSession> copies) {
-    std::erase_if(copies, [&](const StoredSession& copy) { return has_row(copy.key); });
-    return copies;
-}
-
 std::optional<std::string> CachedDbStore::take_listing_note() {
     // The copies' own note speaks of "the sessions found"; here the rows are
     // the sessions, exactly listed, and only row-less copies may be missed.

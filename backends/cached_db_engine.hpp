@@ -58,10 +58,6 @@ public:
     [[nodiscard]] CacheStore& cache_copies() { return copies_; }
     // Whether the session still has its row (expired or not).
     [[nodiscard]] bool has_row(std::string_view session_key) { return db_->table().exists(session_key); }
-    // Of these cached copies (as a scan of cache_copies() read them), those
-    // whose row is gone: Django's load() still serves them, and only the cache
-    // entry is left to delete (cache_copies().remove(), conditional).
-    [[nodiscard]] std::vector<StoredSession> without_rows(std::vector<StoredSession> copies);
     // After a scan of cache_copies() on a server that cannot list its keys
     // (memcached): says that copies without a row may have been missed.
     [[nodiscard]] std::optional<std::string> take_listing_note();

@@ -54,6 +54,9 @@ struct Outcome {
     std::uint64_t matched = 0;
     std::uint64_t deleted = 0;
     std::vector<std::string> keys;  // deleted (or, with --dry-run, that would be)
+    // cached_db: matching cached copies over rows that do not match, removed
+    // so that Django serves the rows (the sessions themselves stay).
+    std::vector<std::string> stale_copies;
 };
 
 void report(const Outcome& o, const DeleteArgs& args, Context& ctx) {
@@ -63,6 +66,10 @@ void report(const Outcome& o, const DeleteArgs& args, Context& ctx) {
         j["matched"] = o.matched;
         j["deleted"] = o.deleted;
         if (list_keys) j["keys"] = o.keys;
+        if (!o.stale_copies.empty()) {
+            j["stale_copies_removed"] = o.stale_copies.size();
+            if (list_keys) j["stale_copy_keys"] = o.stale_copies;
+        }
         if (args.dry_run) j["dry_run"] = true;
         ctx.out() << dump_json(j) << '\n';
     } else if (!ctx.quiet()) {
@@ -70,6 +77,12 @@ void report(const Outcome& o, const DeleteArgs& args, Context& ctx) {
         else ctx.out() << "deleted " << count_of(o.deleted, "session") << '\n';
         if (list_keys)
             for (const auto& key : o.keys) ctx.out() << printable(key) << '\n';
+        if (!o.stale_copies.empty()) {
+            ctx.out() << (args.dry_run ? "would remove " : "removed ") << o.stale_copies.size()
+                      << (o.stale_copies.size() == 1 ? " stale cached copy" : " stale cached copies") << '\n';
+            if (list_keys)
+                for (const auto& key : o.stale_copies) ctx.out() << printable(key) << '\n';
+        }
     }
     ctx.out().flush();
 }
@@ -157,19 +170,24 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     // cached_db: Django's load() reads the cache first, so a cached copy whose
     // row is gone is a live session the table scan cannot see. Those that
     // match are deleted too (the cache entry, if unchanged since read). A
-    // matching copy over a row that does not match is left: most often it is
-    // a save in flight (row written, cache not yet), and deleting that
-    // session loses a live one (the race test caught it).
+    // matching copy over a row that does not match is what Django serves
+    // too: left by a failed cache write after the row changed, or by a save
+    // in flight (row written, cache not yet). Only such a copy goes, if
+    // unchanged: Django then serves the row (or the save's own copy); the
+    // session itself stays, since deleting it would lose a live one in
+    // flight (the race test catches that).
     auto* cached_db = dynamic_cast<CachedDbStore*>(store.get());
-    std::vector<StoredSession> copies;
+    std::vector<StoredSession> copies, stale_copies;
     if (cached_db && !interrupted()) {
         std::unordered_set<std::string> row_keys;
         for (const auto& m : rows.matches) row_keys.insert(m.key);
         // A copy that cannot be decoded counts once, and only when no row stands for it.
         ScanOutcome cached = scan_matching(cached_db->cache_copies(), filter, now, ctx, progress, scanned,
                                            [&](const StoredSession& c) { return !cached_db->has_row(c.key); });
-        std::erase_if(cached.matches, [&](const StoredSession& c) { return row_keys.contains(c.key); });
-        copies = cached_db->without_rows(std::move(cached.matches));
+        for (auto& copy : cached.matches) {
+            if (row_keys.contains(copy.key)) continue;  // the row's delete takes its copy
+            (cached_db->has_row(copy.key) ? stale_copies : copies).push_back(std::move(copy));
+        }
         rows.unmatchable += cached.unmatchable;
         if (auto note = cached_db->take_listing_note()) ctx.warn(*note);
     }
@@ -189,10 +207,21 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
         ctx.note(fmt::format("{} of the matched sessions {} only in the cache (the database row is gone, but "
                              "Django still serves the cached copy)",
                              copies.size(), copies.size() == 1 ? "is" : "are"));
+    if (!stale_copies.empty()) {
+        const bool one = stale_copies.size() == 1;
+        ctx.warn(fmt::format("{} only through the cached {} that Django serves over a database row that does not "
+                             "match (a failed cache write, or a save in flight): {} removed{}, so that Django "
+                             "serves the {}, which {} kept",
+                             fmt::format("{} {}", stale_copies.size(), one ? "session matches" : "sessions match"),
+                             one ? "copy" : "copies", one ? "the copy" : "the copies",
+                             args.dry_run ? " would be" : (one ? " is" : " are"), one ? "row" : "rows",
+                             one ? "is" : "are"));
+    }
     if (args.dry_run) {
         for (const auto& m : matches) o.keys.push_back(m.key);
         for (const auto& c : copies) o.keys.push_back(c.key);
-    } else if (o.matched > 0) {
+        for (const auto& c : stale_copies) o.stale_copies.push_back(c.key);
+    } else if (o.matched > 0 || !stale_copies.empty()) {
         ctx.race_point("delete: before remove");
         if (!matches.empty()) {
             BulkResult result = store->remove(matches, /*want_keys=*/true);
@@ -204,6 +233,9 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
             o.deleted += result.removed;
             o.keys.insert(o.keys.end(), result.keys.begin(), result.keys.end());
         }
+        // One rewritten meanwhile is a save's new copy: kept, and no failure.
+        if (!stale_copies.empty())
+            o.stale_copies = cached_db->cache_copies().remove(stale_copies, /*want_keys=*/true).keys;
     }
     ctx.report_store_warnings(*store);
     report(o, args, ctx);
@@ -211,7 +243,7 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
         ctx.error(fmt::format("interrupted; deleted {} of {} matched", o.deleted, o.matched));
         return ExitCode::interrupted;
     }
-    if (o.matched == 0) {
+    if (o.matched == 0 && stale_copies.empty()) {
         ctx.error("no session matched");
         return ExitCode::not_found;
     }

@@ -108,7 +108,8 @@ void copies_contract(const testing::CacheServer& server) {
         CHECK_FALSE(store.take_listing_note());  // said once
     }
 
-    std::vector<StoredSession> rowless = store.without_rows(copies);
+    std::vector<StoredSession> rowless = copies;
+    std::erase_if(rowless, [&](const StoredSession& c) { return store.has_row(c.key); });
     std::vector<std::string> rowless_expected{orphan7, orphan8};
     std::sort(rowless_expected.begin(), rowless_expected.end());
     CHECK(keys_of(rowless) == rowless_expected);
@@ -124,12 +125,12 @@ void copies_contract(const testing::CacheServer& server) {
         CHECK(store.client().get(store.cache_key(orphan8)));
         CHECK(store.open(orphan7)->keys().empty());  // Django would no longer serve it
     }
-    SECTION("a copy with its row is not a row-less copy, whatever the scan read") {
+    SECTION("has_row asks the table now, whatever the scan read") {
         store.db().table().erase(row7);
-        CHECK(keys_of(store.without_rows(copies)).size() == 3);
+        CHECK_FALSE(store.has_row(row7));
         auto again = store.open(std::nullopt);
         again->save();
-        CHECK(store.without_rows({StoredSession{*again->session_key(), "x", std::nullopt, 0}}).empty());
+        CHECK(store.has_row(*again->session_key()));
         store.client().remove(store.cache_key(*again->session_key()));
     }
     for (const auto& k : expected) store.client().remove(store.cache_key(k));

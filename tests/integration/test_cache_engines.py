@@ -263,6 +263,46 @@ def test_cached_db_delete_user_drops_copies_without_rows(c):
 
 
 @test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
+def test_cached_db_delete_user_drops_a_stale_copy_over_its_row(c):
+    # The row changed but the cache write after it failed (cached_db's save()
+    # logs that and goes on): Django serves the stale copy, so alice is still
+    # logged in through a session whose row says nobody. delete --user 7 must
+    # log her out by removing that copy; the row, which Django then serves,
+    # stays (a save in flight looks the same for a moment, and its session
+    # must not be lost: the race test). bob is untouched.
+    c.make_user("alice", 7, password="pw-a")
+    c.make_user("bob", 8, password="pw-b")
+    alice, bob = c.client(), c.client()
+    check(alice.login(username="alice", password="pw-a"), "alice logs in")
+    check(bob.login(username="bob", password="pw-b"), "bob logs in")
+    ka = c.session_key_of(alice)
+    con = sqlite3.connect(str(c.db))
+    try:
+        con.execute("UPDATE django_session SET session_data = ? WHERE session_key = ?",
+                    (c.store().encode({"theme": "dark"}), ka))
+        con.commit()
+    finally:
+        con.close()
+    check_eq(c.get(alice, "/whoami"), "7", "Django serves alice's stale cached copy (sanity)")
+
+    dry = c.sessionctl("delete", "--user", "7", "--dry-run", "--json").ok()
+    j = dry.json()
+    check_eq((j["matched"], j["keys"], j["stale_copies_removed"], j["stale_copy_keys"]), (0, [], 1, [ka]),
+             "--dry-run")
+    check("1 session matches only through the cached copy that Django serves" in dry.err,
+          f"--dry-run does not say why: {dry.err!r}")
+    check(c.redis().get(c.full_key(ka)) is not None, "--dry-run removed the copy")
+    r = c.sessionctl("delete", "--user", "7", "--json", "-v").ok().json()
+    check_eq((r["matched"], r["deleted"], r["stale_copies_removed"], r["stale_copy_keys"]), (0, 0, 1, [ka]),
+             "delete --user 7")
+    check(c.redis().get(c.full_key(ka)) is None, "alice's stale cached copy is still there")
+    check_eq(c.get(alice, "/whoami"), "anonymous", "alice after delete --user 7")
+    check_eq(dict(c.store(ka).load()), {"theme": "dark"}, "Django does not serve the row after the copy")
+    check_eq(c.get(bob, "/whoami"), "8", "bob untouched")
+    c.sessionctl("delete", "--user", "7").expect_error(1, "no session matched")
+
+
+@test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
 def test_cached_db_inspect_shows_copies_without_rows(c):
     # What Django would load is what inspect shows, saying where it lives.
     a_copy, a_row, b_copy = alice_and_bob_with_copies_without_rows(c)
