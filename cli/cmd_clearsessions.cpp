@@ -51,9 +51,9 @@ sessions meanwhile. On SQLite, sessionctl's own connection uses a page cache of 
 256 MiB during the run (PRAGMA cache_size; memory is taken only as pages are read) and
 keeps its journal file between batches (journal_mode=persist, restored at the end).
 Short transactions cost time: each one rewrites index pages that a single DELETE writes
-once (about 8x a single DELETE at 1M rows); --one-transaction is the fast way when the
-site can wait. Ctrl-C rolls back the batch in flight on SQLite (elsewhere lets it
-commit), prints what was removed and exits 130; running again finishes the job. A
+once (on SQLite about 8x a single DELETE at 1M rows); --one-transaction is the fast way
+when the site can wait. Ctrl-C rolls back the batch in flight on SQLite (elsewhere lets
+it commit), prints what was removed and exits 130; running again finishes the job. A
 progress line (rate, ETA) shows on a terminal only.
 
 EXAMPLES
@@ -61,7 +61,7 @@ EXAMPLES
   sessionctl clearsessions --dry-run
   sessionctl -v clearsessions --lock /run/lock/sessionctl.lock
   sessionctl clearsessions --sleep 0.05 --max-runtime 600   # gentle, at most ~10 minutes
-  sessionctl clearsessions --one-transaction                 # maintenance window: fastest
+  sessionctl clearsessions --one-transaction                 # maintenance window
   # crontab: 17 3 * * *  sessionctl --config /etc/sessionctl/config.json clearsessions --lock /tmp/sessionctl.lock)");
     return cmd;
 }
