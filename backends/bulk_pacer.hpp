@@ -38,11 +38,11 @@ public:
     // part (fsync latency) plus a part that grows with the pages the batch
     // dirtied (on SQLite most of it: every batch rewrites index pages all
     // over the session_key index). The fixed part is estimated by a line
-    // fitted through the (batch, commit) pairs seen so far (recent ones
-    // weigh more); the rest of work
-    // and commit is taken as proportional to the batch. With no fixed
-    // --batch-size the next batch is sized so that the whole transaction
-    // takes 80% of the target time, changing at most x2 or /2 a step. Where
+    // fitted through the (batch, commit) pairs seen so far (recent ones weigh
+    // more); the rest of work and commit is taken as proportional to the
+    // batch. With no fixed --batch-size the next batch is sized so that the
+    // whole transaction takes 80% of the target time, changing at most x2 or
+    // /2 a step. Where
     // the fixed part alone takes more than 40% of the target (a slow disk),
     // the growing part is made as long as the fixed part instead: the lock is
     // then held longer than the target, but never mostly for fsync, which

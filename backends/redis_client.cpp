@@ -3,7 +3,6 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -11,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/append_decimal.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 #include "core/url_redact.hpp"
@@ -396,11 +396,8 @@ private:
     // *2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n
     static void append_resp(std::string& out, std::string_view name, std::string_view arg) {
         auto append_length = [&out](char tag, std::size_t n) {
-            char digits[24];
-            auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-            (void)ec;  // 24 bytes always hold a size_t
             out += tag;
-            out.append(digits, end);
+            append_decimal(out, n);
             out += "\r\n";
         };
         append_length('*', 2);

@@ -1,8 +1,8 @@
 #pragma once
 
 // Connection settings that sessionctl's own SQLite connection takes for the
-// length of one bulk run and gives back after it. Both are per connection:
-// the site's connections never see them.
+// length of one bulk run (or one statement) and gives back after it. Each is
+// per connection: the site's connections never see them.
 
 #include <cstdint>
 #include <functional>
@@ -45,8 +45,6 @@ public:
     ~PersistJournalScope();
     PersistJournalScope(const PersistJournalScope&) = delete;
     PersistJournalScope& operator=(const PersistJournalScope&) = delete;
-
-    [[nodiscard]] bool active() const { return active_; }
 
 private:
     sqlite3* db_;

@@ -1,10 +1,10 @@
 #include "cli/pyvalue_json.hpp"
 
+#include "core/append_decimal.hpp"
 #include "core/json_codec.hpp"
 #include "core/pickle_codec.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -141,13 +141,6 @@ void append_json_string(std::string& out, std::string_view text) {
 
 namespace {
 
-void append_int(std::string& out, std::int64_t value) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    (void)ec;  // 24 bytes always hold an int64
-    out.append(buf, end);
-}
-
 void render_list(const PyList& x, int indent, int depth, std::string& out);
 void render_dict(const PyDict& x, int indent, int depth, std::string& out);
 
@@ -168,7 +161,7 @@ void render(const PyValue& value, int indent, int depth, std::string& out) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, std::monostate>) out += "null";
             else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
-            else if constexpr (std::is_same_v<T, std::int64_t>) append_int(out, x);
+            else if constexpr (std::is_same_v<T, std::int64_t>) append_decimal(out, x);
             else if constexpr (std::is_same_v<T, PyBigInt>) out += x.decimal;
             else if constexpr (std::is_same_v<T, double>) out += std::isfinite(x) ? python_float_repr(x) : "null";
             else if constexpr (std::is_same_v<T, std::string>) append_json_string(out, x);

@@ -3,13 +3,13 @@
 #include "cli/pyvalue_json.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <ostream>
 
 #include <fmt/format.h>
 
 #include "cli/matchers.hpp"
 #include "cli/output.hpp"
+#include "core/append_decimal.hpp"
 #include "core/datetime.hpp"
 
 namespace sessionctl::cli {
@@ -154,10 +154,7 @@ std::string view_to_json_line(const SessionView& view) {
     out += ",\"error\":";
     append_string_or_null(out, view.error);
     out += ",\"size\":";
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, view.size);
-    (void)ec;  // 24 bytes always hold a size_t
-    out.append(digits, end);
+    append_decimal(out, view.size);
     out += ",\"format\":";
     if (d.verified) append_json_string(out, d.format_name());
     else out += "null";

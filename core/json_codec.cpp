@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/append_decimal.hpp"
 #include "core/utf8.hpp"
 
 namespace sessionctl {
@@ -173,12 +174,7 @@ void dump_value(std::string& out, const PyValue& value) {
     switch (v.index()) {
         case 0: out += "null"; return;
         case 1: out += std::get<bool>(v) ? "true" : "false"; return;
-        case 2: {
-            char buf[24];
-            const auto r = std::to_chars(buf, buf + sizeof buf, std::get<std::int64_t>(v));
-            out.append(buf, r.ptr);
-            return;
-        }
+        case 2: append_decimal(out, std::get<std::int64_t>(v)); return;
         case 3: {
             const std::string& dec = std::get<PyBigInt>(v).decimal;
             const std::size_t digits = dec.size() - (!dec.empty() && dec[0] == '-' ? 1 : 0);

@@ -151,13 +151,21 @@ def test_sessionctl_writes_django_reads(c):
     check_eq(rec["data"].get("c"), "from django", "Django's update seen by sessionctl")
 
 
-@test(engines=(CACHE_ENGINE, CACHED_DB_ENGINE))
-def test_delete_user_logs_client_out(c):
+def log_in_alice_and_bob(c, alice_logins=1):
+    """Users alice (7) and bob (8); alice logs in `alice_logins` times, each in
+    a client of its own, then bob once. Returns the clients, bob's last."""
     c.make_user("alice", 7, password="pw-a")
     c.make_user("bob", 8, password="pw-b")
-    a, b = c.client(), c.client()
-    check(a.login(username="alice", password="pw-a"), "alice logs in")
-    check(b.login(username="bob", password="pw-b"), "bob logs in")
+    clients = [c.client() for _ in range(alice_logins + 1)]
+    for a in clients[:-1]:
+        check(a.login(username="alice", password="pw-a"), "alice logs in")
+    check(clients[-1].login(username="bob", password="pw-b"), "bob logs in")
+    return clients
+
+
+@test(engines=(CACHE_ENGINE, CACHED_DB_ENGINE))
+def test_delete_user_logs_client_out(c):
+    a, b = log_in_alice_and_bob(c)
     check_eq(c.get(a, "/whoami"), "7", "alice before")
     r = c.sessionctl("delete", "--user", "7", "--json", "-v").ok()
     check_eq(r.json()["deleted"], 1, "deleted")
@@ -213,27 +221,27 @@ def test_cached_db_delete_key_drops_a_copy_without_its_row(c):
     check_eq(dict(c.store(key).load()), {}, "Django still serves the session")
 
 
-def drop_row(c, key):
-    """Deletes a session's row behind Django's back, keeping its cache copy (a
-    site that deletes rows directly, or a request that wrote the cache back
-    after a delete)."""
+def write_table(c, sql, params):
+    """One statement on the session table behind Django's back (its cache
+    copies stay as they are)."""
     con = sqlite3.connect(str(c.db))
     try:
-        con.execute("DELETE FROM django_session WHERE session_key = ?", (key,))
+        con.execute(sql, params)
         con.commit()
     finally:
         con.close()
 
 
+def drop_row(c, key):
+    """Deletes a session's row, keeping its cache copy (a site that deletes
+    rows directly, or a request that wrote the cache back after a delete)."""
+    write_table(c, "DELETE FROM django_session WHERE session_key = ?", (key,))
+
+
 def alice_and_bob_with_copies_without_rows(c):
     """Alice (7) logged in twice, one session's row deleted; Bob (8) logged in,
     his row deleted. Django serves the cached copies: both stay logged in."""
-    c.make_user("alice", 7, password="pw-a")
-    c.make_user("bob", 8, password="pw-b")
-    a_copy, a_row, b_copy = c.client(), c.client(), c.client()
-    check(a_copy.login(username="alice", password="pw-a"), "alice logs in")
-    check(a_row.login(username="alice", password="pw-a"), "alice logs in again")
-    check(b_copy.login(username="bob", password="pw-b"), "bob logs in")
+    a_copy, a_row, b_copy = log_in_alice_and_bob(c, alice_logins=2)
     drop_row(c, c.session_key_of(a_copy))
     drop_row(c, c.session_key_of(b_copy))
     check_eq(c.get(a_copy, "/whoami"), "7", "Django serves alice's cached copy (sanity)")
@@ -270,19 +278,10 @@ def test_cached_db_delete_user_drops_a_stale_copy_over_its_row(c):
     # log her out by removing that copy; the row, which Django then serves,
     # stays (a save in flight looks the same for a moment, and its session
     # must not be lost: the race test). bob is untouched.
-    c.make_user("alice", 7, password="pw-a")
-    c.make_user("bob", 8, password="pw-b")
-    alice, bob = c.client(), c.client()
-    check(alice.login(username="alice", password="pw-a"), "alice logs in")
-    check(bob.login(username="bob", password="pw-b"), "bob logs in")
+    alice, bob = log_in_alice_and_bob(c)
     ka = c.session_key_of(alice)
-    con = sqlite3.connect(str(c.db))
-    try:
-        con.execute("UPDATE django_session SET session_data = ? WHERE session_key = ?",
-                    (c.store().encode({"theme": "dark"}), ka))
-        con.commit()
-    finally:
-        con.close()
+    write_table(c, "UPDATE django_session SET session_data = ? WHERE session_key = ?",
+                (c.store().encode({"theme": "dark"}), ka))
     check_eq(c.get(alice, "/whoami"), "7", "Django serves alice's stale cached copy (sanity)")
 
     dry = c.sessionctl("delete", "--user", "7", "--dry-run", "--json").ok()
@@ -292,6 +291,8 @@ def test_cached_db_delete_user_drops_a_stale_copy_over_its_row(c):
     check("1 session matches only through the cached copy that Django serves" in dry.err,
           f"--dry-run does not say why: {dry.err!r}")
     check(c.redis().get(c.full_key(ka)) is not None, "--dry-run removed the copy")
+    text = c.sessionctl("delete", "--user", "7", "--dry-run").ok().out
+    check_eq(text.splitlines(), ["would delete 0 sessions", "would remove 1 stale cached copy", ka], "--dry-run text")
     r = c.sessionctl("delete", "--user", "7", "--json", "-v").ok().json()
     check_eq((r["matched"], r["deleted"], r["stale_copies_removed"], r["stale_copy_keys"]), (0, 0, 1, [ka]),
              "delete --user 7")
