@@ -1,15 +1,19 @@
 #include "cli/app.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
+#include <optional>
+#include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/output.hpp"
 #include "core/datetime.hpp"
 #include "core/errors.hpp"
 #include "core/json_codec.hpp"
@@ -23,8 +27,7 @@ namespace sessionctl::cli {
 std::string version_text() {
     std::string text = fmt::format("sessionctl {}", SESSIONCTL_VERSION);
     for (const auto& entry : engine_registry())
-        text += fmt::format("\n  {:<48} {:<13} {}", entry.engine, entry.open ? "built in" : "not built yet",
-                            entry.summary);
+        text += fmt::format("\n  {:<48} {:<13} {}", entry.engine, "built in", entry.summary);
     return text;
 }
 
@@ -62,6 +65,116 @@ int fail(std::ostream& err, ExitCode code, const std::string& message) {
     return to_int(code);
 }
 
+// ---------------------------------------------------------------- the command line never echoes a value
+//
+// A value on the command line may be a secret typed where it does not belong:
+// after a misspelled option (`--secrte-key S3CRET`), attached to one
+// (`--secret=S3CRET`), or out of place. So errors about the command line name
+// options (the text up to '=', or a short option's two characters) and never
+// show an argument that is not one, nor what follows '='.
+
+// `arg` is an option as CLI11 reads it ("--name", "--name=value", "-x",
+// "-xVALUE"): its name, without the value. "-", "--" and anything else: none.
+std::optional<std::string_view> option_name(std::string_view arg) {
+    if (arg.size() < 2 || arg[0] != '-') return std::nullopt;
+    if (arg[1] != '-') return arg.substr(0, 2);
+    if (arg.size() == 2) return std::nullopt;
+    return arg.substr(0, arg.find('='));
+}
+
+// The secret's options people try (--secret-key, --secret, in any case, with
+// '_' for '-'): refused by name before CLI11 parses, wherever they are on the
+// command line, so the value after them is never parsed, kept or shown.
+std::optional<std::string_view> secret_option(std::string_view arg) {
+    const auto name = option_name(arg);
+    if (!name || name->size() < 3 || (*name)[1] != '-') return std::nullopt;
+    std::string normal;
+    for (char c : *name) normal += c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    for (std::string_view refused : {"--secret", "--secret-key", "--secret-key-fallbacks"})
+        if (normal == refused) return name;
+    return std::nullopt;
+}
+
+std::string refused_secret_option(std::string_view name) {
+    return fmt::format(
+        "{} is not accepted: secrets never go on the command line (they would show in ps); use SECRET_KEY_FILE "
+        "in the config or the SESSIONCTL_SECRET_KEY environment variable",
+        printable(name));
+}
+
+// CLI11's ExtrasError lists every argument it did not expect, values too.
+// This names the unknown options among them and only counts the rest.
+std::string unexpected_arguments(const CLI::App& app, int argc, char** argv) {
+    // After "--" everything is an argument, even if it starts with '-'.
+    std::vector<std::string_view> before_mark;
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) before_mark.emplace_back(argv[i]);
+    std::vector<std::string> options;
+    std::size_t others = 0;
+    for (const std::string& extra : app.remaining(/*recurse=*/true)) {
+        const bool option_position = std::find(before_mark.begin(), before_mark.end(), extra) != before_mark.end();
+        const auto name = option_position ? option_name(extra) : std::nullopt;
+        if (name) options.push_back(printable(*name, 60));
+        else ++others;
+    }
+    std::string text;
+    if (!options.empty())
+        text = fmt::format("unknown option{} {}", options.size() == 1 ? "" : "s", fmt::join(options, ", "));
+    if (others > 0 || options.empty())
+        text += fmt::format("{}{}, not shown", text.empty() ? "" : " and ",
+                            count_of(others > 0 ? others : 1, "unexpected argument"));
+    return text;
+}
+
+// CLI11's ConversionError and ValidationError quote the value they refused:
+// "Could not convert: --limit = many", "The value X is not an allowed value
+// for --x", "--x: <validator's words about the value>". This says which of the
+// options defined on `app` or its commands it was, without the value.
+std::string invalid_value(const CLI::App& app, std::string_view what) {
+    const auto starts = [&](const std::string& prefix) { return what.substr(0, prefix.size()) == prefix; };
+    const auto ends = [&](const std::string& suffix) {
+        return what.size() >= suffix.size() && what.substr(what.size() - suffix.size()) == suffix;
+    };
+    std::vector<const CLI::App*> apps = {&app};
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) apps.push_back(sub);
+    for (const CLI::App* a : apps) {
+        for (const CLI::Option* option : a->get_options()) {
+            const std::string name = option->get_name();
+            if (name.empty() || !(starts(name + ":") || starts("Could not convert: " + name + " = ") ||
+                                  ends(" is not an allowed value for " + name)))
+                continue;
+            const std::string type = option->get_type_name();
+            return fmt::format("invalid value for {}, not shown: {}", name,
+                               type.empty() ? "a flag takes no value" : "expected " + type);
+        }
+    }
+    return "invalid value, not shown";
+}
+
+// The message for the CLI11 parse error being handled (call in its catch).
+std::string parse_error_message(const CLI::App& app, int argc, char** argv) {
+    try {
+        throw;
+    } catch (const CLI::ExtrasError&) {
+        return unexpected_arguments(app, argc, argv);
+    } catch (const CLI::ConversionError& e) {
+        return invalid_value(app, e.what());
+    } catch (const CLI::ValidationError& e) {
+        return invalid_value(app, e.what());
+    } catch (const CLI::RequiredError& e) {  // these name options and counts only
+        return e.what();
+    } catch (const CLI::ArgumentMismatch& e) {
+        return e.what();
+    } catch (const CLI::RequiresError& e) {
+        return e.what();
+    } catch (const CLI::ExcludesError& e) {
+        return e.what();
+    } catch (const CLI::InvalidError& e) {
+        return e.what();
+    } catch (const CLI::ParseError&) {  // any other: its words might quote a value
+        return "invalid command line";
+    }
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -77,6 +190,9 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
 }
 
 int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err, const RunHooks& hooks) {
+    for (int i = 1; i < argc; ++i)
+        if (const auto name = secret_option(argv[i])) return fail(err, ExitCode::usage, refused_secret_option(*name));
+
     GlobalOptions global;
     CLI::App app("Administer Django session stores: inspect, decode, create, delete, expire, clear.", "sessionctl");
     app.fallthrough();  // global flags also after the command; set before adding subcommands
@@ -119,8 +235,9 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     } catch (const CLI::Success& e) {  // --help, --help-all, --version
         app.exit(e, out, err);
         return to_int(ExitCode::ok);
-    } catch (const CLI::ParseError& e) {
-        return fail(err, ExitCode::usage, fmt::format("{} (see sessionctl --help)", e.what()));
+    } catch (const CLI::ParseError&) {
+        return fail(err, ExitCode::usage,
+                    fmt::format("{} (see sessionctl --help)", parse_error_message(app, argc, argv)));
     }
 
     const Command* chosen = nullptr;

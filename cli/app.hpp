@@ -2,7 +2,9 @@
 
 // The whole command line: global flags, the subcommands, parsing (CLI11, in a
 // try: its own exit codes never leak), and the one place where exceptions
-// become `sessionctl: error: ...` and a documented exit code.
+// become `sessionctl: error: ...` and a documented exit code. An error about
+// the command line names options, never a value (one may be a secret typed in
+// the wrong place); --secret-key and --secret are refused by name, exit 2.
 
 #include <functional>
 #include <iosfwd>
