@@ -36,7 +36,7 @@ identical: the same names, and for each name the same bytes and mtime. After
 clearsessions it also times `xargs rm` of exactly the files that went, on
 another copy: the file system's floor for that sweep (--no-floor skips it).
 
-Django 3.2 is the system one. 4.2 and 5.2 come from tests/django/django_env.sh
+Django 3.2 is the system one. 4.2 and 5.2 come from tests/system/django_env.sh
 and the cache (default build/django-cache). The default is 5.2 when the cache
 has it, else 3.2. The work folder defaults to $TMPDIR/sessionctl-file-bench.
 Without --keep it is removed at the end. Exit 0 when both results are
@@ -137,7 +137,7 @@ def log(msg):
 def django_pythonpath(version, cache):
     if version == "3.2":
         return ""
-    out = subprocess.run([os.path.join(ROOT, "tests", "django", "django_env.sh"), version, cache],
+    out = subprocess.run([os.path.join(ROOT, "tests", "system", "django_env.sh"), version, cache],
                          capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"file_engine.py: {out.stderr.strip()}")

@@ -1,4 +1,4 @@
-// Line-protocol bridge for tests/django/roundtrip.py: lets real Django check
+// Line-protocol bridge for tests/system/django_roundtrip.py: lets real Django check
 // that what sessionctl's core writes, Django reads, and the other way round.
 //   roundtrip_tool encode   stdin: one JSON session dict per line -> encoded value
 //   roundtrip_tool decode   stdin: one encoded value per line     -> json.dumps text

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Round trip of session payloads between real Django and the sessionctl tool.
 
-    /usr/bin/python3 tests/django/roundtrip.py --tool PATH [--count 1000] [--seed N]
+    /usr/bin/python3 tests/system/django_roundtrip.py --tool PATH [--count 1000] [--seed N]
                      [--django-path DIR] [--strict-payload] [--failures-file FILE]
 
 (a) django->sessionctl: `count` random session dicts are encoded by Django's

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Race test of the file engine: `sessionctl clearsessions` against a live writer.
 
-    race_test.py --sessionctl PATH [--files 5000] [--targets 500] [--rounds 6]
-                 [--time-limit 45] [--keep]
+    file_race_test.py --sessionctl PATH [--files 5000] [--targets 500] [--rounds 6]
+                      [--time-limit 45] [--keep]
 
 Each round fills a fresh SESSION_FILE_PATH with --files expired sessions. The
 content is real session data made by `sessionctl create`, and os.utime makes
@@ -59,7 +59,7 @@ def make_blobs(sessionctl, cfg, directory, count):
     for i in range(count):
         p = run([sessionctl, "--config", cfg, "create", "--data", json.dumps({"round_blob": i, "cart": [1, 2, 3]})])
         if p.returncode != 0:
-            sys.exit(f"race_test: sessionctl create failed ({p.returncode}): {p.stderr.strip()}")
+            sys.exit(f"file_race_test: sessionctl create failed ({p.returncode}): {p.stderr.strip()}")
         key = p.stdout.split()[0]
         path = os.path.join(directory, PREFIX + key)
         with open(path) as f:
@@ -210,10 +210,10 @@ def main():
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     if not (os.path.isfile(args.sessionctl) and os.access(args.sessionctl, os.X_OK)):
-        print(f"race_test: error: {args.sessionctl} is not an executable file", file=sys.stderr)
+        print(f"file_race_test: error: {args.sessionctl} is not an executable file", file=sys.stderr)
         return 2
     if args.files < 1 or not 1 <= args.targets <= args.files or args.rounds < 1:
-        print("race_test: error: need --files >= --targets >= 1 and --rounds >= 1", file=sys.stderr)
+        print("file_race_test: error: need --files >= --targets >= 1 and --rounds >= 1", file=sys.stderr)
         return 2
     args.sessionctl = os.path.abspath(args.sessionctl)
 

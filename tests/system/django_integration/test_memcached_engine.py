@@ -6,9 +6,10 @@ django.core.cache.backends.memcached.PyMemcacheCache).
 Runs every test against ONE Django version (the one on PYTHONPATH):
 
     SESSIONCTL_TEST_MEMCACHED=127.0.0.1:11291 PYTHONPATH=... /usr/bin/python3 \
-        tests/integration/test_memcached_engine.py --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
+        tests/system/django_integration/test_memcached_engine.py --sessionctl PATH --django 5.2 \
+        [-k SUBSTRING] [--keep]
 
-Normally started by run_django_tests.py, once per version. Prints PASS/FAIL/SKIP
+Normally started by django_integration_test.py, once per version. Prints PASS/FAIL/SKIP
 lines and finally `RESULT <passed> <failed>`.
 
 The memcached server comes from SESSIONCTL_TEST_MEMCACHED (host:port, as
@@ -29,7 +30,7 @@ import time
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
 from djangoharness import Case, check, check_eq, fail, inspect_one, logged_in_world, parse_iso  # noqa: E402
 

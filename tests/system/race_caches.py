@@ -1,4 +1,4 @@
-"""Cache servers for the race tests (run_race_tests.py): which shared server an
+"""Cache servers for the race tests (races_test.py): which shared server an
 engine needs, the CACHES entry Django and sessionctl both get, and what the
 cache holds at the end (read with redis-py / pymemcache, not with sessionctl,
 so a sessionctl bug cannot hide itself).

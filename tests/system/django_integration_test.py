@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Real-Django integration suite for sessionctl's db (SQLite) and file engines.
 
-    /usr/bin/python3 tests/integration/run_django_tests.py --sessionctl PATH \
+    /usr/bin/python3 tests/system/django_integration_test.py --sessionctl PATH \
         --django-cache DIR [--versions 3.2,4.2,5.2] [-k SUBSTRING] [--keep]
 
-Django 4.2 and 5.2 come from DIR as prepared by `tests/django/fetch_django.sh DIR`;
+Django 4.2 and 5.2 come from DIR as prepared by `tests/system/fetch_django.sh DIR`;
 3.2 is the system one. Every version runs in its own /usr/bin/python3 process
-(tests/integration/test_db_engine.py, test_file_engine.py, test_memcached_engine.py,
-test_pg_engine.py) with the PYTHONPATH printed by
-`tests/django/django_env.sh VERSION DIR`. Prints one line per test
+(tests/system/django_integration/: test_db_engine.py, test_file_engine.py,
+test_memcached_engine.py, test_pg_engine.py, test_cache_engines.py) with the
+PYTHONPATH printed by `tests/system/django_env.sh VERSION DIR`. Prints one line per test
 (`PASS django-5.2 test_x`, `FAIL ...` with details, `SKIP ...`) and finally
 `N passed, M failed`. Exit status 1 when a test failed or a version could not be
 imported, 2 on a usage error.
@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DJANGO_ENV = HERE.parent / "django" / "django_env.sh"
+DJANGO_ENV = HERE / "django_env.sh"
 # test_memcached_engine.py needs SESSIONCTL_TEST_MEMCACHED (scripts/servers.sh); it
 # skips without it, and fails without it under SESSIONCTL_REQUIRE_SERVERS=1.
 # test_pg_engine.py needs SESSIONCTL_TEST_PG likewise.
-TEST_MODULES = [HERE / "test_db_engine.py", HERE / "test_file_engine.py", HERE / "test_memcached_engine.py",
-                HERE / "test_pg_engine.py", HERE / "test_cache_engines.py"]
+MODULES = HERE / "django_integration"
+TEST_MODULES = [MODULES / "test_db_engine.py", MODULES / "test_file_engine.py", MODULES / "test_memcached_engine.py",
+                MODULES / "test_pg_engine.py", MODULES / "test_cache_engines.py"]
 PYTHON = "/usr/bin/python3"
 
 
@@ -76,7 +77,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessionctl", required=True, help="the sessionctl binary under test")
     p.add_argument("--django-cache", default=None,
-                   help="folder prepared by tests/django/fetch_django.sh (for 4.2 and 5.2)")
+                   help="folder prepared by tests/system/fetch_django.sh (for 4.2 and 5.2)")
     p.add_argument("--versions", default="3.2,4.2,5.2", help="comma-separated (default 3.2,4.2,5.2)")
     p.add_argument("-k", dest="filter", default=None, help="only tests whose name contains this")
     p.add_argument("--keep", action="store_true", help="keep every test's temp directory")
@@ -84,7 +85,7 @@ def main():
 
     exe = Path(args.sessionctl)
     if not (exe.is_file() and os.access(exe, os.X_OK)):
-        print(f"run_django_tests: error: {args.sessionctl} is not an executable file", file=sys.stderr)
+        print(f"django_integration_test: error: {args.sessionctl} is not an executable file", file=sys.stderr)
         return 2
     args.sessionctl = str(exe.resolve())
     if args.django_cache:
@@ -92,7 +93,7 @@ def main():
     versions = [v.strip() for v in args.versions.split(",") if v.strip()]
     bad = [v for v in versions if v not in ("3.2", "4.2", "5.2")]
     if bad or not versions:
-        print(f"run_django_tests: error: unsupported version(s) {bad or versions}; use 3.2, 4.2, 5.2",
+        print(f"django_integration_test: error: unsupported version(s) {bad or versions}; use 3.2, 4.2, 5.2",
               file=sys.stderr)
         return 2
 

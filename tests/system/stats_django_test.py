@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`sessionctl --json stats` against Django's own count of the same store (issue 6).
 
-    /usr/bin/python3 tests/integration/stats_django_test.py --sessionctl PATH [--rows N]
+    /usr/bin/python3 tests/system/stats_django_test.py --sessionctl PATH [--rows N]
 
 A store generated with real Django (bench/gen_store.py: 60% expired, 80% logged in,
 user 42 owning 25 sessions) is counted twice: by a Django loop over

@@ -1,7 +1,8 @@
-"""Helpers for the real-Django integration tests of sessionctl (test_*_engine.py,
-test_cache_engines.py): each module registers its tests in a `Tests` registry and
-its main() is `run_module(...)` (argument parsing, Django setup, skip rules,
-PASS/FAIL lines and the `RESULT` line run_django_tests.py reads).
+"""Helpers for the real-Django integration tests of sessionctl
+(django_integration/test_*_engine.py, test_cache_engines.py): each module
+registers its tests in a `Tests` registry and its main() is `run_module(...)`
+(argument parsing, Django setup, skip rules, PASS/FAIL lines and the `RESULT`
+line django_integration_test.py reads).
 
 One Python process = one Django version. `setup_django()` configures Django once;
 each test then runs inside a `Case`: a fresh temporary directory with its own
@@ -576,12 +577,12 @@ class Tests(list):
 
 def run_module(doc, tests, case_class=Case, make_case=None, setup=setup_django, setup_step="import_django",
                teardown=None, needs_env=None, why_skip=None, why_no_server=None):
-    """main() of a test module run by run_django_tests.py, for ONE Django version:
+    """main() of a test module run by django_integration_test.py, for ONE Django version:
 
         PYTHONPATH=... test_x.py --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
 
     Prints `PASS|FAIL|SKIP django-5.2 name` per test (a FAIL with indented
-    details), then `RESULT <passed> <failed>` (which run_django_tests.py reads);
+    details), then `RESULT <passed> <failed>` (which django_integration_test.py reads);
     returns the exit status (1 when a test failed).
 
     make_case(test, keep) makes a test's Case (default: case_class with the test's

@@ -3,10 +3,10 @@
 
 Runs every test against ONE Django version (the one on PYTHONPATH) in this process:
 
-    PYTHONPATH=... /usr/bin/python3 tests/integration/test_db_engine.py \
+    PYTHONPATH=... /usr/bin/python3 tests/system/django_integration/test_db_engine.py \
         --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
 
-Normally started by run_django_tests.py, once per version. Prints one line per
+Normally started by django_integration_test.py, once per version. Prints one line per
 test (`PASS django-5.2 test_x` / `FAIL django-5.2 test_x` + indented details /
 `SKIP ...`) and finally `RESULT <passed> <failed>`.
 """
@@ -19,7 +19,7 @@ import sys
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
 from djangoharness import (check, check_alice_logged_out, check_create_data_roundtrip, check_eq,  # noqa: E402
                            collect, fail, inspect_one, logged_in_world, parse_iso, raise_collected)

@@ -2,10 +2,10 @@
 """Real-Django integration tests of sessionctl's cache and cached_db engines on Redis
 (Django's RedisCache, Django >= 4.0, and django-redis).
 
-    PYTHONPATH=... /usr/bin/python3 tests/integration/test_cache_engines.py \
+    PYTHONPATH=... /usr/bin/python3 tests/system/django_integration/test_cache_engines.py \
         --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
 
-Normally started by run_django_tests.py once per version. Needs the shared
+Normally started by django_integration_test.py once per version. Needs the shared
 Redis in SESSIONCTL_TEST_REDIS (scripts/servers.sh); without it every test
 SKIPs, unless SESSIONCTL_REQUIRE_SERVERS=1, where they FAIL. Each test uses
 Redis db 5 with a KEY_PREFIX of its own; the fault tests start a private
@@ -25,7 +25,7 @@ import uuid
 from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
 from djangoharness import Case, check, check_eq, fail  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Django's session signing, without Django: what the fault and limit tests
-(run_fault_tests.py, run_limit_tests.py) write into stores and feed to `decode`.
+(faults_test.py, limits_test.py) write into stores and feed to `decode`.
 
 Mirrors django.core.signing (TimestampSigner, sha256, the "signer" key salt) as
 SessionBase.encode uses it; the tests compare against real Django elsewhere.

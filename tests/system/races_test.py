@@ -4,7 +4,7 @@ extending and logging users in while sessionctl's clearsessions,
 delete --user, delete --where and expire run, on the db (SQLite), file,
 cache (Redis and memcached) and cached_db (SQLite + Redis) engines.
 
-    run_race_tests.py --sessionctl PATH [--seconds 10] [--workers 3] [-k ENGINE]
+    races_test.py --sessionctl PATH [--seconds 10] [--workers 3] [-k ENGINE]
 
 ENGINE: db, file, cache_redis, cache_memcached, cached_db. The cache engines
 use the shared servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED
@@ -215,7 +215,7 @@ def seed_store(engine, db, session_dir, caches, expired, targets):
 import sys, os, time, json
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-from run_race_tests import django_setup
+from races_test import django_setup
 django_setup({engine!r}, {str(db)!r}, {str(session_dir)!r}, json.loads({json.dumps(caches)!r}))
 from importlib import import_module
 from django.conf import settings

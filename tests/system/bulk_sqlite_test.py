@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Batched clearsessions on a large SQLite table, against a live Django (issue 6).
 
-    /usr/bin/python3 tests/integration/bulk_sqlite_test.py --sessionctl PATH [--rows N] [--keep]
+    /usr/bin/python3 tests/system/bulk_sqlite_test.py --sessionctl PATH [--rows N] [--keep]
 
 1. concurrent writer: while `sessionctl clearsessions` empties a table of N rows
    (70% expired), a separate Django process (the system Django) keeps creating

@@ -2,7 +2,7 @@
 """Fails when a command or flag shown by `sessionctl --help` (or a command's
 --help) is missing from a completion file in completions/.
 
-usage: check_completions.py SESSIONCTL COMPLETIONS_DIR
+usage: completions_test.py SESSIONCTL COMPLETIONS_DIR
 """
 import re
 import subprocess
@@ -12,7 +12,7 @@ import sys
 def help_text(binary, *args):
     out = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
     if out.returncode != 0:
-        sys.exit(f"check_completions: {' '.join(args) or 'sessionctl'} --help exited {out.returncode}")
+        sys.exit(f"completions_test: {' '.join(args) or 'sessionctl'} --help exited {out.returncode}")
     # Only the option and command listings; the examples below them quote other tools.
     return out.stdout.split("\nEXAMPLES", 1)[0]
 
@@ -27,7 +27,7 @@ def flags_in(text):
 def commands_in(text):
     section = text.split("Subcommands:", 1)
     if len(section) < 2:
-        sys.exit("check_completions: no Subcommands section in sessionctl --help")
+        sys.exit("completions_test: no Subcommands section in sessionctl --help")
     listing = section[1].strip("\n").split("\n\n", 1)[0]
     return re.findall(r"^\s{2}([a-z][a-z-]*)\s", listing, re.M)
 

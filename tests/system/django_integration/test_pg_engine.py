@@ -4,10 +4,10 @@
 
 Runs every test against ONE Django version (the one on PYTHONPATH) in this process:
 
-    PYTHONPATH=... /usr/bin/python3 tests/integration/test_pg_engine.py \
+    PYTHONPATH=... /usr/bin/python3 tests/system/django_integration/test_pg_engine.py \
         --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
 
-Normally started by run_django_tests.py, once per version. Needs
+Normally started by django_integration_test.py, once per version. Needs
 SESSIONCTL_TEST_PG (scripts/servers.sh); without it every test is a SKIP, except
 with SESSIONCTL_REQUIRE_SERVERS=1 (CI), where that is a FAIL. The process creates
 its own database sessionctl_integ_<pid> on that server, migrates it with Django,
@@ -23,7 +23,7 @@ import urllib.parse
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
 from djangoharness import Case, check, check_eq  # noqa: E402
 

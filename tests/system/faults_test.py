@@ -2,7 +2,7 @@
 """Fault injection: sessionctl against broken, locked, full, read-only and
 interrupted stores (issue 7).
 
-    run_fault_tests.py --sessionctl PATH [-k SUBSTRING] [--keep]
+    faults_test.py --sessionctl PATH [-k SUBSTRING] [--keep]
 
 Every case asserts, as each applies:
   - exactly one line on stderr (`sessionctl: error: ...`, or a warning), that

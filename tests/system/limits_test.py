@@ -2,7 +2,7 @@
 """Decoding limits against real Django (issue 7): none refuses a session
 Django would accept; a zlib bomb is refused with one clear line.
 
-    run_limit_tests.py --sessionctl PATH [-k SUBSTRING]
+    limits_test.py --sessionctl PATH [-k SUBSTRING]
 
 Real Django (the system python3-django, 3.2 on Python 3.11) writes, through
 SessionStore.save() into an SQLite django_session table:
