@@ -18,6 +18,7 @@
 
 #include "core/datetime.hpp"
 #include "core/session_base.hpp"
+#include "util/ordered_pipeline.hpp"
 
 namespace sessionctl {
 
@@ -76,6 +77,33 @@ struct BulkResult {
     bool rolled_back = false;         // a stop rolled back the batch in flight
 };
 
+// Something a store has to tell the user, gathered while it worked.
+struct StoreMessage {
+    enum class Level {
+        warning,  // a problem that did not stop the operation (printed unless -q)
+        note,     // worth knowing, not worth a line on every cron run (printed with -v)
+    };
+    Level level = Level::warning;
+    std::string text;
+};
+
+// Temporary files a dead writer left behind (the file engine's
+// "<name>_out_<random>"): no session anyone can load, counted for a warning.
+struct StaleLeftovers {
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+    std::string where;  // the directory
+};
+
+// What a caller of Store::scan_examined() needs of each record: everything
+// (Store::scan), or only the key and data (Store::scan_key_and_data).
+enum class ScanScope { everything, key_and_data };
+// Store::scan_examined()'s per-record work: ScanExamine runs on a worker
+// thread (it may only read shared state) and returns the ScanStep the calling
+// thread then runs with the same record, in scan order (false ends the scan).
+using ScanStep = std::function<bool(const StoredSession&)>;
+using ScanExamine = std::function<ScanStep(const StoredSession&)>;
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -98,6 +126,26 @@ public:
     // a record's expire_date may then be missing, which spares the cache
     // engine one TTL command per key.
     virtual void scan_key_and_data(const std::function<bool(const StoredSession&)>& visit) { scan(visit); }
+
+    // scan() (scan_key_and_data() for ScanScope::key_and_data) with each
+    // record's `examine` run on worker threads, up to `workers` of them, and
+    // its step on the calling thread in scan order, `before` first (Ctrl-C,
+    // progress; false ends the scan, as does a step's false). At most a
+    // bounded number of records is in flight. What `examine` threw is rethrown
+    // in its record's turn; what a step, `before` or the store threw ends the
+    // scan and is rethrown once the workers have stopped. The default runs
+    // the pipeline of util/ordered_pipeline.hpp over scan(); a store that
+    // reads its records on worker threads anyway (the file engine) runs
+    // `examine` on those, so that one pipeline runs, not two.
+    virtual void scan_examined(ScanScope scope, std::size_t workers, const ScanExamine& examine,
+                               const std::function<bool()>& before) {
+        examine_in_order<StoredSession, ScanStep>(
+            [&](const std::function<bool(const StoredSession&)>& visit) {
+                if (scope == ScanScope::key_and_data) scan_key_and_data(visit);
+                else scan(visit);
+            },
+            workers, examine, [](const StoredSession& record, ScanStep& step) { return step(record); }, before);
+    }
 
     // Whether Django would consider the record expired at `now` (load() would
     // not return it).
@@ -134,6 +182,53 @@ public:
     // Removes exactly these records, each only if it still holds the data that
     // was read (a session a live request rewrote meanwhile is kept).
     virtual BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) = 0;
+
+    // The messages gathered since the last call, oldest first (each is
+    // handed out once).
+    [[nodiscard]] virtual std::vector<StoreMessage> take_messages() { return {}; }
+
+    // Sessions Django serves from outside this store's main listing, as a
+    // store of their own (scan, fetch, decode_record and remove work on it):
+    // cached_db's cached copies, which Django's load() reads before the table,
+    // so a copy whose row is gone is still a live session. nullptr for every
+    // engine whose listing is complete.
+    [[nodiscard]] virtual Store* shadow_records() { return nullptr; }
+    // With shadow_records(): whether the main listing holds `key` (expired or
+    // not), i.e. whether a shadow record of that key stands over a main one.
+    [[nodiscard]] virtual bool has_main_record(std::string_view key) { return fetch(key).has_value(); }
+    // The words for shadow records in messages to the user.
+    struct ShadowTerms {
+        std::string_view place;        // "only in the cache"
+        std::string_view reason;       // why such a record is still a session
+        std::string_view record;       // "cached copy"
+        std::string_view records;      // "cached copies"
+        std::string_view main_record;  // "database row"
+    };
+    [[nodiscard]] virtual ShadowTerms shadow_terms() const { return {}; }
+
+    // The record Django's load() would read for `key`: the main one, else a
+    // shadow one; `holder` is the store that decodes and removes it.
+    struct Located {
+        StoredSession record;
+        Store* holder = nullptr;
+        bool in_shadow = false;
+    };
+    [[nodiscard]] std::optional<Located> locate(std::string_view key) {
+        if (auto record = fetch(key)) return Located{std::move(*record), this, false};
+        if (Store* shadow = shadow_records())
+            if (auto record = shadow->fetch(key)) return Located{std::move(*record), shadow, true};
+        return std::nullopt;
+    }
+
+    // Stale temporary files (older than a day) a dead writer left: nullopt
+    // when the engine has no such thing (has_leftovers() says so without
+    // looking). remove_stale_leftovers() removes them, each only if
+    // unchanged since listed (`keys` gets file names).
+    [[nodiscard]] virtual bool has_leftovers() const { return false; }
+    [[nodiscard]] virtual std::optional<StaleLeftovers> stale_leftovers() { return std::nullopt; }
+    [[nodiscard]] virtual std::optional<BulkResult> remove_stale_leftovers(DryRun, bool /*want_keys*/) {
+        return std::nullopt;
+    }
 };
 
 }  // namespace sessionctl
