@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "core/datetime.hpp"
+#include "util/integer.hpp"
+#include "util/utf8.hpp"
 
 namespace sessionctl::cli {
 
@@ -24,25 +26,14 @@ void print_warning(std::ostream& err, std::string_view message) {
 
 namespace {
 
-// Length of the valid UTF-8 sequence at text[i], or 0.
+// Length of the valid UTF-8 sequence at text[i], or 0. Strict: a lone
+// surrogate (which a session's text may hold) is shown as escaped bytes, not
+// handed to the terminal.
 std::size_t utf8_length(std::string_view text, std::size_t i) {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-    unsigned char c = byte(i);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07; }
-    else return 0;
-    if (i + n > text.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((byte(i + k) & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (byte(i + k) & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    return n;
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    if (p[i] < 0x80) return 1;
+    std::uint32_t cp = 0;
+    return utf8_sequence_strict(p + i, p + text.size(), cp);
 }
 
 }  // namespace
@@ -81,10 +72,6 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
     return out;
 }
 
-std::string count_of(std::uint64_t n, std::string_view noun) {
-    return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
-}
-
 std::string human_duration(std::int64_t seconds) {
     std::uint64_t s = seconds < 0 ? 0 - static_cast<std::uint64_t>(seconds) : static_cast<std::uint64_t>(seconds);
     if (s < 60) return count_of(s, "second");
@@ -99,14 +86,6 @@ std::string relative_time(std::int64_t seconds_from_now) {
     if (seconds_from_now > 0) return "in " + human_duration(seconds_from_now);
     return human_duration(seconds_from_now) + " ago";
 }
-
-namespace {
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-    std::int64_t q = a / b;
-    if (a % b != 0 && (a < 0) != (b < 0)) --q;
-    return q;
-}
-}  // namespace
 
 std::string utc_text(std::int64_t unix_micros) {
     std::int64_t secs = floor_div(unix_micros, 1'000'000);

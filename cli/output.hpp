@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/text.hpp"
+
 namespace sessionctl::cli {
 
 // The streams of one run; tests pass string streams.
@@ -41,7 +43,7 @@ void print_warning(std::ostream& err, std::string_view message);
 // "2023-11-28T22:13:20.750000+00:00", as Python's isoformat() of an aware UTC datetime.
 [[nodiscard]] std::string utc_iso(std::int64_t unix_micros);
 
-// "1 session", "3 sessions".
-[[nodiscard]] std::string count_of(std::uint64_t n, std::string_view noun);
+// "1 session", "3 sessions" (util/text.hpp; every layer words counts alike).
+using sessionctl::count_of;
 
 }  // namespace sessionctl::cli

@@ -5,17 +5,13 @@
 
 #include <fmt/format.h>
 
+#include "util/integer.hpp"
+
 namespace sessionctl {
 namespace {
 
 constexpr std::int64_t kMicrosPerSecond = 1'000'000;
 constexpr std::int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-    std::int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-    return q;
-}
 
 struct Fields {
     CivilDate date;
@@ -58,11 +54,8 @@ int to_int(std::string_view s) {
 }
 
 std::int64_t make_wall(std::int64_t y, int mo, int d, int h, int mi, int s, int us, std::string_view text) {
-    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1) invalid(text);
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    int month_days = kDays[mo - 1] + (mo == 2 && leap ? 1 : 0);
-    if (d > month_days || h > 23 || mi > 59 || s > 59) invalid(text);
+    if (d > days_in_month(y, unsigned(mo)) || h > 23 || mi > 59 || s > 59) invalid(text);
     return days_from_civil(y, unsigned(mo), unsigned(d)) * kMicrosPerDay +
            ((h * 3600 + mi * 60 + s) * kMicrosPerSecond) + us;
 }
@@ -122,6 +115,12 @@ CivilDate civil_from_days(std::int64_t z) {
     const unsigned d = doy - (153 * mp + 2) / 5 + 1;
     const unsigned m = mp < 10 ? mp + 3 : mp - 9;
     return {y + (m <= 2), m, d};
+}
+
+int days_in_month(std::int64_t year, unsigned month) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
 std::int64_t seconds_to_micros(double seconds) {

@@ -75,6 +75,8 @@ struct CivilDate {
     unsigned day;
 };
 [[nodiscard]] CivilDate civil_from_days(std::int64_t days);
+// 28..31: the days of a month (1..12) of a proleptic Gregorian year.
+[[nodiscard]] int days_in_month(std::int64_t year, unsigned month);
 
 // timedelta(seconds=x) in microseconds: Python rounds to the nearest
 // microsecond, ties to even.

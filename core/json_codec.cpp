@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "core/append_decimal.hpp"
-#include "core/utf8.hpp"
+#include "util/text.hpp"
+#include "util/utf8.hpp"
 
 namespace sessionctl {
 
@@ -33,16 +34,19 @@ constexpr char kLowerHex[] = "0123456789abcdef";
 
 // ---------------------------------------------------------------- dumps ----
 
-// True for bytes json.dumps(ensure_ascii=True) copies verbatim: printable
-// ASCII except '"' and '\'.
-constexpr std::array<bool, 256> make_plain_ascii_table() {
+// True for the bytes 0x20..last except '"' and '\': those a JSON string
+// copies verbatim, in dumps (last 0x7E) and in loads (last 0x7F).
+constexpr std::array<bool, 256> make_plain_table(int last) {
     std::array<bool, 256> t{};
-    for (int c = 0x20; c <= 0x7e; ++c) t[static_cast<std::size_t>(c)] = true;
+    for (int c = 0x20; c <= last; ++c) t[static_cast<std::size_t>(c)] = true;
     t['"'] = false;
     t['\\'] = false;
     return t;
 }
-constexpr auto kDumpPlain = make_plain_ascii_table();
+
+// Bytes json.dumps(ensure_ascii=True) copies verbatim: printable ASCII except
+// '"' and '\'.
+constexpr auto kDumpPlain = make_plain_table(0x7e);
 
 void append_u_escape(std::string& out, std::uint32_t unit) {
     const char buf[6] = {'\\',
@@ -169,6 +173,34 @@ void append_float_repr(std::string& out, double value) {
     }
 }
 
+void dump_value(std::string& out, const PyValue& value);
+
+// A JSON array: a list, or a tuple (json.dumps writes both as one).
+void dump_array(std::string& out, const PyList& items) {
+    out.push_back('[');
+    bool first = true;
+    for (const auto& item : items) {
+        if (!first) out.push_back(',');
+        first = false;
+        dump_value(out, item);
+    }
+    out.push_back(']');
+}
+
+// A JSON object: a dict, or an OrderedDict (json.dumps writes both as one).
+void dump_object(std::string& out, const PyDict& dict) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& entry : dict) {
+        if (!first) out.push_back(',');
+        first = false;
+        dump_string(out, entry.key);
+        out.push_back(':');
+        dump_value(out, entry.value);
+    }
+    out.push_back('}');
+}
+
 void dump_value(std::string& out, const PyValue& value) {
     const auto& v = value.variant();
     switch (v.index()) {
@@ -195,59 +227,13 @@ void dump_value(std::string& out, const PyValue& value) {
             return;
         }
         case 5: dump_string(out, std::get<std::string>(v)); return;
-        case 6: {
-            const auto& list = std::get<PyList>(v);
-            out.push_back('[');
-            bool first = true;
-            for (const auto& item : list) {
-                if (!first) out.push_back(',');
-                first = false;
-                dump_value(out, item);
-            }
-            out.push_back(']');
-            return;
-        }
-        case 7: {
-            const auto& dict = std::get<PyDict>(v);
-            out.push_back('{');
-            bool first = true;
-            for (const auto& entry : dict) {
-                if (!first) out.push_back(',');
-                first = false;
-                dump_string(out, entry.key);
-                out.push_back(':');
-                dump_value(out, entry.value);
-            }
-            out.push_back('}');
-            return;
-        }
+        case 6: dump_array(out, std::get<PyList>(v)); return;
+        case 7: dump_object(out, std::get<PyDict>(v)); return;
         default: {
             // The pickle-only kinds: json.dumps writes a tuple as a list and an
             // OrderedDict as an object, and raises TypeError for the rest.
-            if (const auto* tuple = std::get_if<PyTuple>(&v)) {
-                out.push_back('[');
-                bool first = true;
-                for (const auto& item : tuple->items) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    dump_value(out, item);
-                }
-                out.push_back(']');
-                return;
-            }
-            if (const auto* od = std::get_if<PyOrderedDict>(&v)) {
-                out.push_back('{');
-                bool first = true;
-                for (const auto& entry : od->dict) {
-                    if (!first) out.push_back(',');
-                    first = false;
-                    dump_string(out, entry.key);
-                    out.push_back(':');
-                    dump_value(out, entry.value);
-                }
-                out.push_back('}');
-                return;
-            }
+            if (const auto* tuple = std::get_if<PyTuple>(&v)) return dump_array(out, tuple->items);
+            if (const auto* od = std::get_if<PyOrderedDict>(&v)) return dump_object(out, od->dict);
             throw JsonEncodeError(std::string("Object of type ") + value.type_name() + " is not JSON serializable");
         }
     }
@@ -255,55 +241,18 @@ void dump_value(std::string& out, const PyValue& value) {
 
 // ---------------------------------------------------------------- loads ----
 
-// True for bytes a JSON string copies verbatim as one latin-1 code point that
-// is also a single UTF-8 byte: 0x20..0x7F except '"' and '\'.
-constexpr std::array<bool, 256> make_load_plain_table() {
-    std::array<bool, 256> t{};
-    for (int c = 0x20; c <= 0x7f; ++c) t[static_cast<std::size_t>(c)] = true;
-    t['"'] = false;
-    t['\\'] = false;
-    return t;
-}
-constexpr auto kLoadPlain = make_load_plain_table();
+// Bytes a JSON string copies verbatim as one latin-1 code point that is also
+// a single UTF-8 byte: 0x20..0x7F except '"' and '\'.
+constexpr auto kLoadPlain = make_plain_table(0x7f);
 
 constexpr bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// -1 when not a hex digit.
-constexpr int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Four hex digits at p, or -1.
 inline std::int32_t hex4(const char* p) {
     const int a = hex_value(p[0]), b = hex_value(p[1]), c = hex_value(p[2]), d = hex_value(p[3]);
     if ((a | b | c | d) < 0) return -1;
     return (a << 12) | (b << 8) | (c << 4) | d;
-}
-
-// UTF-8 for any code point up to U+10FFFF; surrogates get their 3-byte
-// (WTF-8) form.
-void append_code_point(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        const char b[2] = {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
-        out.append(b, 2);
-    } else if (cp < 0x10000) {
-        const char b[3] = {static_cast<char>(0xE0 | (cp >> 12)),
-                           static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
-                           static_cast<char>(0x80 | (cp & 0x3F))};
-        out.append(b, 3);
-    } else {
-        const char b[4] = {static_cast<char>(0xF0 | (cp >> 18)),
-                           static_cast<char>(0x80 | ((cp >> 12) & 0x3F)),
-                           static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
-                           static_cast<char>(0x80 | (cp & 0x3F))};
-        out.append(b, 4);
-    }
 }
 
 class Parser {
@@ -337,9 +286,12 @@ private:
         while (p_ < end_ && is_ws(*p_)) ++p_;
     }
 
-    bool match(std::string_view word) const {
-        return static_cast<std::size_t>(end_ - p_) >= word.size() &&
-               std::memcmp(p_, word.data(), word.size()) == 0;
+    // Consumes `word` if the input continues with it.
+    bool consume(std::string_view word) {
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+            return false;
+        p_ += word.size();
+        return true;
     }
 
     void enter(const char* at) {
@@ -348,6 +300,31 @@ private:
                               std::to_string(static_cast<std::size_t>(at - begin_));
             throw JsonDecodeError(msg);
         }
+    }
+
+    // Arrays and objects share their punctuation: open_container() takes the
+    // opening bracket at p_ and the white space after it; after_item() takes
+    // what follows an item, a ',' and white space or the closing bracket. Each
+    // is true when the closing bracket was taken (the container is done).
+    bool open_container(char close) {
+        enter(p_);
+        ++p_;  // '[' or '{'
+        skip_ws();
+        return leave_at(close);
+    }
+    bool after_item(char close) {
+        skip_ws();
+        if (leave_at(close)) return true;
+        if (p_ == end_ || *p_ != ',') fail("Expecting ',' delimiter", p_);
+        ++p_;
+        skip_ws();
+        return false;
+    }
+    bool leave_at(char close) {
+        if (p_ == end_ || *p_ != close) return false;
+        ++p_;
+        --depth_;
+        return true;
     }
 
     // scan_once_unicode(): one value starting exactly at p_.
@@ -362,40 +339,22 @@ private:
             case '{': return parse_object();
             case '[': return parse_array();
             case 'n':
-                if (match("null")) {
-                    p_ += 4;
-                    return PyValue();
-                }
+                if (consume("null")) return PyValue();
                 break;
             case 't':
-                if (match("true")) {
-                    p_ += 4;
-                    return PyValue(true);
-                }
+                if (consume("true")) return PyValue(true);
                 break;
             case 'f':
-                if (match("false")) {
-                    p_ += 5;
-                    return PyValue(false);
-                }
+                if (consume("false")) return PyValue(false);
                 break;
             case 'N':
-                if (match("NaN")) {
-                    p_ += 3;
-                    return PyValue(std::numeric_limits<double>::quiet_NaN());
-                }
+                if (consume("NaN")) return PyValue(std::numeric_limits<double>::quiet_NaN());
                 break;
             case 'I':
-                if (match("Infinity")) {
-                    p_ += 8;
-                    return PyValue(std::numeric_limits<double>::infinity());
-                }
+                if (consume("Infinity")) return PyValue(std::numeric_limits<double>::infinity());
                 break;
             case '-':
-                if (match("-Infinity")) {
-                    p_ += 9;
-                    return PyValue(-std::numeric_limits<double>::infinity());
-                }
+                if (consume("-Infinity")) return PyValue(-std::numeric_limits<double>::infinity());
                 return parse_number();
             default:
                 if (is_digit(*p_)) return parse_number();
@@ -405,27 +364,11 @@ private:
     }
 
     PyValue parse_array() {
-        enter(p_);
-        ++p_;  // '['
         PyList list;
-        skip_ws();
-        if (p_ < end_ && *p_ == ']') {
-            ++p_;
-            --depth_;
-            return PyValue(std::move(list));
-        }
-        for (;;) {
+        if (open_container(']')) return PyValue(std::move(list));
+        do {
             list.push_back(parse_value());
-            skip_ws();
-            if (p_ < end_ && *p_ == ']') {
-                ++p_;
-                break;
-            }
-            if (p_ == end_ || *p_ != ',') fail("Expecting ',' delimiter", p_);
-            ++p_;
-            skip_ws();
-        }
-        --depth_;
+        } while (!after_item(']'));
         return PyValue(std::move(list));
     }
 
@@ -456,17 +399,10 @@ private:
     }
 
     PyValue parse_object() {
-        enter(p_);
-        ++p_;  // '{'
+        if (open_container('}')) return PyValue(PyDict());
         std::vector<PyDictEntry> entries;
         std::map<std::string, std::size_t> positions;
-        skip_ws();
-        if (p_ < end_ && *p_ == '}') {
-            ++p_;
-            --depth_;
-            return PyValue(PyDict());
-        }
-        for (;;) {
+        do {
             if (p_ == end_ || *p_ != '"') fail("Expecting property name enclosed in double quotes", p_);
             std::string key;
             parse_string(key);
@@ -476,16 +412,7 @@ private:
             skip_ws();
             PyValue value = parse_value();
             add_entry(entries, positions, std::move(key), std::move(value));
-            skip_ws();
-            if (p_ < end_ && *p_ == '}') {
-                ++p_;
-                break;
-            }
-            if (p_ == end_ || *p_ != ',') fail("Expecting ',' delimiter", p_);
-            ++p_;
-            skip_ws();
-        }
-        --depth_;
+        } while (!after_item('}'));
         PyDict dict;
         for (auto& e : entries) dict.append_absent(std::move(e.key), std::move(e.value));
         return PyValue(std::move(dict));
@@ -520,8 +447,7 @@ private:
             }
             if (c >= 0x80) {
                 // A latin-1 character U+0080..U+00FF: two UTF-8 bytes.
-                const char b[2] = {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
-                out.append(b, 2);
+                append_code_point(out, c);
                 ++p_;
                 continue;
             }

@@ -1,9 +1,16 @@
 #pragma once
 
 // Python's pickle, read safely and written byte-compatibly, for the values
-// Django's cache backends store (spec §8.8): RedisCache, the memcached backends,
-// FileBasedCache and DatabaseCache all keep pickle.dumps(session_dict,
-// HIGHEST_PROTOCOL), and ≤4.2's PickleSerializer signs one.
+// Django's cache backends store (docs/django-sessions.md §8.8): RedisCache, the
+// memcached backends, FileBasedCache and DatabaseCache all keep
+// pickle.dumps(session_dict, HIGHEST_PROTOCOL), and ≤4.2's PickleSerializer
+// signs one.
+//
+// Where it lives: core/pickle_format.hpp (opcodes), core/pickle_reader.cpp,
+// pickle_globals.cpp and pickle_graph.cpp (the unpickler, declared in
+// core/pickle_unpickler.hpp), core/pickle_writer.cpp (the pickler), and the
+// Python semantics both share: core/python_int, python_decimal,
+// python_datetime and python_repr.
 //
 // Reading never executes anything. There is no code path that could: the
 // decoder builds data only. GLOBAL / STACK_GLOBAL / INST resolve a (module,

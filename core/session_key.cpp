@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "util/text.hpp"
+
 namespace sessionctl {
 
 std::string random_string(std::size_t length, std::string_view allowed) {
@@ -23,12 +25,7 @@ std::string random_string(std::size_t length, std::string_view allowed) {
     return out;
 }
 
-bool is_valid_session_key(std::string_view key) {
-    std::size_t code_points = 0;
-    for (unsigned char c : key)
-        if ((c & 0xC0) != 0x80) ++code_points;
-    return code_points >= 8;
-}
+bool is_valid_session_key(std::string_view key) { return code_point_count(key) >= 8; }
 
 bool has_only_valid_key_chars(std::string_view key) {
     for (char c : key)
