@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "backends/cache_engine.hpp"
-#include "backends/session_table.hpp"
+#include "backends/cache/cache_engine.hpp"
+#include "backends/sql/session_table.hpp"
 #include "core/errors.hpp"
 
 namespace sessionctl {
@@ -113,13 +113,16 @@ BulkResult CachedDbStore::remove(const std::vector<StoredSession>& records, bool
     return result;
 }
 
-std::optional<std::string> CachedDbStore::take_listing_note() {
+std::vector<StoreMessage> CachedDbStore::take_messages() {
+    std::vector<StoreMessage> messages = db_->take_messages();
     // The copies' own note speaks of "the sessions found"; here the rows are
     // the sessions, exactly listed, and only row-less copies may be missed.
-    if (!copies_.take_listing_note() || copies_.listing_is_exact()) return std::nullopt;
-    return fmt::format("{} cannot list its keys: cached copies whose database row is gone were looked for in a "
-                       "best-effort listing and may have been missed",
-                       cache_.client->description());
+    if (copies_.take_listing_note() && !copies_.listing_is_exact())
+        messages.push_back({StoreMessage::Level::warning,
+                            fmt::format("{} cannot list its keys: cached copies whose database row is gone were "
+                                        "looked for in a best-effort listing and may have been missed",
+                                        cache_.client->description())});
+    return messages;
 }
 
 }  // namespace sessionctl

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/cache_engine.hpp"
-#include "backends/cache_target.hpp"
-#include "backends/db_engine.hpp"
+#include "backends/cache/cache_engine.hpp"
+#include "backends/cache/cache_target.hpp"
+#include "backends/sql/db_engine.hpp"
 
 namespace sessionctl {
 
@@ -54,13 +54,23 @@ public:
 
     // The cache half as a store of its own: scans every cached copy (pickled
     // dicts, expiry from the TTL), decodes them, and removes them only if
-    // unchanged. Exact on Redis, best effort on memcached (take_listing_note).
+    // unchanged. Exact on Redis, best effort on memcached (take_messages()).
     [[nodiscard]] CacheStore& cache_copies() { return copies_; }
+    // Django's load() reads the cache first: a cached copy whose row is gone
+    // is still a live session, which the table's listing cannot show.
+    [[nodiscard]] Store* shadow_records() override { return &copies_; }
     // Whether the session still has its row (expired or not).
-    [[nodiscard]] bool has_row(std::string_view session_key) { return db_->table().exists(session_key); }
-    // After a scan of cache_copies() on a server that cannot list its keys
-    // (memcached): says that copies without a row may have been missed.
-    [[nodiscard]] std::optional<std::string> take_listing_note();
+    [[nodiscard]] bool has_main_record(std::string_view session_key) override {
+        return db_->table().exists(session_key);
+    }
+    [[nodiscard]] ShadowTerms shadow_terms() const override {
+        return {"only in the cache", "the database row is gone, but Django still serves the cached copy",
+                "cached copy", "cached copies", "database row"};
+    }
+    // The table's messages, then (after a scan of the copies on a server that
+    // cannot list its keys: memcached) that copies without a row may have
+    // been missed.
+    [[nodiscard]] std::vector<StoreMessage> take_messages() override;
 
 private:
     std::shared_ptr<const SessionEnvironment> env_;

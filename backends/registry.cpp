@@ -1,20 +1,20 @@
 #include "backends/registry.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
 
-#include "backends/cache_engine.hpp"
-#include "backends/cache_target.hpp"
+#include "backends/cache/cache_engine.hpp"
+#include "backends/cache/cache_target.hpp"
 #include "backends/cached_db_engine.hpp"
-#include "backends/db_engine.hpp"
-#include "backends/file_engine.hpp"
+#include "backends/sql/db_engine.hpp"
+#include "backends/file/file_engine.hpp"
 #include "backends/signed_cookies_engine.hpp"
-#include "backends/pg_dsn.hpp"
-#include "backends/sqlite_table.hpp"
+#include "backends/postgres/pg_dsn.hpp"
+#include "backends/sqlite/sqlite_table.hpp"
 
 namespace sessionctl {
+namespace {
 
+// The db engine's store from DATABASES["default"] (also the db half of cached_db).
 std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
                                        const StoreOptions& options) {
     nlohmann::json db = config.database();
@@ -28,23 +28,9 @@ std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<con
         throw ConfigError(fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
                                       "django.db.backends.sqlite3 and django.db.backends.postgresql)",
                                       engine));
-    if (!db.contains("NAME") || !db["NAME"].is_string() || db["NAME"].get<std::string>().empty())
-        throw ConfigError("DATABASES[\"default\"][\"NAME\"] must be the path of the SQLite file");
-    SqliteOptions sqlite;
-    sqlite.read_only = options.access == Access::read_only;
-    sqlite.create_if_missing = options.create_if_missing;
-    // Django passes OPTIONS to sqlite3.connect(); its "timeout" (seconds, default 5)
-    // is how long a writer waits for the lock.
-    if (db.contains("OPTIONS") && db["OPTIONS"].is_object() && db["OPTIONS"].contains("timeout")) {
-        const auto& t = db["OPTIONS"]["timeout"];
-        if (!t.is_number()) throw ConfigError("DATABASES[\"default\"][\"OPTIONS\"][\"timeout\"] must be a number");
-        sqlite.busy_timeout_ms = static_cast<int>(std::lround(t.get<double>() * 1000));
-    }
-    auto table = open_sqlite_table(db["NAME"].get<std::string>(), sqlite);
+    auto table = open_sqlite_table_for(db, options.access == Access::read_only, options.create_if_missing);
     return std::make_unique<DbStore>(std::move(env), std::move(table));
 }
-
-namespace {
 
 std::unique_ptr<Store> open_db(const Config& config, std::shared_ptr<const SessionEnvironment> env,
                                const StoreOptions& options) {
@@ -84,24 +70,27 @@ const std::vector<EngineEntry>& engine_registry() {
              file.create_directory = options.create_if_missing;
              file.failed_writes_are_errors = true;  // sessionctl never reports an unsaved session as done
              return std::make_unique<FileStore>(std::move(env), std::move(file));
-         }},
-        {kCacheEngine, memcached_built() ? "Redis or memcached via CACHES" : "Redis via CACHES (memcached: not built yet)",
-         open_cache},
+         },
+         /*expiry_needs_secret=*/true},
+        {kCacheEngine, "Redis or memcached via CACHES", open_cache},
         {kCachedDbEngine, "cache (CACHES) in front of the db table", open_cached_db},
         {kSignedCookiesEngine, "the session lives in the browser's cookie (inspect, create)", open_signed_cookies},
     };
     return registry;
 }
 
+std::string redact_connection_text(std::string_view text) { return redact_pg_dsn(text); }
+
+const EngineEntry* find_engine(std::string_view engine) {
+    for (const auto& entry : engine_registry())
+        if (entry.engine == engine) return &entry;
+    return nullptr;
+}
+
 std::unique_ptr<Store> open_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
                                   const StoreOptions& options) {
     std::string engine = config.session_engine();
-    for (const auto& entry : engine_registry()) {
-        if (entry.engine != engine) continue;
-        if (!entry.open)
-            throw ConfigError(fmt::format("SESSION_ENGINE '{}' is not supported by this build yet", engine));
-        return entry.open(config, std::move(env), options);
-    }
+    if (const EngineEntry* entry = find_engine(engine)) return entry->open(config, std::move(env), options);
     throw ConfigError(fmt::format("unknown SESSION_ENGINE '{}'", engine));
 }
 

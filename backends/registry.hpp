@@ -5,10 +5,10 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#include "backends/db_engine.hpp"
 #include "backends/store.hpp"
 #include "core/config.hpp"
 
@@ -27,14 +27,20 @@ struct EngineEntry {
     std::string_view summary;  // what it stores where
     std::function<std::unique_ptr<Store>(const Config&, std::shared_ptr<const SessionEnvironment>,
                                           const StoreOptions&)>
-        open;  // empty when not built yet
+        open;
+    // Whether deciding expiry reads signed session data, so clear_expired
+    // needs the secret (the file engine: _session_expiry is inside the
+    // data, the mtime is the only expiry outside it).
+    bool expiry_needs_secret = false;
 };
 
 [[nodiscard]] const std::vector<EngineEntry>& engine_registry();
-
-// The db engine's store from DATABASES["default"] (also the db half of cached_db).
-[[nodiscard]] std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
-                                                     const StoreOptions& options);
+// `text` with every password a store's connection string can carry
+// replaced (URL userinfo, ?password= in a postgres:// URI, password=... in a
+// libpq conninfo): for showing settings.
+[[nodiscard]] std::string redact_connection_text(std::string_view text);
+// The entry of a SESSION_ENGINE; nullptr when unknown.
+[[nodiscard]] const EngineEntry* find_engine(std::string_view engine);
 
 // Opens the store SESSION_ENGINE names. Throws ConfigError for an unknown or
 // unsupported engine, StoreError/StoreUnavailable when the store can't be used.

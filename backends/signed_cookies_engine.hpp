@@ -1,6 +1,6 @@
 #pragma once
 
-// django.contrib.sessions.backends.signed_cookies (spec §9): the session is the
+// django.contrib.sessions.backends.signed_cookies (docs/django-sessions.md §9): the session is the
 // cookie value itself, signing.dumps(dict, salt=kSignedCookiesSalt,
 // compress=True), valid for SESSION_COOKIE_AGE seconds after it was signed.
 // sessionctl can read a cookie value (inspect COOKIE) and mint one (create);

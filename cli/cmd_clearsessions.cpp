@@ -8,7 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "backends/file_engine.hpp"
+#include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "cli/file_lock.hpp"
 #include "cli/interrupt.hpp"
@@ -102,8 +102,11 @@ ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
     // Expiry is all it reads: no secret needed, except by the file engine,
     // whose only expiry besides the mtime is _session_expiry inside the signed
     // data (unverified, every session would read as {} and expire by mtime).
-    SecretUse secret = ctx.config().session_engine() == kFileEngine ? SecretUse::required : SecretUse::none;
+    const EngineEntry* engine = find_engine(ctx.config().session_engine());
+    SecretUse secret = engine && engine->expiry_needs_secret ? SecretUse::required : SecretUse::none;
     auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write, secret);
+    if (args.include_temp && !store->has_leftovers())
+        throw UsageError("--include-temp is for the file engine (SESSION_ENGINE ...backends.file)");
     bool want_keys = ctx.verbose() > 0;
 
     // Ctrl-C is polled between batches: the one in flight commits (or rolls
@@ -115,15 +118,12 @@ ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
         options.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
     BulkResult result = store->clear_expired(args.dry_run ? DryRun::yes : DryRun::no, want_keys, options);
     progress.finish();
-    ctx.report_store_warnings(*store);
+    ctx.report_store_messages(*store);
     std::optional<BulkResult> temp;
     if (args.include_temp) {
-        auto* files = dynamic_cast<FileStore*>(store.get());
-        if (!files) throw UsageError("--include-temp is for the file engine (SESSION_ENGINE ...backends.file)");
         if (result.end == BulkEnd::complete)
-            temp = files->remove_stale_temp_files(FileStore::kStaleTempAge, args.dry_run ? DryRun::yes : DryRun::no,
-                                                  want_keys);
-        ctx.report_store_warnings(*store);
+            temp = store->remove_stale_leftovers(args.dry_run ? DryRun::yes : DryRun::no, want_keys);
+        ctx.report_store_messages(*store);
     }
 
     const bool complete = result.end == BulkEnd::complete;

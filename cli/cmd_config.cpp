@@ -10,7 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/pyvalue_json.hpp"
-#include "backends/pg_dsn.hpp"
+#include "backends/registry.hpp"
 #include "core/url_redact.hpp"
 
 namespace sessionctl::cli {
@@ -47,7 +47,7 @@ ordered_json redact(const nlohmann::json& value) {
     }
     // URL userinfo, plus libpq's other places for a password: ?password=
     // in a postgres:// URI and password=... in a conninfo string.
-    if (value.is_string()) return redact_pg_dsn(value.get<std::string>());
+    if (value.is_string()) return redact_connection_text(value.get<std::string>());
     return ordered_json::parse(value.dump());
 }
 

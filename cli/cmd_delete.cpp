@@ -10,7 +10,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "backends/cached_db_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
@@ -94,16 +93,16 @@ ExitCode delete_keys(const DeleteArgs& args, Context& ctx) {
     auto session = store->open(std::nullopt);
     InterruptGuard interrupt_guard;  // Ctrl-C stops between keys; what was deleted is reported
     Outcome o;
-    auto* cached_db = dynamic_cast<CachedDbStore*>(store.get());
+    const bool has_shadow = store->shadow_records() != nullptr;
     for (const auto& key : keys) {
         if (interrupted()) break;
-        // cached_db: a cached copy whose row is gone is still a session to
-        // Django (its load() reads the cache first), so it counts as one.
-        if (!store->fetch(key) && !(cached_db && cached_db->cache_copies().fetch(key))) {
+        // A shadow record (cached_db: a cached copy whose row is gone) is
+        // still a session to Django, so it counts as one.
+        if (!store->locate(key)) {
             // Django's delete() is unconditional: on cached_db it also drops a
             // cache copy written back since it was looked for (a request that
             // read the row before it was deleted), which Django would serve.
-            if (!args.dry_run && cached_db) session->delete_session(key);
+            if (!args.dry_run && has_shadow) session->delete_session(key);
             ctx.note(fmt::format("{}: no such session (already gone)", key));
             continue;
         }
@@ -167,29 +166,28 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     Progress progress(ctx, "delete: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     ScanOutcome rows = scan_matching(*store, filter, now, ctx, progress, scanned);
-    // cached_db: Django's load() reads the cache first, so a cached copy whose
-    // row is gone is a live session the table scan cannot see. Those that
-    // match are deleted too (the cache entry, if unchanged since read). A
-    // matching copy over a row that does not match is what Django serves
-    // too: left by a failed cache write after the row changed, or by a save
-    // in flight (row written, cache not yet). Only such a copy goes, if
-    // unchanged: Django then serves the row (or the save's own copy); the
+    // Shadow records (cached_db: Django's load() reads the cache first, so
+    // a cached copy whose row is gone is a live session the table scan
+    // cannot see). Those that match are deleted too (if unchanged since
+    // read). A matching copy over a row that does not match is what Django
+    // serves too: left by a failed cache write after the row changed, or by
+    // a save in flight (row written, cache not yet). Only such a copy goes,
+    // if unchanged: Django then serves the row (or the save's own copy); the
     // session itself stays, since deleting it would lose a live one in
     // flight (the race test catches that).
-    auto* cached_db = dynamic_cast<CachedDbStore*>(store.get());
+    Store* shadow = store->shadow_records();
     std::vector<StoredSession> copies, stale_copies;
-    if (cached_db && !interrupted()) {
+    if (shadow && !interrupted()) {
         std::unordered_set<std::string> row_keys;
         for (const auto& m : rows.matches) row_keys.insert(m.key);
         // A copy that cannot be decoded counts once, and only when no row stands for it.
-        ScanOutcome cached = scan_matching(cached_db->cache_copies(), filter, now, ctx, progress, scanned,
-                                           [&](const StoredSession& c) { return !cached_db->has_row(c.key); });
+        ScanOutcome cached = scan_matching(*shadow, filter, now, ctx, progress, scanned,
+                                           [&](const StoredSession& c) { return !store->has_main_record(c.key); });
         for (auto& copy : cached.matches) {
             if (row_keys.contains(copy.key)) continue;  // the row's delete takes its copy
-            (cached_db->has_row(copy.key) ? stale_copies : copies).push_back(std::move(copy));
+            (store->has_main_record(copy.key) ? stale_copies : copies).push_back(std::move(copy));
         }
         rows.unmatchable += cached.unmatchable;
-        if (auto note = cached_db->take_listing_note()) ctx.warn(*note);
     }
     progress.finish();
     if (rows.unmatchable)
@@ -203,19 +201,19 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     }
     const std::vector<StoredSession>& matches = rows.matches;
     o.matched = matches.size() + copies.size();
+    const Store::ShadowTerms terms = store->shadow_terms();
     if (!copies.empty())
-        ctx.note(fmt::format("{} of the matched sessions {} only in the cache (the database row is gone, but "
-                             "Django still serves the cached copy)",
-                             copies.size(), copies.size() == 1 ? "is" : "are"));
+        ctx.note(fmt::format("{} of the matched sessions {} {} ({})", copies.size(), copies.size() == 1 ? "is" : "are",
+                             terms.place, terms.reason));
     if (!stale_copies.empty()) {
         const bool one = stale_copies.size() == 1;
-        ctx.warn(fmt::format("{} only through the cached {} that Django serves over a database row that does not "
-                             "match (a failed cache write, or a save in flight): {} removed{}, so that Django "
-                             "serves the {}, which {} kept",
+        ctx.warn(fmt::format("{} only through the {} that Django serves over a {} that does not match (a failed "
+                             "cache write, or a save in flight): {} removed{}, so that Django serves the {}, which "
+                             "{} kept",
                              fmt::format("{} {}", stale_copies.size(), one ? "session matches" : "sessions match"),
-                             one ? "copy" : "copies", one ? "the copy" : "the copies",
-                             args.dry_run ? " would be" : (one ? " is" : " are"), one ? "row" : "rows",
-                             one ? "is" : "are"));
+                             one ? terms.record : terms.records, terms.main_record,
+                             one ? "the copy" : "the copies", args.dry_run ? " would be" : (one ? " is" : " are"),
+                             one ? "row" : "rows", one ? "is" : "are"));
     }
     if (args.dry_run) {
         for (const auto& m : matches) o.keys.push_back(m.key);
@@ -229,15 +227,15 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
             o.keys = std::move(result.keys);
         }
         if (!copies.empty()) {
-            BulkResult result = cached_db->cache_copies().remove(copies, /*want_keys=*/true);
+            BulkResult result = shadow->remove(copies, /*want_keys=*/true);
             o.deleted += result.removed;
             o.keys.insert(o.keys.end(), result.keys.begin(), result.keys.end());
         }
         // One rewritten meanwhile is a save's new copy: kept, and no failure.
         if (!stale_copies.empty())
-            o.stale_copies = cached_db->cache_copies().remove(stale_copies, /*want_keys=*/true).keys;
+            o.stale_copies = shadow->remove(stale_copies, /*want_keys=*/true).keys;
     }
-    ctx.report_store_warnings(*store);
+    ctx.report_store_messages(*store);
     report(o, args, ctx);
     if (interrupted()) {  // arrived during the delete, which ran to its end
         ctx.error(fmt::format("interrupted; deleted {} of {} matched", o.deleted, o.matched));

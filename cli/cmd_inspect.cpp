@@ -11,8 +11,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "backends/cached_db_engine.hpp"
-#include "backends/file_engine.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
@@ -96,23 +94,19 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
     std::uint64_t missing = 0, undecodable = 0;
     for (const auto& key : keys) {
         if (interrupted() || printer.full()) break;
-        auto record = store.fetch(key);
-        // cached_db: Django's load() reads the cache first, so a cached copy
-        // whose row is gone is still a session; it is shown as the cache holds it.
-        Store* holder = &store;
-        if (auto* cached_db = dynamic_cast<CachedDbStore*>(&store); !record && cached_db) {
-            holder = &cached_db->cache_copies();
-            record = holder->fetch(key);
-            if (record) ctx.warn(fmt::format("session {} is only in the cache: its database row is gone, but "
-                                             "Django still serves the cached copy",
-                                             key));
-        }
-        if (!record) {
+        // A shadow record (cached_db: a cached copy whose row is gone, which
+        // Django's load() still serves) is shown as its holder keeps it.
+        auto found = store.locate(key);
+        if (!found) {
             ++missing;
             ctx.error(fmt::format("no session {}", key));
             continue;
         }
-        SessionView view = view_session(*record, *holder, now);
+        if (found->in_shadow) {
+            const Store::ShadowTerms terms = store.shadow_terms();
+            ctx.warn(fmt::format("session {} is {}: {}", key, terms.place, terms.reason));
+        }
+        SessionView view = view_session(found->record, *found->holder, now);
         if (!view.verified_dict) {
             ++undecodable;
             ctx.error(fmt::format("session {}: {}", key, printable(view.error.value_or("unreadable"))));
@@ -131,17 +125,13 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
 
 // Temporary files a dead Django process left behind hold no session anyone
 // can load; they are only counted here (clearsessions --include-temp removes).
-void report_stale_temp_files(FileStore& files, Context& ctx) {
-    std::uint64_t count = 0, bytes = 0;
-    files.scan_stale_temp_files(FileStore::kStaleTempAge, [&](const FileStore::TempFile& t) {
-        ++count;
-        bytes += t.size;
-        return true;
-    });
-    if (count)
+void report_stale_leftovers(Store& store, Context& ctx) {
+    const std::optional<StaleLeftovers> leftovers = store.stale_leftovers();
+    if (leftovers && leftovers->count)
         ctx.warn(fmt::format("{} ({} bytes) older than a day in {}: left by interrupted saves; "
                              "`clearsessions --include-temp` removes them",
-                             count_of(count, "stale _out_ temporary file"), bytes, files.directory()));
+                             count_of(leftovers->count, "stale _out_ temporary file"), leftovers->bytes,
+                             leftovers->where));
 }
 
 // The keys a table scan listed, as 64-bit hashes (8 bytes a row, at most
@@ -164,16 +154,16 @@ private:
     std::vector<std::size_t> hashes_;
 };
 
-// cached_db, after the table: the cached copies whose row is gone (Django's
-// load() reads the cache first, so they are live sessions the table cannot
-// show). Workers decode and match every copy; the calling thread asks the
-// table about the candidates only, and renders the few without a row.
+// After the main listing, the shadow records it does not hold (cached_db:
+// the cached copies whose row is gone; Django's load() reads the cache
+// first, so they are live sessions the table cannot show). Workers decode
+// and match every shadow record; the calling thread asks the main store
+// about the candidates only, and renders the few it does not hold.
 // Returns how many were shown.
-std::uint64_t inspect_cache_only(CachedDbStore& cached_db, const SessionFilter& filter, const ListedRows& rows,
-                                 Printer& printer, Context& ctx, const std::function<bool()>& before,
-                                 std::uint64_t& unmatchable) {
-    const DateTime now = cached_db.environment().now();
-    Store& copies = cached_db.cache_copies();
+std::uint64_t inspect_shadow_only(Store& store, Store& copies, const SessionFilter& filter, const ListedRows& rows,
+                                  Printer& printer, const std::function<bool()>& before,
+                                  std::uint64_t& unmatchable) {
+    const DateTime now = store.environment().now();
     struct CopyVerdict {
         bool unmatchable = false;
         std::optional<SessionView> view;  // a candidate to show, if it has no row
@@ -189,7 +179,7 @@ std::uint64_t inspect_cache_only(CachedDbStore& cached_db, const SessionFilter& 
     std::uint64_t shown = 0;
     auto take = [&](const StoredSession& record, CopyVerdict& verdict) {  // in scan order
         if (!verdict.unmatchable && !verdict.view) return true;
-        if (rows.listed(record.key) || cached_db.has_row(record.key)) return true;  // the table stands for it
+        if (rows.listed(record.key) || store.has_main_record(record.key)) return true;  // the main one stands for it
         if (verdict.unmatchable) {
             ++unmatchable;
             return true;
@@ -201,7 +191,6 @@ std::uint64_t inspect_cache_only(CachedDbStore& cached_db, const SessionFilter& 
     // The TTL is only worth a command per key when an expiry is printed.
     ParallelScan<CopyVerdict>::run(copies, examine, take, before, scan_worker_count(),
                                    printer.args.keys_only ? ScanScope::key_and_data : ScanScope::everything);
-    if (auto note = cached_db.take_listing_note()) ctx.warn(*note);
     return shown;
 }
 
@@ -228,10 +217,10 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         }
         return verdict;
     };
-    auto* cached_db = dynamic_cast<CachedDbStore*>(&store);
-    ListedRows listed_rows;  // cached_db only
+    Store* shadow = store.shadow_records();
+    ListedRows listed_rows;  // with shadow records only
     auto take = [&](const StoredSession& record, ScanVerdict& verdict) {  // in scan order
-        if (cached_db) listed_rows.add(record.key);
+        if (shadow) listed_rows.add(record.key);
         if (verdict.unmatchable) ++unmatchable;
         if (verdict.shown) printer.print(verdict.text);
         return !printer.full();
@@ -242,20 +231,22 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         return true;
     };
     ParallelScan<ScanVerdict>::run(store, examine, take, before);
-    std::uint64_t cache_only = 0;
-    if (cached_db && !interrupted() && !printer.full()) {
+    std::uint64_t shadow_only = 0;
+    if (shadow && !interrupted() && !printer.full()) {
         listed_rows.seal();
-        cache_only = inspect_cache_only(*cached_db, filter, listed_rows, printer, ctx, before, unmatchable);
+        shadow_only = inspect_shadow_only(store, *shadow, filter, listed_rows, printer, before, unmatchable);
     }
     progress.finish();
     ctx.out().flush();
-    ctx.report_store_warnings(store);
-    if (auto* files = dynamic_cast<FileStore*>(&store)) report_stale_temp_files(*files, ctx);
-    if (cache_only)
-        ctx.warn(fmt::format("{} only in the cache: the database row is gone, but Django still serves the cached "
-                             "copy (`sessionctl delete KEY` removes it)",
-                             cache_only == 1 ? std::string("1 session shown is")
-                                             : fmt::format("{} sessions shown are", cache_only)));
+    ctx.report_store_messages(store);
+    report_stale_leftovers(store, ctx);
+    if (shadow_only) {
+        const Store::ShadowTerms terms = store.shadow_terms();
+        ctx.warn(fmt::format("{} {}: {} (`sessionctl delete KEY` removes it)",
+                             shadow_only == 1 ? std::string("1 session shown is")
+                                              : fmt::format("{} sessions shown are", shadow_only),
+                             terms.place, terms.reason));
+    }
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(unmatchable, "session")));

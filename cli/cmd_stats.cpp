@@ -444,7 +444,7 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
             return true;
         });
     progress.finish();
-    ctx.report_store_warnings(*store);
+    ctx.report_store_messages(*store);
     if (interrupted()) {
         ctx.error(fmt::format("interrupted after scanning {}; no figures printed", count_of(scanned, "session")));
         return ExitCode::interrupted;

@@ -8,10 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "backends/cache_engine.hpp"
-#include "backends/db_engine.hpp"
-#include "backends/file_engine.hpp"
-#include "backends/pg_table.hpp"
 
 namespace sessionctl::cli {
 
@@ -85,16 +81,11 @@ std::string Context::scrub(std::string message) const {
     return message;
 }
 
-void Context::report_store_warnings(Store& store) {
-    if (auto* files = dynamic_cast<FileStore*>(&store))
-        for (const auto& w : files->take_warnings()) warn(w);
-    if (auto* cache = dynamic_cast<CacheStore*>(&store))
-        if (auto note = cache->take_listing_note()) warn(*note);
-    // Extra columns and foreign keys of a custom session model: worth knowing
-    // (-v), not worth a warning on every cron run.
-    if (auto* db = dynamic_cast<DbStore*>(&store))
-        if (auto* pg = dynamic_cast<PgTable*>(&db->table()))
-            for (const auto& n : pg->schema_notes()) note(n);
+void Context::report_store_messages(Store& store) {
+    for (const auto& message : store.take_messages()) {
+        if (message.level == StoreMessage::Level::warning) warn(message.text);
+        else note(message.text);
+    }
 }
 
 void Context::warn(std::string_view message) {

@@ -74,9 +74,10 @@ public:
         if (race_hook_) race_hook_(point, key);
     }
 
-    // Problems a store noted without stopping (the file engine's unreadable
-    // files during a sweep), printed as warnings.
-    void report_store_warnings(Store& store);
+    // What a store had to say (Store::take_messages): warnings (the file
+    // engine's unreadable files during a sweep) unless -q, notes (a custom
+    // session model's extra columns) with -v.
+    void report_store_messages(Store& store);
 
     // Diagnostics on stderr. warn/info respect -q; error never does.
     void error(std::string_view message) { print_error(io_.err, message); }

@@ -1,6 +1,6 @@
 #pragma once
 
-// The exit codes scripts depend on (DESIGN.md, "Exit codes"), and the one
+// The exit codes scripts depend on (README.md, "Exit codes"), and the one
 // exception a command throws to stop with a code and a message.
 
 #include <stdexcept>

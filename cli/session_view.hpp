@@ -44,7 +44,8 @@ enum class FilterVerdict { skip, match, unmatchable };
 [[nodiscard]] FilterVerdict filter_verdict(const SessionFilter& filter, const SessionView& view);
 
 // One JSON Lines record for `inspect --json`: key, data, expire_date, expired,
-// user_id, verified_with, error, size, format, compressed (DESIGN.md names).
+// user_id, verified_with, error, size, format, compressed (README.md, "inspect":
+// scripts depend on these names; fields are added, never renamed).
 [[nodiscard]] std::string view_to_json_line(const SessionView& view);
 
 // The human block of inspect (see the contract), ending with a blank line.

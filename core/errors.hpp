@@ -1,7 +1,7 @@
 #pragma once
 
 // The error kinds of Django's session layer, plus the ones an administrator's
-// tool needs. Each maps to one exit code in cli/; see DESIGN.md.
+// tool needs. Each maps to one exit code in cli/ (cli/exit_codes.hpp).
 
 #include <stdexcept>
 #include <string>

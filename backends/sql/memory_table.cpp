@@ -1,0 +1,81 @@
+#include "backends/sql/memory_table.hpp"
+
+namespace sessionctl {
+
+bool MemoryTable::insert(const StoredSession& row) { return rows_->emplace(row.key, row).second; }
+
+bool MemoryTable::update(const StoredSession& row) {
+    auto it = rows_->find(row.key);
+    if (it == rows_->end()) return false;
+    it->second = row;
+    return true;
+}
+
+std::optional<StoredSession> MemoryTable::select_live(std::string_view key, const DateTime& now) {
+    auto it = rows_->find(key);
+    if (it == rows_->end() || !it->second.expire_date || !(it->second.expire_date->wall_micros > now.wall_micros))
+        return std::nullopt;
+    return it->second;
+}
+
+std::optional<StoredSession> MemoryTable::select(std::string_view key) {
+    auto it = rows_->find(key);
+    if (it == rows_->end()) return std::nullopt;
+    return it->second;
+}
+
+bool MemoryTable::exists(std::string_view key) { return rows_->find(key) != rows_->end(); }
+
+void MemoryTable::erase(std::string_view key) {
+    auto it = rows_->find(key);
+    if (it != rows_->end()) rows_->erase(it);
+}
+
+BulkResult MemoryTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                                       const BulkOptions& options) {
+    BulkResult result;
+    if (dry_run == DryRun::no && options.should_stop && options.should_stop()) {
+        result.end = BulkEnd::stopped;
+        return result;
+    }
+    for (auto it = rows_->begin(); it != rows_->end();) {
+        bool expired = it->second.expire_date && it->second.expire_date->wall_micros < now.wall_micros;
+        if (!expired) {
+            ++it;
+            continue;
+        }
+        ++result.matched;
+        if (want_keys) result.keys.push_back(it->first);
+        if (dry_run == DryRun::yes) {
+            ++it;
+        } else {
+            it = rows_->erase(it);
+            ++result.removed;
+        }
+    }
+    if (dry_run == DryRun::no) {
+        result.batches = 1;
+        if (options.progress) options.progress(result.removed, result.removed);
+    }
+    return result;
+}
+
+BulkResult MemoryTable::delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) {
+    BulkResult result;
+    for (const auto& row : rows) {
+        ++result.matched;
+        auto it = rows_->find(row.key);
+        if (it == rows_->end() || it->second.data != row.data) continue;
+        rows_->erase(it);
+        ++result.removed;
+        if (want_keys) result.keys.push_back(row.key);
+    }
+    return result;
+}
+
+void MemoryTable::scan(const std::function<bool(const StoredSession&)>& visit) {
+    for (const auto& [key, row] : *rows_)
+        if (!visit(row)) return;
+}
+
+}  // namespace sessionctl

@@ -1,0 +1,53 @@
+#pragma once
+
+// The django_session table, whatever holds it: the SQL Django's db engine
+// runs, one method per statement, so the engine logic above it (create loop,
+// forced update, expiry rules) is written once and tested on every table.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/store.hpp"
+
+namespace sessionctl {
+
+class SessionTable {
+public:
+    virtual ~SessionTable() = default;
+
+    // INSERT; false when the key is taken (IntegrityError -> CreateError).
+    [[nodiscard]] virtual bool insert(const StoredSession& row) = 0;
+    // UPDATE ... WHERE session_key = ?; false when no row matched.
+    [[nodiscard]] virtual bool update(const StoredSession& row) = 0;
+    // SELECT ... WHERE expire_date > now AND session_key = ?
+    [[nodiscard]] virtual std::optional<StoredSession> select_live(std::string_view key, const DateTime& now) = 0;
+    // SELECT ... WHERE session_key = ? (expired or not)
+    [[nodiscard]] virtual std::optional<StoredSession> select(std::string_view key) = 0;
+    // SELECT 1 ... WHERE session_key = ? LIMIT 1 (ignores expiry)
+    [[nodiscard]] virtual bool exists(std::string_view key) = 0;
+    // DELETE ... WHERE session_key = ?
+    virtual void erase(std::string_view key) = 0;
+    // DELETE ... WHERE expire_date < now (strict); with DryRun::yes only counts.
+    // SQL tables delete in batches paced by `options` (backends/bulk_pacer.hpp),
+    // each its own short transaction and each a conditional delete (the expiry
+    // condition repeated); a stop leaves whole batches done (result.end).
+    virtual BulkResult delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
+                                      const BulkOptions& options = {}) = 0;
+    // DELETE ... WHERE session_key = ? AND session_data = ? for each row.
+    virtual BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) = 0;
+    // Every row in key order; visit returns false to stop.
+    virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
+    // Store::take_messages() of the db engine: what the table has to say
+    // (a custom session model's extra columns, foreign keys), once.
+    [[nodiscard]] virtual std::vector<StoreMessage> take_messages() { return {}; }
+};
+
+// The naive datetime Django binds for expire_date: UTC when USE_TZ (the
+// connection time zone), the local wall clock otherwise.
+[[nodiscard]] DateTime db_datetime(const DateTime& value, bool use_tz);
+
+}  // namespace sessionctl
