@@ -35,9 +35,6 @@ PyTimeDelta timedelta_from_micros(std::int64_t micros) {
 
 }  // namespace pickle
 
-using pickle::kMicrosPerDay;
-using pickle::kMicrosPerSecond;
-
 std::string python_str(const PyTimeDelta& td) {
     std::string out;
     if (td.days) out = fmt::format("{} day{}, ", td.days, td.days == 1 || td.days == -1 ? "" : "s");
@@ -77,9 +74,10 @@ std::string python_isoformat(const PyDateTime& d) {
 std::optional<DateTime> to_core_datetime(const PyDateTime& d) {
     if (d.kind != PyDateTime::Kind::datetime) return std::nullopt;
     DateTime out;
-    out.wall_micros = days_from_civil(d.year, d.month, d.day) * kMicrosPerDay +
-                      (std::int64_t{d.hour} * 3600 + std::int64_t{d.minute} * 60 + d.second) * kMicrosPerSecond +
-                      d.microsecond;
+    out.wall_micros =
+        days_from_civil(d.year, d.month, d.day) * pickle::kMicrosPerDay +
+        (std::int64_t{d.hour} * 3600 + std::int64_t{d.minute} * 60 + d.second) * pickle::kMicrosPerSecond +
+        d.microsecond;
     if (d.tzinfo) {
         const PyTzInfo& tz = *d.tzinfo;
         std::int64_t off = 0;
@@ -87,8 +85,8 @@ std::optional<DateTime> to_core_datetime(const PyDateTime& d) {
             if (!tz.has_utcoffset) return std::nullopt;
             off = tz.utcoffset_us;
         }
-        if (off % kMicrosPerSecond) return std::nullopt;
-        out.utc_offset = static_cast<std::int32_t>(off / kMicrosPerSecond);
+        if (off % pickle::kMicrosPerSecond) return std::nullopt;
+        out.utc_offset = static_cast<std::int32_t>(off / pickle::kMicrosPerSecond);
     }
     return out;
 }
