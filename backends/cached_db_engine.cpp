@@ -11,8 +11,7 @@ namespace {
 
 class CachedDbSession final : public SessionBase {
 public:
-    CachedDbSession(std::optional<std::string> key, std::shared_ptr<const SessionEnvironment> env,
-                    CachedDbStore& store)
+    CachedDbSession(std::optional<std::string> key, std::shared_ptr<const SessionEnvironment> env, CachedDbStore& store)
         : SessionBase(std::move(key), std::move(env)), store_(store) {}
 
     bool exists(std::string_view session_key) override {
@@ -43,9 +42,10 @@ public:
             store_.client().set(store_.cache_key(*session_key()), value.bytes, value.flags,
                                 cache_timeout_seconds(get_expiry_age()));
         } catch (const StoreUnavailable& e) {
-            throw StoreUnavailable(fmt::format("the session was saved to the database, but the cache could not "
-                                               "be updated (Django may serve the old copy until it expires): {}",
-                                               e.what()));
+            throw StoreUnavailable(
+                fmt::format("the session was saved to the database, but the cache could not "
+                            "be updated (Django may serve the old copy until it expires): {}",
+                            e.what()));
         }
     }
 

@@ -37,9 +37,7 @@ public:
         return db_->is_expired(record, now);
     }
     // The db half (Django's): cache entries time out on their own.
-    BulkResult clear_expired(DryRun dry_run, bool want_keys) override {
-        return db_->clear_expired(dry_run, want_keys);
-    }
+    BulkResult clear_expired(DryRun dry_run, bool want_keys) override { return db_->clear_expired(dry_run, want_keys); }
     BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override {
         return db_->clear_expired(dry_run, want_keys, options);
     }
@@ -64,8 +62,8 @@ public:
         return db_->table().exists(session_key);
     }
     [[nodiscard]] ShadowTerms shadow_terms() const override {
-        return {"only in the cache", "the database row is gone, but Django still serves the cached copy",
-                "cached copy", "cached copies", "database row"};
+        return {"only in the cache", "the database row is gone, but Django still serves the cached copy", "cached copy",
+                "cached copies", "database row"};
     }
     // The table's messages, then (after a scan of the copies on a server that
     // cannot list its keys: memcached) that copies without a row may have

@@ -5,10 +5,10 @@
 #include "backends/cache/cache_engine.hpp"
 #include "backends/cache/cache_target.hpp"
 #include "backends/cached_db_engine.hpp"
-#include "backends/sql/db_engine.hpp"
 #include "backends/file/file_engine.hpp"
-#include "backends/signed_cookies_engine.hpp"
 #include "backends/postgres/pg_dsn.hpp"
+#include "backends/signed_cookies_engine.hpp"
+#include "backends/sql/db_engine.hpp"
 #include "backends/sqlite/sqlite_table.hpp"
 
 namespace sessionctl {
@@ -19,15 +19,15 @@ std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<con
                                        const StoreOptions& options) {
     nlohmann::json db = config.database();
     if (is_postgresql_database(db))
-        return std::make_unique<DbStore>(std::move(env),
-                                         open_pg_table_for(db, config.use_tz(), config.time_zone(),
-                                                           options.access == Access::read_only,
-                                                           options.create_if_missing));
+        return std::make_unique<DbStore>(
+            std::move(env), open_pg_table_for(db, config.use_tz(), config.time_zone(),
+                                              options.access == Access::read_only, options.create_if_missing));
     std::string engine = db.value("ENGINE", "");
     if (engine != "django.db.backends.sqlite3")
-        throw ConfigError(fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
-                                      "django.db.backends.sqlite3 and django.db.backends.postgresql)",
-                                      engine));
+        throw ConfigError(
+            fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
+                        "django.db.backends.sqlite3 and django.db.backends.postgresql)",
+                        engine));
     auto table = open_sqlite_table_for(db, options.access == Access::read_only, options.create_if_missing);
     return std::make_unique<DbStore>(std::move(env), std::move(table));
 }
@@ -59,8 +59,8 @@ const std::vector<EngineEntry>& engine_registry() {
     static const std::vector<EngineEntry> registry = {
         {kDbEngine, "django_session table (SQLite, PostgreSQL)", open_db},
         {kFileEngine, "one file per session in SESSION_FILE_PATH",
-         [](const Config& config, std::shared_ptr<const SessionEnvironment> env, const StoreOptions& options)
-             -> std::unique_ptr<Store> {
+         [](const Config& config, std::shared_ptr<const SessionEnvironment> env,
+            const StoreOptions& options) -> std::unique_ptr<Store> {
              FileStoreOptions file;
              // SESSION_FILE_PATH null (or "") -> tempfile.gettempdir(), as Django.
              const nlohmann::json& path = config.get("SESSION_FILE_PATH");

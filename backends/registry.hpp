@@ -25,8 +25,7 @@ struct StoreOptions {
 struct EngineEntry {
     std::string_view engine;   // Django's SESSION_ENGINE
     std::string_view summary;  // what it stores where
-    std::function<std::unique_ptr<Store>(const Config&, std::shared_ptr<const SessionEnvironment>,
-                                          const StoreOptions&)>
+    std::function<std::unique_ptr<Store>(const Config&, std::shared_ptr<const SessionEnvironment>, const StoreOptions&)>
         open;
     // Whether deciding expiry reads signed session data, so clear_expired
     // needs the secret (the file engine: _session_expiry is inside the

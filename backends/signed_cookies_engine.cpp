@@ -8,10 +8,11 @@
 namespace sessionctl {
 
 std::string signed_cookies_cannot(std::string_view what) {
-    return fmt::format("{} is impossible with the signed_cookies engine: its sessions live in the browsers' cookies, "
-                       "not on a server; they can only be invalidated all at once by rotating SECRET_KEY (without "
-                       "keeping the old key in SECRET_KEY_FALLBACKS)",
-                       what);
+    return fmt::format(
+        "{} is impossible with the signed_cookies engine: its sessions live in the browsers' cookies, "
+        "not on a server; they can only be invalidated all at once by rotating SECRET_KEY (without "
+        "keeping the old key in SECRET_KEY_FALLBACKS)",
+        what);
 }
 
 namespace {
@@ -78,8 +79,8 @@ std::optional<StoredSession> SignedCookiesStore::fetch(std::string_view key) {
     // The signing time of a value that verifies (an unverified one's is noise).
     DecodeResult r = codec_.decode(key);
     if (r.verified && r.timestamp)
-        record.expire_date = DateTime::now((*r.timestamp + env_->settings.cookie_age) * 1'000'000,
-                                           env_->settings.use_tz);
+        record.expire_date =
+            DateTime::now((*r.timestamp + env_->settings.cookie_age) * 1'000'000, env_->settings.use_tz);
     return record;
 }
 

@@ -71,7 +71,7 @@ enum class BulkEnd { complete, stopped, max_runtime };
 struct BulkResult {
     std::uint64_t matched = 0;
     std::uint64_t removed = 0;
-    std::vector<std::string> keys;  // filled when asked for (-v, --json)
+    std::vector<std::string> keys;    // filled when asked for (-v, --json)
     BulkEnd end = BulkEnd::complete;  // anything else: more may remain; a rerun continues
     std::uint64_t batches = 0;        // write transactions committed
     bool rolled_back = false;         // a stop rolled back the batch in flight

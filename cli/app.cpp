@@ -65,7 +65,7 @@ int fail(std::ostream& err, ExitCode code, const std::string& message) {
     return to_int(code);
 }
 
-// ---------------------------------------------------------------- the command line never echoes a value
+// ---- the command line never echoes a value
 //
 // A value on the command line may be a secret typed where it does not belong:
 // after a misspelled option (`--secrte-key S3CRET`), attached to one

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <optional>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "backends/registry.hpp"
 #include "cli/commands.hpp"
@@ -88,7 +88,8 @@ BulkOptions bulk_options(const ClearSessionsArgs& args) {
     }
     if (args.sleep_seconds) options.sleep = seconds_option(args.sleep_seconds, "--sleep", true);
     options.max_runtime = seconds_option(args.max_runtime_seconds, "--max-runtime", false);
-    if (args.max_runtime_seconds && options.max_runtime.count() == 0) options.max_runtime = std::chrono::milliseconds{1};
+    if (args.max_runtime_seconds && options.max_runtime.count() == 0)
+        options.max_runtime = std::chrono::milliseconds{1};
     return options;
 }
 
@@ -145,24 +146,25 @@ ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx) {
         else ctx.out() << "removed " << count_of(result.removed, "expired session") << '\n';
         for (const auto& key : result.keys) ctx.out() << printable(key) << '\n';
         if (temp) {
-            if (args.dry_run)
-                ctx.out() << "would remove " << count_of(temp->matched, "stale temporary file") << '\n';
+            if (args.dry_run) ctx.out() << "would remove " << count_of(temp->matched, "stale temporary file") << '\n';
             else ctx.out() << "removed " << count_of(temp->removed, "stale temporary file") << '\n';
             for (const auto& name : temp->keys) ctx.out() << printable(name) << '\n';
         }
     }
     ctx.out().flush();
     if (result.end == BulkEnd::stopped) {
-        ctx.error(fmt::format("interrupted: removed {} in {} (each committed whole{}); run clearsessions again "
-                              "to finish",
-                              count_of(result.removed, "expired session"), count_of(result.batches, "transaction"),
-                              result.rolled_back ? "; the one in flight was rolled back" : ""));
+        ctx.error(
+            fmt::format("interrupted: removed {} in {} (each committed whole{}); run clearsessions again "
+                        "to finish",
+                        count_of(result.removed, "expired session"), count_of(result.batches, "transaction"),
+                        result.rolled_back ? "; the one in flight was rolled back" : ""));
         return ExitCode::interrupted;
     }
     if (result.end == BulkEnd::max_runtime)
-        ctx.warn(fmt::format("stopped at --max-runtime: removed {} in {}; expired sessions remain, the next "
-                             "run goes on",
-                             count_of(result.removed, "expired session"), count_of(result.batches, "transaction")));
+        ctx.warn(
+            fmt::format("stopped at --max-runtime: removed {} in {}; expired sessions remain, the next "
+                        "run goes on",
+                        count_of(result.removed, "expired session"), count_of(result.batches, "transaction")));
     return ExitCode::ok;
 }
 

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cctype>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
+#include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "cli/pyvalue_json.hpp"
-#include "backends/registry.hpp"
 #include "core/url_redact.hpp"
 
 namespace sessionctl::cli {
@@ -37,7 +37,8 @@ ordered_json redact(const nlohmann::json& value) {
     if (value.is_object()) {
         ordered_json out = ordered_json::object();
         for (auto it = value.begin(); it != value.end(); ++it)
-            out[it.key()] = names_a_secret(it.key()) && !it.value().is_null() ? ordered_json(kRedacted) : redact(it.value());
+            out[it.key()] =
+                names_a_secret(it.key()) && !it.value().is_null() ? ordered_json(kRedacted) : redact(it.value());
         return out;
     }
     if (value.is_array()) {
@@ -90,9 +91,8 @@ ExitCode run_config(const ConfigArgs&, Context& ctx) {
     } else {
         for (const auto& key : Config::known_keys()) {
             Setting s = describe(config, key);
-            std::string shown = s.value.is_string() && s.value.get<std::string>() == kRedacted
-                                    ? std::string(kRedacted)
-                                    : dump_json(s.value);
+            std::string shown = s.value.is_string() && s.value.get<std::string>() == kRedacted ? std::string(kRedacted)
+                                                                                               : dump_json(s.value);
             ctx.out() << key << " = " << shown << "  (" << s.origin << ")\n";
         }
     }

@@ -5,8 +5,8 @@
 #include <iterator>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/expiry_arg.hpp"
@@ -23,8 +23,7 @@ CLI::App* setup_create(CLI::App& parent, CreateArgs& args) {
     auto* file = cmd->add_option("--data-file", args.data_file, "Read the JSON object from FILE (- for stdin)")
                      ->type_name("FILE");
     data->excludes(file);
-    auto* user = cmd->add_option("--user", args.user,
-                                 "Log in this user id (_auth_user_id, _auth_user_backend)")
+    auto* user = cmd->add_option("--user", args.user, "Log in this user id (_auth_user_id, _auth_user_backend)")
                      ->type_name("ID");
     cmd->add_option("--password-hash", args.password_hash,
                     "The user's password column (e.g. pbkdf2_sha256$...), for _auth_user_hash; - reads it "
@@ -102,8 +101,9 @@ ExitCode run_create(const CreateArgs& args, Context& ctx) {
             session->set(std::string(HASH_SESSION_KEY),
                          PyValue(session_auth_hash(*password_hash, config.secret_keys().secret_key)));
         else
-            ctx.warn("without --password-hash there is no _auth_user_hash: Django will not accept this login "
-                     "(it flushes sessions whose hash does not match the user's password)");
+            ctx.warn(
+                "without --password-hash there is no _auth_user_hash: Django will not accept this login "
+                "(it flushes sessions whose hash does not match the user's password)");
     }
     if (expiry) session->set_expiry(*expiry);
     // create(): a new key, INSERT with the data set above (retries on a collision).

@@ -3,8 +3,8 @@
 
 #include <iterator>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/pyvalue_json.hpp"
@@ -46,8 +46,8 @@ std::string read_input(const DecodeArgs& args, Io& io) {
             throw UsageError("give the value to decode as an argument, or pipe it in (--stdin)");
         text.assign(std::istreambuf_iterator<char>(io.in), std::istreambuf_iterator<char>());
     }
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
-                             text.back() == '\t' || text.back() == '\f' || text.back() == '\v'))
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '\t' ||
+                             text.back() == '\f' || text.back() == '\v'))
         text.pop_back();
     if (text.empty()) throw UsageError("nothing to decode: the value is empty");
     return text;
@@ -69,8 +69,9 @@ ExitCode run_decode(const DecodeArgs& args, Context& ctx) {
     // No secret is needed to look without verifying.
     bool can_verify = config.has_secret();
     if (!can_verify && !args.no_verify)
-        throw ConfigError("no secret key configured (set SECRET_KEY_FILE or $SESSIONCTL_SECRET_KEY), so nothing "
-                          "can be verified; --no-verify shows the payload unverified");
+        throw ConfigError(
+            "no secret key configured (set SECRET_KEY_FILE or $SESSIONCTL_SECRET_KEY), so nothing "
+            "can be verified; --no-verify shows the payload unverified");
     SecretKeys keys = can_verify ? config.secret_keys() : SecretKeys{};
 
     std::string salt = args.signed_cookie ? std::string(kSignedCookiesSalt)
@@ -128,8 +129,9 @@ ExitCode run_decode(const DecodeArgs& args, Context& ctx) {
     if (!verified_ok) {
         if (args.no_verify && shown.ok()) {
             // Printed even with -q: the payload above must not be mistaken for a verified one.
-            print_warning(ctx.io().err, fmt::format("UNVERIFIED: {}{}", failure_text(checked),
-                                                    facts.empty() ? "" : "; " + fmt::format("{}", fmt::join(facts, "; "))));
+            print_warning(ctx.io().err,
+                          fmt::format("UNVERIFIED: {}{}", failure_text(checked),
+                                      facts.empty() ? "" : "; " + fmt::format("{}", fmt::join(facts, "; "))));
         } else {
             ctx.error(failure_text(shown.ok() ? checked : shown));
         }

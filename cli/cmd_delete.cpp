@@ -7,15 +7,15 @@
 #include <string_view>
 #include <unordered_set>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
-#include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/parallel_scan.hpp"
 #include "cli/prefilter.hpp"
+#include "cli/progress.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "cli/session_view.hpp"
 
@@ -24,8 +24,9 @@ namespace sessionctl::cli {
 CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args) {
     CLI::App* cmd = parent.add_subcommand("delete", "Delete sessions by key, by user, or by a value in their data");
     auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to delete")->type_name("KEY");
-    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
-                           ->excludes(keys);
+    auto* from_stdin =
+        cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+            ->excludes(keys);
     cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
     cmd->add_option("--user", args.user, "Delete the verified sessions of this user id (_auth_user_id)")
         ->type_name("ID")
@@ -207,13 +208,13 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
                              terms.place, terms.reason));
     if (!stale_copies.empty()) {
         const bool one = stale_copies.size() == 1;
-        ctx.warn(fmt::format("{} only through the {} that Django serves over a {} that does not match (a failed "
-                             "cache write, or a save in flight): {} removed{}, so that Django serves the {}, which "
-                             "{} kept",
-                             fmt::format("{} {}", stale_copies.size(), one ? "session matches" : "sessions match"),
-                             one ? terms.record : terms.records, terms.main_record,
-                             one ? "the copy" : "the copies", args.dry_run ? " would be" : (one ? " is" : " are"),
-                             one ? "row" : "rows", one ? "is" : "are"));
+        ctx.warn(
+            fmt::format("{} only through the {} that Django serves over a {} that does not match (a failed "
+                        "cache write, or a save in flight): {} removed{}, so that Django serves the {}, which "
+                        "{} kept",
+                        fmt::format("{} {}", stale_copies.size(), one ? "session matches" : "sessions match"),
+                        one ? terms.record : terms.records, terms.main_record, one ? "the copy" : "the copies",
+                        args.dry_run ? " would be" : (one ? " is" : " are"), one ? "row" : "rows", one ? "is" : "are"));
     }
     if (args.dry_run) {
         for (const auto& m : matches) o.keys.push_back(m.key);
@@ -232,8 +233,7 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
             o.keys.insert(o.keys.end(), result.keys.begin(), result.keys.end());
         }
         // One rewritten meanwhile is a save's new copy: kept, and no failure.
-        if (!stale_copies.empty())
-            o.stale_copies = shadow->remove(stale_copies, /*want_keys=*/true).keys;
+        if (!stale_copies.empty()) o.stale_copies = shadow->remove(stale_copies, /*want_keys=*/true).keys;
     }
     ctx.report_store_messages(*store);
     report(o, args, ctx);
@@ -246,9 +246,10 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
         return ExitCode::not_found;
     }
     if (!args.dry_run && o.deleted < o.matched) {
-        ctx.error(fmt::format("{} of {} matched sessions changed after they were read (a live request rewrote or "
-                              "removed them) and were kept; run again to retry",
-                              o.matched - o.deleted, o.matched));
+        ctx.error(
+            fmt::format("{} of {} matched sessions changed after they were read (a live request rewrote or "
+                        "removed them) and were kept; run again to retry",
+                        o.matched - o.deleted, o.matched));
         return ExitCode::partial;
     }
     return ExitCode::ok;

@@ -3,8 +3,8 @@
 // is decoded first (it must be a verified dict), and the session is saved
 // only when what it loads is that same dict.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/expiry_arg.hpp"
@@ -18,11 +18,13 @@ namespace sessionctl::cli {
 CLI::App* setup_expire(CLI::App& parent, ExpireArgs& args) {
     CLI::App* cmd = parent.add_subcommand("expire", "Change sessions' expiry exactly as set_expiry() would");
     auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to change")->type_name("KEY");
-    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
-                           ->excludes(keys);
+    auto* from_stdin =
+        cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+            ->excludes(keys);
     cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
-    auto* in = cmd->add_option("--in", args.in_seconds, "set_expiry(SECONDS): expire SECONDS from now (0 = browser close)")
-                   ->type_name("SECONDS");
+    auto* in =
+        cmd->add_option("--in", args.in_seconds, "set_expiry(SECONDS): expire SECONDS from now (0 = browser close)")
+            ->type_name("SECONDS");
     auto* at = cmd->add_option("--at", args.at, "set_expiry(datetime): expire at this ISO 8601 date-time")
                    ->type_name("ISO8601");
     auto* close = cmd->add_flag("--browser-close", args.browser_close, "set_expiry(0): expire when the browser closes");
@@ -103,8 +105,7 @@ ItemResult expire_one(const std::string& key, const ExpiryValue& expiry, Store& 
     } catch (const UpdateError&) {
         ctx.error(fmt::format("session {} was deleted while it was being updated; not recreated", key));
         return ItemResult::failed;
-    }
-    catch (const StoreUnavailable&) {
+    } catch (const StoreUnavailable&) {
         throw;
     } catch (const StoreError&) {
         throw;

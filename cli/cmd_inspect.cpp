@@ -8,15 +8,15 @@
 #include <string>
 #include <string_view>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
-#include "cli/progress.hpp"
 #include "cli/matchers.hpp"
 #include "cli/parallel_scan.hpp"
 #include "cli/prefilter.hpp"
+#include "cli/progress.hpp"
 #include "cli/session_view.hpp"
 
 namespace sessionctl::cli {
@@ -24,8 +24,9 @@ namespace sessionctl::cli {
 CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
     CLI::App* cmd = parent.add_subcommand("inspect", "Show stored sessions: data, expiry, user, verification");
     auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to show")->type_name("KEY");
-    auto* from_stdin = cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
-                           ->excludes(keys);
+    auto* from_stdin =
+        cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
+            ->excludes(keys);
     cmd->add_flag("-0,--null", args.keys.null_separated, "With --stdin: keys are NUL-separated")->needs(from_stdin);
     auto* all = cmd->add_flag("--all", args.all, "Scan every stored session")->excludes(keys)->excludes(from_stdin);
     cmd->add_option("--user", args.user, "Only verified sessions of this user id (_auth_user_id); implies --all")
@@ -128,10 +129,10 @@ ExitCode inspect_keys(const std::vector<std::string>& keys, Store& store, Printe
 void report_stale_leftovers(Store& store, Context& ctx) {
     const std::optional<StaleLeftovers> leftovers = store.stale_leftovers();
     if (leftovers && leftovers->count)
-        ctx.warn(fmt::format("{} ({} bytes) older than a day in {}: left by interrupted saves; "
-                             "`clearsessions --include-temp` removes them",
-                             count_of(leftovers->count, "stale _out_ temporary file"), leftovers->bytes,
-                             leftovers->where));
+        ctx.warn(
+            fmt::format("{} ({} bytes) older than a day in {}: left by interrupted saves; "
+                        "`clearsessions --include-temp` removes them",
+                        count_of(leftovers->count, "stale _out_ temporary file"), leftovers->bytes, leftovers->where));
 }
 
 // The keys a table scan listed, as 64-bit hashes (8 bytes a row, at most
@@ -161,8 +162,7 @@ private:
 // about the candidates only, and renders the few it does not hold.
 // Returns how many were shown.
 std::uint64_t inspect_shadow_only(Store& store, Store& copies, const SessionFilter& filter, const ListedRows& rows,
-                                  Printer& printer, const std::function<bool()>& before,
-                                  std::uint64_t& unmatchable) {
+                                  Printer& printer, const std::function<bool()>& before, std::uint64_t& unmatchable) {
     const DateTime now = store.environment().now();
     struct CopyVerdict {
         bool unmatchable = false;
@@ -218,7 +218,7 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         return verdict;
     };
     Store* shadow = store.shadow_records();
-    ListedRows listed_rows;  // with shadow records only
+    ListedRows listed_rows;                                               // with shadow records only
     auto take = [&](const StoredSession& record, ScanVerdict& verdict) {  // in scan order
         if (shadow) listed_rows.add(record.key);
         if (verdict.unmatchable) ++unmatchable;
@@ -242,17 +242,17 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
     report_stale_leftovers(store, ctx);
     if (shadow_only) {
         const Store::ShadowTerms terms = store.shadow_terms();
-        ctx.warn(fmt::format("{} {}: {} (`sessionctl delete KEY` removes it)",
-                             shadow_only == 1 ? std::string("1 session shown is")
-                                              : fmt::format("{} sessions shown are", shadow_only),
-                             terms.place, terms.reason));
+        ctx.warn(fmt::format(
+            "{} {}: {} (`sessionctl delete KEY` removes it)",
+            shadow_only == 1 ? std::string("1 session shown is") : fmt::format("{} sessions shown are", shadow_only),
+            terms.place, terms.reason));
     }
     if (unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(unmatchable, "session")));
     if (interrupted()) {
-        ctx.error(fmt::format("interrupted after scanning {} and showing {}", count_of(scanned, "session"),
-                              printer.shown));
+        ctx.error(
+            fmt::format("interrupted after scanning {} and showing {}", count_of(scanned, "session"), printer.shown));
         return ExitCode::interrupted;
     }
     bool filtered = !filter.empty() || printer.args.expired_only || printer.args.live_only;

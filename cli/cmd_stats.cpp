@@ -22,8 +22,8 @@
 #include <variant>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
@@ -35,8 +35,8 @@
 namespace sessionctl::cli {
 
 CLI::App* setup_stats(CLI::App& parent, StatsArgs& args) {
-    CLI::App* cmd = parent.add_subcommand(
-        "stats", "Count stored sessions: live/expired, users, payload sizes, time to expiry");
+    CLI::App* cmd =
+        parent.add_subcommand("stats", "Count stored sessions: live/expired, users, payload sizes, time to expiry");
     cmd->add_option("--top", args.top, "List the N users with the most stored sessions (default 10; 0: none)")
         ->type_name("N");
     cmd->add_flag("--prometheus", args.prometheus,
@@ -67,11 +67,10 @@ namespace {
 // 7 days, 30 days, later; unknown when the store keeps no readable expiry for
 // a session it does not consider expired.
 enum Bucket : std::size_t { expired_b, lt_1h, lt_1d, lt_7d, lt_30d, later, unknown, kBucketCount };
-constexpr std::array<const char*, kBucketCount> kBucketNames = {"expired", "lt_1h",  "lt_1d",  "lt_7d",
+constexpr std::array<const char*, kBucketCount> kBucketNames = {"expired", "lt_1h", "lt_1d",  "lt_7d",
                                                                 "lt_30d",  "later", "unknown"};
-constexpr std::array<const char*, kBucketCount> kBucketLabels = {"expired",     "within 1h",  "within 1d",
-                                                                 "within 7d",   "within 30d", "later",
-                                                                 "unknown"};
+constexpr std::array<const char*, kBucketCount> kBucketLabels = {"expired",    "within 1h", "within 1d", "within 7d",
+                                                                 "within 30d", "later",     "unknown"};
 
 Bucket bucket_of(const SessionView& view, std::int64_t now_micros) {
     if (view.expired) return expired_b;
@@ -280,7 +279,7 @@ std::optional<SizeSummary> size_summary(const Tally& t) {
     return SizeSummary{sorted.front().first, percentile(50), percentile(90), percentile(99), sorted.back().first};
 }
 
-// ---------------------------------------------------------------- output
+// ---- output
 
 std::string percent(std::uint64_t part, std::uint64_t whole) {
     if (whole == 0) return "";
@@ -312,10 +311,9 @@ void print_human(std::ostream& out, const Tally& t, std::uint64_t users, const s
 
     out << "\nsession_data size (bytes)\n";
     if (auto s = size_summary(t))
-        out << fmt::format("  min {}  median {}  p90 {}  p99 {}  max {}  total {}\n", s->min, s->median, s->p90,
-                           s->p99, s->max, t.size_sum);
-    else
-        out << "  no sessions\n";
+        out << fmt::format("  min {}  median {}  p90 {}  p99 {}  max {}  total {}\n", s->min, s->median, s->p90, s->p99,
+                           s->max, t.size_sum);
+    else out << "  no sessions\n";
 
     out << "\nexpiry\n";
     for (std::size_t b = 0; b < kBucketCount; ++b)
@@ -342,8 +340,11 @@ ordered_json stats_json(const Tally& t, std::uint64_t user_count, const std::vec
     j["top_users"] = std::move(users);
     ordered_json size = ordered_json::object();
     auto s = size_summary(t);
-    for (auto [name, value] : {std::pair{"min", s ? s->min : 0}, {"median", s ? s->median : 0},
-                               {"p90", s ? s->p90 : 0}, {"p99", s ? s->p99 : 0}, {"max", s ? s->max : 0}})
+    for (auto [name, value] : {std::pair{"min", s ? s->min : 0},
+                               {"median", s ? s->median : 0},
+                               {"p90", s ? s->p90 : 0},
+                               {"p99", s ? s->p99 : 0},
+                               {"max", s ? s->max : 0}})
         size[name] = s ? ordered_json(value) : ordered_json();
     size["total"] = t.size_sum;
     j["size"] = std::move(size);
@@ -426,13 +427,14 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     const std::int64_t now_micros = ctx.clock().now_micros();
     const auto started = std::chrono::steady_clock::now();
 
-    InterruptGuard interrupt_guard;  // Ctrl-C stops the scan; nothing is printed on stdout
+    InterruptGuard interrupt_guard;            // Ctrl-C stops the scan; nothing is printed on stdout
     Progress progress(ctx, "stats: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     Tally tally;
     UserTable users;
     ParallelScan<Counted>::run(
-        *store, [&](const StoredSession& record) { return count_of_view(view_session(record, *store, now), now_micros); },
+        *store,
+        [&](const StoredSession& record) { return count_of_view(view_session(record, *store, now), now_micros); },
         [&](const StoredSession&, Counted& c) {
             tally.add(c);
             if (c.kind == Counted::authenticated) users.add(c.user_id, !c.expired);

@@ -89,11 +89,11 @@ ExitCode run_expire(const ExpireArgs& args, Context& ctx);
 struct ClearSessionsArgs {
     bool dry_run = false;
     std::optional<std::string> lock_file;
-    std::optional<std::size_t> batch_size;   // rows per transaction; default: ~100 ms transactions
-    bool one_transaction = false;            // everything in one transaction, as manage.py does
-    std::optional<double> sleep_seconds;     // pause between batches
+    std::optional<std::size_t> batch_size;      // rows per transaction; default: ~100 ms transactions
+    bool one_transaction = false;               // everything in one transaction, as manage.py does
+    std::optional<double> sleep_seconds;        // pause between batches
     std::optional<double> max_runtime_seconds;  // start no batch after this
-    bool include_temp = false;               // file engine: also stale _out_ temporary files
+    bool include_temp = false;                  // file engine: also stale _out_ temporary files
 };
 CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args);
 ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx);

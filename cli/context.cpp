@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-
 namespace sessionctl::cli {
 
 Context::Context(GlobalOptions options, Io io, std::shared_ptr<const Clock> clock, RaceHook race_hook)
@@ -25,9 +24,8 @@ void apply_time_zone(const Config& config) {
     const char* tzdir = std::getenv("TZDIR");
     std::string root = tzdir && *tzdir ? tzdir : "/usr/share/zoneinfo";
     struct stat st {};
-    if (::stat(root.c_str(), &st) == 0 &&
-        (zone.find("..") != std::string::npos || zone.front() == '/' ||
-         ::stat((root + "/" + zone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
+    if (::stat(root.c_str(), &st) == 0 && (zone.find("..") != std::string::npos || zone.front() == '/' ||
+                                           ::stat((root + "/" + zone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
         throw ConfigError(fmt::format("Incorrect timezone setting: TIME_ZONE '{}' is not in {}", zone, root));
     ::setenv("TZ", zone.c_str(), 1);
     ::tzset();

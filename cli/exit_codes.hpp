@@ -9,14 +9,14 @@
 namespace sessionctl::cli {
 
 enum class ExitCode : int {
-    ok = 0,            // success, incl. nothing to clear, deleting a key already gone
-    not_found = 1,     // a key asked for by name was not found, or nothing matched
-    usage = 2,         // usage or configuration error (never CLI11's own codes)
-    unavailable = 3,   // store unavailable, locked or timed out; --lock held elsewhere
-    bad_data = 4,      // malformed blob, bad signature, unreadable record
-    partial = 5,       // a bulk operation finished with some items failed or skipped
-    interrupted = 130, // SIGINT; completed work is kept and reported
-    terminated = 143,  // SIGTERM; likewise (app.cpp maps interrupted to this after a SIGTERM)
+    ok = 0,             // success, incl. nothing to clear, deleting a key already gone
+    not_found = 1,      // a key asked for by name was not found, or nothing matched
+    usage = 2,          // usage or configuration error (never CLI11's own codes)
+    unavailable = 3,    // store unavailable, locked or timed out; --lock held elsewhere
+    bad_data = 4,       // malformed blob, bad signature, unreadable record
+    partial = 5,        // a bulk operation finished with some items failed or skipped
+    interrupted = 130,  // SIGINT; completed work is kept and reported
+    terminated = 143,   // SIGTERM; likewise (app.cpp maps interrupted to this after a SIGTERM)
 };
 
 [[nodiscard]] constexpr int to_int(ExitCode code) { return static_cast<int>(code); }

@@ -15,8 +15,8 @@ DateTime parse_datetime_arg(std::string_view text, bool use_tz, std::string_view
     try {
         value = parse_isoformat(text);
     } catch (const DateTimeError&) {
-        throw UsageError(fmt::format("{} '{}' is not an ISO 8601 date-time (e.g. 2024-01-31T12:00:00Z)", what,
-                                     printable(text, 80)));
+        throw UsageError(
+            fmt::format("{} '{}' is not an ISO 8601 date-time (e.g. 2024-01-31T12:00:00Z)", what, printable(text, 80)));
     }
     if (use_tz && !value.aware())
         throw UsageError(fmt::format("{} '{}' has no UTC offset; with USE_TZ = true give one, e.g. {}Z", what,

@@ -17,7 +17,7 @@ constexpr int kSignals[] = {SIGINT, SIGTERM};
 }  // namespace
 
 struct InterruptGuard::Saved {
-    struct sigaction previous[2] {};
+    struct sigaction previous[2]{};
     bool installed[2] = {false, false};
 };
 
@@ -31,8 +31,7 @@ InterruptGuard::InterruptGuard() : saved_(std::make_unique<Saved>()) {
     action.sa_handler = on_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
-    for (int i = 0; i < 2; ++i)
-        saved_->installed[i] = ::sigaction(kSignals[i], &action, &saved_->previous[i]) == 0;
+    for (int i = 0; i < 2; ++i) saved_->installed[i] = ::sigaction(kSignals[i], &action, &saved_->previous[i]) == 0;
 }
 
 InterruptGuard::~InterruptGuard() {

@@ -109,9 +109,7 @@ PyDict parse_user_json_object(std::string_view text, std::string_view what) {
     std::string why;
     auto value = parse_user_json(text, &why);
     if (!value) throw UsageError(fmt::format("{} is not valid JSON: {}", what, why));
-    if (!value->is_dict())
-        throw UsageError(fmt::format("{} must be a JSON object, not {}", what,
-                                     type_phrase(*value)));
+    if (!value->is_dict()) throw UsageError(fmt::format("{} must be a JSON object, not {}", what, type_phrase(*value)));
     return std::move(value->as_dict());
 }
 

@@ -35,8 +35,8 @@ std::optional<std::string> key_problem(std::string_view key, KeyRule rule) {
             return "may hold only lowercase letters a-z and digits 0-9 with the file engine";
     } else {
         for (char c : key) {
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                      c == '-';
+            bool ok =
+                (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
             if (!ok) return "may hold only letters, digits, '_' and '-'";
         }
     }
@@ -73,7 +73,8 @@ std::vector<std::string> read_keys(std::istream& in, KeySeparator separator) {
 }
 
 std::vector<std::string> collect_keys(const KeyArgs& args, std::istream& in, KeyRule rule) {
-    if (args.from_stdin && !args.keys.empty()) throw UsageError("give session keys as arguments or with --stdin, not both");
+    if (args.from_stdin && !args.keys.empty())
+        throw UsageError("give session keys as arguments or with --stdin, not both");
     if (args.null_separated && !args.from_stdin) throw UsageError("-0 only applies with --stdin");
     std::vector<std::string> raw =
         args.from_stdin ? read_keys(in, args.null_separated ? KeySeparator::nul : KeySeparator::newline) : args.keys;

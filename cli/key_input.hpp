@@ -15,8 +15,8 @@
 namespace sessionctl::cli {
 
 enum class KeyRule {
-    file_engine,  // VALID_KEY_CHARS only ([a-z0-9]): Django's file engine rule
-    other,        // [A-Za-z0-9_-], at most kMaxKeyLength
+    file_engine,    // VALID_KEY_CHARS only ([a-z0-9]): Django's file engine rule
+    other,          // [A-Za-z0-9_-], at most kMaxKeyLength
     signed_cookie,  // a signed_cookies value: base64url, ':' and '.', at most kMaxCookieLength
 };
 

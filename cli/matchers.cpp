@@ -20,7 +20,8 @@ WhereClause parse_where(std::string_view spec) {
     bool saw_equals = false;
     std::size_t i = 0;
     auto bad = [&](std::string_view why) {
-        return UsageError(fmt::format("--where '{}': {} (expected PATH=VALUE, e.g. cart.id=7)", printable(spec, 80), why));
+        return UsageError(
+            fmt::format("--where '{}': {} (expected PATH=VALUE, e.g. cart.id=7)", printable(spec, 80), why));
     };
     for (; i < spec.size(); ++i) {
         char c = spec[i];

@@ -47,8 +47,16 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
             break;
         }
         auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n') { out += "\\n"; ++i; continue; }
-        if (c == '\t') { out += "\\t"; ++i; continue; }
+        if (c == '\n') {
+            out += "\\n";
+            ++i;
+            continue;
+        }
+        if (c == '\t') {
+            out += "\\t";
+            ++i;
+            continue;
+        }
         if (c < 0x20 || c == 0x7F) {
             out += fmt::format("\\x{:02x}", c);
             ++i;
@@ -92,8 +100,8 @@ std::string utc_text(std::int64_t unix_micros) {
     std::int64_t days = floor_div(secs, 86400);
     std::int64_t rest = secs - days * 86400;
     CivilDate d = civil_from_days(days);
-    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", d.year, d.month, d.day, rest / 3600,
-                       rest / 60 % 60, rest % 60);
+    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", d.year, d.month, d.day, rest / 3600, rest / 60 % 60,
+                       rest % 60);
 }
 
 std::string utc_iso(std::int64_t unix_micros) { return DateTime::from_unix_utc(unix_micros).isoformat(); }

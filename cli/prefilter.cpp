@@ -35,8 +35,8 @@ bool may_hold_user(std::string_view text, std::string_view user) {
             if (text.substr(p + 1, close - p - 1) == user) return true;
         } else if (text[p] == '-' || (text[p] >= '0' && text[p] <= '9')) {
             std::size_t end = p;
-            while (end < text.size() && (text[end] == '-' || text[end] == '+' || text[end] == '.' ||
-                                         text[end] == 'e' || text[end] == 'E' || (text[end] >= '0' && text[end] <= '9')))
+            while (end < text.size() && (text[end] == '-' || text[end] == '+' || text[end] == '.' || text[end] == 'e' ||
+                                         text[end] == 'E' || (text[end] >= '0' && text[end] <= '9')))
                 ++end;
             const std::string_view token = text.substr(p, end - p);
             if (token == user || (token == "-0" && user == "0")) return true;

@@ -46,7 +46,9 @@ std::string hex_of(const std::string& data) {
 std::pair<const char*, std::string> tagged_scalar(const PyValue& value) {
     if (value.holds<PyDateTime>()) {
         const auto& d = value.get<PyDateTime>();
-        const char* tag = d.kind == PyDateTime::Kind::date ? "$date" : d.kind == PyDateTime::Kind::time ? "$time" : "$datetime";
+        const char* tag = d.kind == PyDateTime::Kind::date   ? "$date"
+                          : d.kind == PyDateTime::Kind::time ? "$time"
+                                                             : "$datetime";
         return {tag, python_isoformat(d)};
     }
     if (value.holds<PyTimeDelta>()) return {"$timedelta", python_str(value.get<PyTimeDelta>())};
@@ -127,9 +129,8 @@ std::string dump_json(const ordered_json& value, int indent) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-        return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-    });
+    const bool plain =
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
     if (!plain) {
         out += dump_json(ordered_json(std::string(text)));
         return;

@@ -48,8 +48,8 @@ SessionView view_session(const StoredSession& record, const Store& store, const 
         view.verified_dict = true;
         view.user_id = user_id_of(d.data.as_dict());
     } else if (d.ok()) {
-        view.error = fmt::format("session data is {}, not a dict (Django reads it as an empty session)",
-                                 type_phrase(d.data));
+        view.error =
+            fmt::format("session data is {}, not a dict (Django reads it as an empty session)", type_phrase(d.data));
     } else if (d.status == DecodeStatus::malformed) {
         view.error = fmt::format("malformed session data ({}): {}", d.malformed_part, d.error);
     } else {

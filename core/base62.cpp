@@ -5,8 +5,7 @@
 
 namespace sessionctl {
 namespace {
-constexpr std::string_view kDigits =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kDigits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 }
 
 std::string b62_encode(std::int64_t value) {

@@ -8,18 +8,15 @@
 namespace sessionctl {
 namespace {
 
-constexpr std::string_view kStandard =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view kUrlSafe =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kStandard = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kUrlSafe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string encode(std::string_view data, std::string_view alphabet, bool pad) {
     std::string out;
     out.reserve((data.size() + 2) / 3 * 4);
     std::size_t i = 0;
     for (; i + 2 < data.size(); i += 3) {
-        std::uint32_t n = (std::uint8_t(data[i]) << 16) | (std::uint8_t(data[i + 1]) << 8) |
-                          std::uint8_t(data[i + 2]);
+        std::uint32_t n = (std::uint8_t(data[i]) << 16) | (std::uint8_t(data[i + 1]) << 8) | std::uint8_t(data[i + 2]);
         out += alphabet[(n >> 18) & 63];
         out += alphabet[(n >> 12) & 63];
         out += alphabet[(n >> 6) & 63];
@@ -72,14 +69,28 @@ std::string a2b_base64(std::string_view text, const std::array<std::uint8_t, 256
         if (v >= 64) continue;  // junk is skipped in non-strict mode
         pads = 0;
         switch (quad_pos) {
-            case 0: quad_pos = 1; left = v; break;
-            case 1: quad_pos = 2; out += char((left << 2) | (v >> 4)); left = v & 0x0f; break;
-            case 2: quad_pos = 3; out += char((left << 4) | (v >> 2)); left = v & 0x03; break;
-            default: quad_pos = 0; out += char((left << 6) | v); left = 0; break;
+            case 0:
+                quad_pos = 1;
+                left = v;
+                break;
+            case 1:
+                quad_pos = 2;
+                out += char((left << 2) | (v >> 4));
+                left = v & 0x0f;
+                break;
+            case 2:
+                quad_pos = 3;
+                out += char((left << 4) | (v >> 2));
+                left = v & 0x03;
+                break;
+            default:
+                quad_pos = 0;
+                out += char((left << 6) | v);
+                left = 0;
+                break;
         }
     }
-    if (quad_pos == 1)
-        throw Base64Error("invalid base64: number of data characters is 1 more than a multiple of 4");
+    if (quad_pos == 1) throw Base64Error("invalid base64: number of data characters is 1 more than a multiple of 4");
     if (quad_pos != 0) throw Base64Error("invalid base64: incorrect padding");
     return out;
 }

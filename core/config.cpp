@@ -42,8 +42,8 @@ const std::vector<KnownSetting>& settings_table() {
         {"TIME_ZONE", Kind::string, "America/Chicago", false},
         {"DATABASES", Kind::object,
          json{{"default", {{"ENGINE", "django.db.backends.sqlite3"}, {"NAME", "db.sqlite3"}}}}, false},
-        {"CACHES", Kind::object,
-         json{{"default", {{"BACKEND", "django.core.cache.backends.locmem.LocMemCache"}}}}, false},
+        {"CACHES", Kind::object, json{{"default", {{"BACKEND", "django.core.cache.backends.locmem.LocMemCache"}}}},
+         false},
     };
     return table;
 }
@@ -98,7 +98,7 @@ std::string strip(std::string s) {
 }
 
 bool readable_by_others(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
 }
 
@@ -108,7 +108,7 @@ const char* env(const char* name) {
 }
 
 bool file_exists(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -202,10 +202,10 @@ Config Config::load(const ConfigSources& sources) {
             throw ConfigError(fmt::format("--set takes KEY=VALUE, got '{}'", item.substr(0, item.find('='))));
         std::string key = item.substr(0, eq);
         if (is_secret_key(key))
-            throw ConfigError(fmt::format(
-                "{} cannot be given on the command line (it would show in ps); use SECRET_KEY_FILE or "
-                "$SESSIONCTL_SECRET_KEY",
-                key));
+            throw ConfigError(
+                fmt::format("{} cannot be given on the command line (it would show in ps); use SECRET_KEY_FILE or "
+                            "$SESSIONCTL_SECRET_KEY",
+                            key));
         std::string raw = item.substr(eq + 1);
         json value = json::parse(raw, nullptr, /*allow_exceptions=*/false);
         // A bare word is a string, and so is anything given for a string setting
@@ -288,8 +288,8 @@ SessionSettings Config::session_settings() const {
     s.series = django_series();
     const std::int64_t max_inflated = get("SESSION_MAX_INFLATED_SIZE").get<std::int64_t>();
     if (max_inflated < 1)
-        throw ConfigError(fmt::format("SESSION_MAX_INFLATED_SIZE must be a positive number of bytes, got {}",
-                                      max_inflated));
+        throw ConfigError(
+            fmt::format("SESSION_MAX_INFLATED_SIZE must be a positive number of bytes, got {}", max_inflated));
     s.max_inflated_bytes = static_cast<std::size_t>(max_inflated);
     return s;
 }

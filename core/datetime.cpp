@@ -31,8 +31,8 @@ Fields split(std::int64_t wall_micros) {
 }
 
 std::string format_fields(const Fields& f, char sep) {
-    std::string out = fmt::format("{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}", f.date.year, f.date.month, f.date.day,
-                                  sep, f.hour, f.minute, f.second);
+    std::string out = fmt::format("{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}", f.date.year, f.date.month, f.date.day, sep,
+                                  f.hour, f.minute, f.second);
     if (f.micro != 0) out += fmt::format(".{:06}", f.micro);
     return out;
 }

@@ -52,8 +52,8 @@ DateTime expiry_date(const PyValue* expiry, const DateTime& modification, const 
             throw ExpiryError(e.python_class(), e.what());
         }
     } else
-        throw ExpiryError("TypeError", fmt::format("unsupported type for timedelta seconds component: {}",
-                                                   seconds.type_name()));
+        throw ExpiryError("TypeError",
+                          fmt::format("unsupported type for timedelta seconds component: {}", seconds.type_name()));
     return modification.plus_micros(micros);
 }
 

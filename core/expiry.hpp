@@ -12,8 +12,7 @@
 
 namespace sessionctl {
 
-[[nodiscard]] PyValue expiry_age(const PyValue* expiry, const DateTime& modification,
-                                 const SessionSettings& settings);
+[[nodiscard]] PyValue expiry_age(const PyValue* expiry, const DateTime& modification, const SessionSettings& settings);
 [[nodiscard]] DateTime expiry_date(const PyValue* expiry, const DateTime& modification,
                                    const SessionSettings& settings);
 [[nodiscard]] bool expire_at_browser_close(const PyValue* expiry, const SessionSettings& settings);

@@ -32,7 +32,7 @@ constexpr std::size_t kMaxIntStrDigits = 4300;
 
 constexpr char kLowerHex[] = "0123456789abcdef";
 
-// ---------------------------------------------------------------- dumps ----
+// ---- dumps
 
 // True for the bytes 0x20..last except '"' and '\': those a JSON string
 // copies verbatim, in dumps (last 0x7E) and in loads (last 0x7F).
@@ -211,10 +211,8 @@ void dump_value(std::string& out, const PyValue& value) {
             const std::string& dec = std::get<PyBigInt>(v).decimal;
             const std::size_t digits = dec.size() - (!dec.empty() && dec[0] == '-' ? 1 : 0);
             if (digits > kMaxIntStrDigits)
-                throw JsonEncodeError("integer with " + std::to_string(digits) +
-                                      " digits exceeds Python's limit of " +
-                                      std::to_string(kMaxIntStrDigits) +
-                                      " digits for integer string conversion");
+                throw JsonEncodeError("integer with " + std::to_string(digits) + " digits exceeds Python's limit of " +
+                                      std::to_string(kMaxIntStrDigits) + " digits for integer string conversion");
             out += dec;
             return;
         }
@@ -239,7 +237,7 @@ void dump_value(std::string& out, const PyValue& value) {
     }
 }
 
-// ---------------------------------------------------------------- loads ----
+// ---- loads
 
 // Bytes a JSON string copies verbatim as one latin-1 code point that is also
 // a single UTF-8 byte: 0x20..0x7F except '"' and '\'.

@@ -121,7 +121,7 @@ struct PickleLoadResult {
 // value Python could not have held (an invalid datetime, a bad PyBigInt).
 [[nodiscard]] std::string pickle_dumps(const PyValue& value);
 
-// ----------------------------------------------------------- rendering ----
+// ---- rendering
 
 // Python's repr() of the value as CPython 3.12 writes it ("{'a': (1, 'x')}",
 // "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)",

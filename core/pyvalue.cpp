@@ -38,8 +38,7 @@ void PyDict::append_absent(std::string key, PyValue value) {
 }
 
 bool PyDict::erase(std::string_view key) {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const PyDictEntry& e) { return e.key == key; });
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const PyDictEntry& e) { return e.key == key; });
     if (it == entries_.end()) return false;
     entries_.erase(it);
     return true;
@@ -89,10 +88,9 @@ bool PyValue::truthy() const {
 }
 
 const char* PyValue::type_name() const {
-    static constexpr const char* names[] = {"NoneType", "bool", "int",  "int",       "float",
-                                            "str",      "list", "dict", "tuple",     "set",
-                                            "bytes",    "bytearray",    "Decimal",   "datetime",
-                                            "timedelta", "timezone",    "OrderedDict"};
+    static constexpr const char* names[] = {"NoneType", "bool",     "int",       "int",      "float",      "str",
+                                            "list",     "dict",     "tuple",     "set",      "bytes",      "bytearray",
+                                            "Decimal",  "datetime", "timedelta", "timezone", "OrderedDict"};
     static_assert(std::size(names) == std::variant_size_v<Variant>);
     if (const auto* s = std::get_if<PySet>(&v_); s && s->frozen) return "frozenset";
     if (const auto* d = std::get_if<PyDateTime>(&v_)) {

@@ -73,7 +73,6 @@ private:
     std::vector<PyDictEntry> entries_;
 };
 
-// ---------------------------------------------------------------------------
 // Python values outside JSON's model. Cache backends pickle the session dict, so
 // a session read from a cache may hold them; core/pickle_codec decodes the
 // whitelisted kinds into these types (by building data, never by running code).
@@ -121,13 +120,13 @@ struct PyTzInfo {
         zoneinfo,   // zoneinfo.ZoneInfo(key)
     };
     Kind kind = Kind::fixed;
-    bool has_utcoffset = true;     // false for zoneinfo and for pytz zones pickled by key only
-    bool has_name = false;         // fixed: an explicit name was given
-    bool zoneinfo_cached = true;   // zoneinfo: ZoneInfo(key) rather than ZoneInfo.no_cache(key)
-    std::int64_t utcoffset_us = 0; // fixed; pytz_zone when has_utcoffset
-    std::int64_t dst_us = 0;       // pytz_zone
-    std::string name;              // fixed: the explicit name; pytz_zone: tzname ("CEST")
-    std::string key;               // pytz_zone / zoneinfo: "Europe/Paris"
+    bool has_utcoffset = true;      // false for zoneinfo and for pytz zones pickled by key only
+    bool has_name = false;          // fixed: an explicit name was given
+    bool zoneinfo_cached = true;    // zoneinfo: ZoneInfo(key) rather than ZoneInfo.no_cache(key)
+    std::int64_t utcoffset_us = 0;  // fixed; pytz_zone when has_utcoffset
+    std::int64_t dst_us = 0;        // pytz_zone
+    std::string name;               // fixed: the explicit name; pytz_zone: tzname ("CEST")
+    std::string key;                // pytz_zone / zoneinfo: "Europe/Paris"
     friend bool operator==(const PyTzInfo&, const PyTzInfo&) = default;
 };
 using PyTzInfoPtr = std::shared_ptr<const PyTzInfo>;
@@ -169,10 +168,9 @@ class PyValue {
 public:
     // The first eight kinds are JSON's model (what json_loads produces); the
     // rest only come from pickles (see above). New kinds go at the end.
-    using Variant = std::variant<std::monostate, bool, std::int64_t, PyBigInt, double,
-                                 std::string, PyList, PyDict,
-                                 PyTuple, PySet, PyBytes, PyByteArray, PyDecimal,
-                                 PyDateTime, PyTimeDelta, PyTimezone, PyOrderedDict>;
+    using Variant =
+        std::variant<std::monostate, bool, std::int64_t, PyBigInt, double, std::string, PyList, PyDict, PyTuple, PySet,
+                     PyBytes, PyByteArray, PyDecimal, PyDateTime, PyTimeDelta, PyTimezone, PyOrderedDict>;
 
     PyValue() = default;  // None
     PyValue(std::nullptr_t) {}

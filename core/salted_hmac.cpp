@@ -30,9 +30,7 @@ EVP_MAC* hmac_algorithm() {
 
 }  // namespace
 
-const char* to_string(HashAlgorithm algorithm) {
-    return algorithm == HashAlgorithm::sha1 ? "sha1" : "sha256";
-}
+const char* to_string(HashAlgorithm algorithm) { return algorithm == HashAlgorithm::sha1 ? "sha1" : "sha256"; }
 
 struct SaltedHmac::Impl {
     MacCtxPtr keyed;  // initialised with the derived key; duplicated per message

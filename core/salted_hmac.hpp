@@ -33,8 +33,8 @@ private:
 };
 
 // One-shot form, as Django's function.
-[[nodiscard]] std::string salted_hmac(std::string_view key_salt, std::string_view value,
-                                      std::string_view secret, HashAlgorithm algorithm);
+[[nodiscard]] std::string salted_hmac(std::string_view key_salt, std::string_view value, std::string_view secret,
+                                      HashAlgorithm algorithm);
 
 // hmac.compare_digest: constant time in the length of the expected value.
 [[nodiscard]] bool constant_time_equals(std::string_view a, std::string_view b);

@@ -169,9 +169,8 @@ void SessionBase::set_expiry(const ExpiryValue& value) {
         set(std::string(EXPIRY_KEY), PyValue(*seconds));
         return;
     }
-    DateTime when = std::holds_alternative<DateTime>(value)
-                        ? std::get<DateTime>(value)
-                        : now().plus_micros(std::get<ExpiryDuration>(value).micros);
+    DateTime when = std::holds_alternative<DateTime>(value) ? std::get<DateTime>(value)
+                                                            : now().plus_micros(std::get<ExpiryDuration>(value).micros);
     set(std::string(EXPIRY_KEY), PyValue(when.isoformat()));
 }
 

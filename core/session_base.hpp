@@ -50,7 +50,7 @@ using ExpiryValue = std::variant<std::monostate, std::int64_t, ExpiryDuration, D
 // Keyword arguments of get_expiry_age/get_expiry_date.
 struct ExpiryQuery {
     std::optional<DateTime> modification;  // default: now
-    std::optional<PyValue> expiry;          // default: the session's _session_expiry (None = absent)
+    std::optional<PyValue> expiry;         // default: the session's _session_expiry (None = absent)
 };
 
 class SessionBase {
@@ -68,8 +68,8 @@ public:
     [[nodiscard]] bool contains(std::string_view key);  // `key in session`
     [[nodiscard]] bool has_key(std::string_view key) { return contains(key); }
     [[nodiscard]] const PyValue& at(std::string_view key);  // session[key]; throws KeyError
-    void set(std::string key, PyValue value);              // session[key] = value
-    void erase(std::string_view key);                      // del session[key]; throws KeyError
+    void set(std::string key, PyValue value);               // session[key] = value
+    void erase(std::string_view key);                       // del session[key]; throws KeyError
     [[nodiscard]] PyValue get(std::string_view key, PyValue default_value = {});
     PyValue pop(std::string_view key);  // throws KeyError
     PyValue pop(std::string_view key, PyValue default_value);
@@ -114,9 +114,7 @@ public:
     [[nodiscard]] bool accessed() const { return accessed_; }
     [[nodiscard]] bool modified() const { return modified_; }
     [[nodiscard]] std::string key_salt() const;
-    [[nodiscard]] static std::string_view serializer() {
-        return "django.contrib.sessions.serializers.JSONSerializer";
-    }
+    [[nodiscard]] static std::string_view serializer() { return "django.contrib.sessions.serializers.JSONSerializer"; }
     [[nodiscard]] const SessionEnvironment& environment() const { return *env_; }
 
     // --- the store's half ---

@@ -153,15 +153,14 @@ std::string SessionCodec::encode_legacy(const PyValue& obj) const {
 
 DecodeResult SessionCodec::decode(std::string_view blob, const DecodeOptions& options) const {
     if (blob.size() > options.max_blob_bytes)
-        return malformed("size", fmt::format("value is {} bytes, more than the limit of {}", blob.size(),
-                                             options.max_blob_bytes));
+        return malformed(
+            "size", fmt::format("value is {} bytes, more than the limit of {}", blob.size(), options.max_blob_bytes));
     DecodeResult r = decode_envelope(blob, options);
     bool worth_legacy = r.status == DecodeStatus::bad_signature ||
                         (r.status == DecodeStatus::malformed && r.malformed_part == "envelope");
     if (worth_legacy && options.accept_legacy) {
         if (auto legacy = decode_legacy(blob, options)) {
-            if (legacy->ok() || legacy->status == DecodeStatus::malformed ||
-                r.status == DecodeStatus::malformed)
+            if (legacy->ok() || legacy->status == DecodeStatus::malformed || r.status == DecodeStatus::malformed)
                 return *legacy;
         }
     }
@@ -210,10 +209,12 @@ std::optional<DecodeResult> SessionCodec::decode_legacy(std::string_view blob, c
         std::vector<const std::string*> secrets{&keys_.secret_key};
         for (const auto& f : keys_.fallbacks) secrets.push_back(&f);
         for (std::size_t i = 0; i < secrets.size() && !r.key_index; ++i)
-            if (constant_time_equals(SaltedHmac(legacy_salt_, *secrets[i], HashAlgorithm::sha1).hexdigest(serialized), hash))
+            if (constant_time_equals(SaltedHmac(legacy_salt_, *secrets[i], HashAlgorithm::sha1).hexdigest(serialized),
+                                     hash))
                 r.key_index = i;
         if (!r.key_index) {
-            DecodeResult bad = bad_signature("bad signature: legacy (pre-3.1) session hash does not match any secret key");
+            DecodeResult bad =
+                bad_signature("bad signature: legacy (pre-3.1) session hash does not match any secret key");
             bad.format = PayloadFormat::legacy;
             return bad;
         }

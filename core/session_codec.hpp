@@ -39,7 +39,7 @@ struct DecodeResult {
     std::string error;  // one line, no secret in it
     PyValue data;
     PayloadFormat format = PayloadFormat::signed_sha256;
-    bool verified = false;  // false with --no-verify or on failure
+    bool verified = false;                 // false with --no-verify or on failure
     std::optional<std::size_t> key_index;  // 0 = SECRET_KEY, N = SECRET_KEY_FALLBACKS[N-1]
     bool compressed = false;
     std::optional<std::int64_t> timestamp;  // signing time (Unix seconds), envelope only
@@ -99,8 +99,7 @@ public:
 
 private:
     [[nodiscard]] DecodeResult decode_envelope(std::string_view blob, const DecodeOptions& options) const;
-    [[nodiscard]] std::optional<DecodeResult> decode_legacy(std::string_view blob,
-                                                            const DecodeOptions& options) const;
+    [[nodiscard]] std::optional<DecodeResult> decode_legacy(std::string_view blob, const DecodeOptions& options) const;
 
     SecretKeys keys_;
     std::string salt_;

@@ -20,9 +20,9 @@ enum class DjangoSeries {
 
 // The settings SessionBase reads (Django's names in comments).
 struct SessionSettings {
-    std::int64_t cookie_age = 1209600;        // SESSION_COOKIE_AGE
-    bool expire_at_browser_close = false;     // SESSION_EXPIRE_AT_BROWSER_CLOSE
-    bool use_tz = true;                       // USE_TZ
+    std::int64_t cookie_age = 1209600;              // SESSION_COOKIE_AGE
+    bool expire_at_browser_close = false;           // SESSION_EXPIRE_AT_BROWSER_CLOSE
+    bool use_tz = true;                             // USE_TZ
     std::string store_class_name = "SessionStore";  // SESSION_STORE_CLASS (ours): key_salt
     DjangoSeries series = DjangoSeries::current;
     // SESSION_MAX_INFLATED_SIZE (ours): a compressed session inflating past

@@ -33,8 +33,7 @@ std::string Signer::sign_with_timestamp(std::string_view value, std::int64_t tim
     return sign(stamped);
 }
 
-std::optional<KeyMatch> Signer::verify(std::string_view value, std::string_view signature,
-                                       bool accept_sha1) const {
+std::optional<KeyMatch> Signer::verify(std::string_view value, std::string_view signature, bool accept_sha1) const {
     for (std::size_t i = 0; i < sha256_.size(); ++i)
         if (constant_time_equals(b64url_encode_nopad(sha256_[i].digest(value)), signature))
             return KeyMatch{i, HashAlgorithm::sha256};

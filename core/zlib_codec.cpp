@@ -11,9 +11,8 @@ namespace sessionctl {
 std::string zlib_compress(std::string_view data) {
     uLongf size = compressBound(static_cast<uLong>(data.size()));
     std::string out(size, '\0');
-    int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &size,
-                       reinterpret_cast<const Bytef*>(data.data()), static_cast<uLong>(data.size()),
-                       Z_DEFAULT_COMPRESSION);
+    int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(data.data()),
+                       static_cast<uLong>(data.size()), Z_DEFAULT_COMPRESSION);
     if (rc != Z_OK) throw ZlibError(fmt::format("zlib compress failed ({})", rc));
     out.resize(size);
     return out;
@@ -60,8 +59,8 @@ std::string zlib_decompress(std::string_view data, std::size_t max_output) {
         used = out.size() - stream.avail_out;
         if (rc == Z_STREAM_END) break;
         if (rc != Z_OK && !(rc == Z_BUF_ERROR && stream.avail_out == 0)) {
-            std::string why = rc == Z_BUF_ERROR ? "incomplete or truncated stream"
-                                                : (stream.msg ? stream.msg : "invalid data");
+            std::string why =
+                rc == Z_BUF_ERROR ? "incomplete or truncated stream" : (stream.msg ? stream.msg : "invalid data");
             throw ZlibError(fmt::format("zlib: {}", why));
         }
         if (stream.avail_out == 0) {

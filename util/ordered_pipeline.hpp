@@ -136,9 +136,8 @@ public:
                 std::unique_lock lock(mutex_);
                 if (!workers_fill_)
                     while (may_read()) read_batch(lock);
-                batch_done_.wait(lock, [&] {
-                    return taken_ < filled_ ? is_done(ring_[taken_ % ring_.size()]) : source_done_;
-                });
+                batch_done_.wait(
+                    lock, [&] { return taken_ < filled_ ? is_done(ring_[taken_ % ring_.size()]) : source_done_; });
                 if (taken_ == filled_) {
                     if (source_error_) std::rethrow_exception(std::exchange(source_error_, nullptr));
                     return true;
@@ -153,11 +152,11 @@ private:
     static constexpr std::size_t kClaim = 8;
 
     struct Batch {
-        std::vector<Item> items;  // the first `count` are this batch's; reused
+        std::vector<Item> items;                 // the first `count` are this batch's; reused
         std::vector<std::exception_ptr> errors;  // what `work` threw, per item
-        std::size_t count = 0;    // items filled
-        std::size_t claimed = 0;  // items handed to workers
-        std::size_t done = 0;     // items worked
+        std::size_t count = 0;                   // items filled
+        std::size_t claimed = 0;                 // items handed to workers
+        std::size_t done = 0;                    // items worked
     };
 
     static bool is_done(const Batch& b) { return b.done == b.count; }
@@ -324,8 +323,8 @@ private:
 // a failure ends the run and is rethrown once the source has returned and the
 // workers have stopped; one of `examine` in its record's turn.
 template <class Record, class Result>
-void examine_in_order(const std::function<void(const std::function<bool(const Record&)>&)>& source,
-                      std::size_t workers, const std::function<Result(const Record&)>& examine,
+void examine_in_order(const std::function<void(const std::function<bool(const Record&)>&)>& source, std::size_t workers,
+                      const std::function<Result(const Record&)>& examine,
                       const std::function<bool(const Record&, Result&)>& take, const std::function<bool()>& before) {
     std::exception_ptr failure;
     auto guarded = [&](auto&& step) {
@@ -356,9 +355,8 @@ void examine_in_order(const std::function<void(const std::function<bool(const Re
             std::move(shape), [&](Slot& slot) { slot.result = examine(slot.record); },
             [&](Slot& slot) { return take(slot.record, slot.result); });
         source([&](const Record& record) {
-            return guarded([&] {
-                return (!before || before()) && pipeline.push([&](Slot& slot) { slot.record = record; });
-            });
+            return guarded(
+                [&] { return (!before || before()) && pipeline.push([&](Slot& slot) { slot.record = record; }); });
         });
         if (!failure) guarded([&] { return pipeline.finish(); });
     }  // the pipeline's workers are joined here

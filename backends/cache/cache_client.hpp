@@ -50,12 +50,12 @@
 namespace sessionctl {
 
 struct CacheValue {
-    std::string bytes;         // the stored payload, exactly as on the server
-    std::uint32_t flags = 0;   // memcached client flags; 0 for Redis
+    std::string bytes;        // the stored payload, exactly as on the server
+    std::uint32_t flags = 0;  // memcached client flags; 0 for Redis
     // Remaining lifetime in seconds when the server reports it (Redis TTL);
     // nullopt when unknown, or when the key never expires (see `persistent`).
     std::optional<std::int64_t> ttl_seconds;
-    bool persistent = false;   // the server says the key has no expiry
+    bool persistent = false;  // the server says the key has no expiry
 };
 
 struct CacheEntry {
@@ -95,8 +95,7 @@ public:
     // were removed (same order). Redis pipelines it; the default loops. The
     // engine calls it in batches of a few hundred, so a StoreUnavailable part
     // way loses at most one batch's count.
-    virtual std::vector<bool> remove_many_if_unchanged(
-        const std::vector<std::pair<std::string, std::string>>& items) {
+    virtual std::vector<bool> remove_many_if_unchanged(const std::vector<std::pair<std::string, std::string>>& items) {
         std::vector<bool> removed;
         removed.reserve(items.size());
         for (const auto& [key, expected] : items) removed.push_back(remove_if_unchanged(key, expected));

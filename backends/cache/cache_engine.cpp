@@ -23,7 +23,7 @@ std::int64_t cache_timeout_seconds(const PyValue& age) {
     }
     if (age.is_bigint())
         return age.as_bigint().decimal.starts_with("-") ? std::numeric_limits<std::int64_t>::min()
-                                                         : std::numeric_limits<std::int64_t>::max();
+                                                        : std::numeric_limits<std::int64_t>::max();
     throw SessionError("session expiry age is not a number; no cache timeout can be derived");
 }
 
@@ -158,24 +158,29 @@ void CacheStore::scan_key_and_data(const std::function<bool(const StoredSession&
 
 void CacheStore::scan_entries(const std::function<bool(const StoredSession&)>& visit, CacheClient::Ttl ttl) {
     if (!target_.client->listing_is_exact())
-        note_ = fmt::format("{} cannot list its keys: the sessions found come from a best-effort listing "
-                            "and may be incomplete",
-                            target_.client->description());
+        note_ = fmt::format(
+            "{} cannot list its keys: the sessions found come from a best-effort listing "
+            "and may be incomplete",
+            target_.client->description());
     std::string prefix = cache_key("");
-    target_.client->scan_prefix(prefix, [&](std::vector<CacheEntry>& batch) {
-        for (auto& entry : batch) {
-            // Moved, not copied: a scan of 100k sessions should not copy every value twice.
-            if (!visit(record_of(entry.key.substr(prefix.size()), std::move(entry.value)))) return false;
-        }
-        return true;
-    }, ttl);
+    target_.client->scan_prefix(
+        prefix,
+        [&](std::vector<CacheEntry>& batch) {
+            for (auto& entry : batch) {
+                // Moved, not copied: a scan of 100k sessions should not copy every value twice.
+                if (!visit(record_of(entry.key.substr(prefix.size()), std::move(entry.value)))) return false;
+            }
+            return true;
+        },
+        ttl);
 }
 
 bool CacheStore::is_expired(const StoredSession&, const DateTime&) const { return false; }
 
 BulkResult CacheStore::clear_expired(DryRun, bool) {
-    note_ = "the cache engine has nothing to clear: the cache server drops expired sessions itself (Django's "
-            "clearsessions does nothing here either)";
+    note_ =
+        "the cache engine has nothing to clear: the cache server drops expired sessions itself (Django's "
+        "clearsessions does nothing here either)";
     return {};
 }
 
@@ -191,9 +196,10 @@ BulkResult CacheStore::remove(const std::vector<StoredSession>& records, bool wa
         try {
             removed = target_.client->remove_many_if_unchanged(batch);
         } catch (const StoreUnavailable& e) {
-            throw StoreUnavailable(fmt::format("{} ({} of {} sessions were deleted before that; a rerun finishes "
-                                               "the job)",
-                                               e.what(), result.removed, records.size()));
+            throw StoreUnavailable(
+                fmt::format("{} ({} of {} sessions were deleted before that; a rerun finishes "
+                            "the job)",
+                            e.what(), result.removed, records.size()));
         }
         for (std::size_t i = 0; i < removed.size(); ++i) {
             if (!removed[i]) continue;

@@ -25,8 +25,8 @@ bool is_memcached(std::string_view backend) {
 void require_default(const nlohmann::json& options, const char* name, std::string_view expected) {
     if (!options.contains(name) || options[name].is_null()) return;
     if (options[name].is_string() && options[name].get<std::string>() == expected) return;
-    throw ConfigError(fmt::format("CACHES OPTIONS {} {} is not supported (only {})", name, options[name].dump(),
-                                  expected));
+    throw ConfigError(
+        fmt::format("CACHES OPTIONS {} {} is not supported (only {})", name, options[name].dump(), expected));
 }
 
 void check_redis_options(const nlohmann::json& cache, std::string_view backend) {
@@ -80,12 +80,13 @@ CacheTarget open_cache_target(const Config& config) {
         t.family = CacheFamily::memcached;
         t.client = open_memcached_client(cache);
     } else if (t.backend.find("locmem") != std::string::npos || t.backend.find("dummy") != std::string::npos) {
-        throw ConfigError(fmt::format("CACHES['{}'] BACKEND {} lives inside each Django process; sessionctl "
-                                      "cannot reach it (use Redis or memcached)",
-                                      alias, t.backend));
+        throw ConfigError(
+            fmt::format("CACHES['{}'] BACKEND {} lives inside each Django process; sessionctl "
+                        "cannot reach it (use Redis or memcached)",
+                        alias, t.backend));
     } else {
-        throw ConfigError(fmt::format("CACHES['{}'] BACKEND '{}' is not supported (Redis: {} or {})", alias,
-                                      t.backend, kRedisCache, kDjangoRedis));
+        throw ConfigError(fmt::format("CACHES['{}'] BACKEND '{}' is not supported (Redis: {} or {})", alias, t.backend,
+                                      kRedisCache, kDjangoRedis));
     }
     return t;
 }

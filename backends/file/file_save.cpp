@@ -77,9 +77,9 @@ public:
         }
         const SessionEnvironment& env = environment();
         PyDict data;
-        Verdict verdict = judge(env, file.content,
-                                mtime_plus_age(file.identity, env.settings.use_tz, get_session_cookie_age()), now(),
-                                &data);
+        Verdict verdict =
+            judge(env, file.content, mtime_plus_age(file.identity, env.settings.use_tz, get_session_cookie_age()),
+                  now(), &data);
         if (verdict != Verdict::expired) return data;
         // Expired: Django deletes the file and starts a new session (a new key
         // whose file holds the encoded {}).
@@ -128,8 +128,8 @@ void FileStore::write_file(const std::string& name, bool must_create, const std:
         } else if (e == EEXIST) {
             if (must_create) throw CreateError();
         } else if (e == ELOOP) {
-            throw StoreError(fmt::format("{} is a symbolic link; session files are never written through one",
-                                         path_of(name)));
+            throw StoreError(
+                fmt::format("{} is a symbolic link; session files are never written through one", path_of(name)));
         } else {
             throw StoreError(fmt::format("cannot open session file {}: {}", path_of(name), errno_text(e)));
         }

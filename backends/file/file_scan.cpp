@@ -90,8 +90,8 @@ struct SweepItem {
 }  // namespace
 
 template <class Item>
-void FileStore::drive(const std::function<void(Item&)>& work, const std::function<bool(Item&)>& take,
-                      bool hold_signals, std::size_t workers) {
+void FileStore::drive(const std::function<void(Item&)>& work, const std::function<bool(Item&)>& take, bool hold_signals,
+                      std::size_t workers) {
     CandidateReader reader(dir_fd_, options_.directory, options_.prefix);
     typename OrderedPipeline<Item>::Shape shape;
     shape.workers = std::max(workers, scan_workers());
@@ -200,12 +200,12 @@ BulkResult FileStore::clear_expired(DryRun dry_run, bool want_keys, const BulkOp
                     return;
             }
             try {
-                item.expired = judge(*env_, file.content,
-                                     mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age),
-                                     now) == Verdict::expired;
+                item.expired =
+                    judge(*env_, file.content, mtime_plus_age(file.identity, settings.use_tz, settings.cookie_age),
+                          now) == Verdict::expired;
             } catch (const ExpiryError& e) {
-                item.warning = fmt::format("{}: {}: {}; kept (Django's clearsessions stops here)",
-                                           path_of(item.name), e.python_class(), e.what());
+                item.warning = fmt::format("{}: {}: {}; kept (Django's clearsessions stops here)", path_of(item.name),
+                                           e.python_class(), e.what());
             } catch (const NonAsciiContent& e) {
                 item.warning = fmt::format("{}: UnicodeDecodeError: {}; kept (Django's clearsessions stops here)",
                                            path_of(item.name), e.what());

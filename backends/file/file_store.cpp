@@ -42,8 +42,7 @@ std::string default_session_file_path() {
     for (const char* dir : {"/tmp", "/var/tmp", "/usr/tmp"}) candidates.emplace_back(dir);
     for (const auto& dir : candidates) {
         struct stat st {};
-        if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(dir.c_str(), W_OK | X_OK) != 0)
-            continue;
+        if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(dir.c_str(), W_OK | X_OK) != 0) continue;
         std::error_code ec;
         fs::path absolute = fs::absolute(dir, ec);
         if (ec) return dir;
@@ -71,9 +70,10 @@ FileStore::FileStore(std::shared_ptr<const SessionEnvironment> env, FileStoreOpt
     if (dir_fd_ < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
-            throw StoreMissing(fmt::format("SESSION_FILE_PATH '{}' does not exist or is not a directory (Django needs "
-                                           "an existing directory to store session files in)",
-                                           options_.directory));
+            throw StoreMissing(
+                fmt::format("SESSION_FILE_PATH '{}' does not exist or is not a directory (Django needs "
+                            "an existing directory to store session files in)",
+                            options_.directory));
         throw StoreError(fmt::format("cannot open SESSION_FILE_PATH '{}': {}", options_.directory, errno_text(e)));
     }
 }

@@ -39,8 +39,7 @@ bool is_temp_name(std::string_view name, std::string_view prefix) {
 
 }  // namespace
 
-void FileStore::scan_stale_temp_files(std::int64_t min_age_seconds,
-                                      const std::function<bool(const TempFile&)>& visit) {
+void FileStore::scan_stale_temp_files(std::int64_t min_age_seconds, const std::function<bool(const TempFile&)>& visit) {
     DirectoryListing listing(dir_fd_, options_.directory);
     const std::int64_t now = env_->clock->now_micros();
     while (const dirent* entry = listing.next()) {

@@ -60,10 +60,8 @@ bool is_outage(memcached_return_t rc) {
         case MEMCACHED_NO_SERVERS:
         case MEMCACHED_IN_PROGRESS:
         case MEMCACHED_FAIL_UNIX_SOCKET:
-        case MEMCACHED_PARTIAL_READ:
-            return true;
-        default:
-            return false;
+        case MEMCACHED_PARTIAL_READ: return true;
+        default: return false;
     }
 }
 
@@ -97,13 +95,13 @@ public:
             mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SND_TIMEOUT, io_ms * 1000);
             mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
             mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
-            memcached_return_t rc = server.is_socket()
-                                        ? mc_.memcached_server_add_unix_socket(h.get(), server.socket_path.c_str())
-                                        : mc_.memcached_server_add(h.get(), server.host.c_str(),
-                                                                   static_cast<in_port_t>(server.port));
+            memcached_return_t rc =
+                server.is_socket()
+                    ? mc_.memcached_server_add_unix_socket(h.get(), server.socket_path.c_str())
+                    : mc_.memcached_server_add(h.get(), server.host.c_str(), static_cast<in_port_t>(server.port));
             if (rc != MEMCACHED_SUCCESS)
-                throw ConfigError(fmt::format("CACHES LOCATION {}: {}", server.display(),
-                                              mc_.memcached_strerror(h.get(), rc)));
+                throw ConfigError(
+                    fmt::format("CACHES LOCATION {}: {}", server.display(), mc_.memcached_strerror(h.get(), rc)));
             handles_.push_back(std::move(h));
         }
     }
@@ -142,8 +140,8 @@ public:
              std::optional<std::int64_t> ttl_seconds) override {
         validate_memcached_key(key);
         std::size_t s = server_for(key);
-        memcached_return_t rc = mc_.memcached_add(handles_[s].get(), key.data(), key.size(), bytes.data(),
-                                                  bytes.size(), wire_exptime(ttl_seconds), flags);
+        memcached_return_t rc = mc_.memcached_add(handles_[s].get(), key.data(), key.size(), bytes.data(), bytes.size(),
+                                                  wire_exptime(ttl_seconds), flags);
         if (rc == MEMCACHED_SUCCESS) return true;
         if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) return false;
         fail(s, rc, "add");
@@ -153,8 +151,8 @@ public:
              std::optional<std::int64_t> ttl_seconds) override {
         validate_memcached_key(key);
         std::size_t s = server_for(key);
-        memcached_return_t rc = mc_.memcached_set(handles_[s].get(), key.data(), key.size(), bytes.data(),
-                                                  bytes.size(), wire_exptime(ttl_seconds), flags);
+        memcached_return_t rc = mc_.memcached_set(handles_[s].get(), key.data(), key.size(), bytes.data(), bytes.size(),
+                                                  wire_exptime(ttl_seconds), flags);
         if (rc == MEMCACHED_SUCCESS) return;
         if (!is_outage(rc)) {
             // As BaseMemcachedCache.set: a value the server would not take
@@ -268,8 +266,8 @@ private:
             entry.key.assign(mc_.memcached_result_key_value(r), mc_.memcached_result_key_length(r));
             entry.value.bytes.assign(mc_.memcached_result_value(r), mc_.memcached_result_length(r));
             entry.value.flags = mc_.memcached_result_flags(result.get());
-            auto listed = std::find_if(pending.begin(), pending.end(),
-                                       [&](const MetadumpItem& i) { return i.key == entry.key; });
+            auto listed =
+                std::find_if(pending.begin(), pending.end(), [&](const MetadumpItem& i) { return i.key == entry.key; });
             if (listed != pending.end()) {
                 if (listed->exp < 0) entry.value.persistent = true;
                 else entry.value.ttl_seconds = std::max<std::int64_t>(0, listed->exp - now);
@@ -286,12 +284,10 @@ private:
         memcached_st* h = handles_[s].get();
         std::string what = mc_.memcached_strerror(h, rc);
         int err = mc_.memcached_last_error_errno(h);
-        if (rc == MEMCACHED_TIMEOUT)
-            what = fmt::format("no answer within {} ms", options_.io_timeout.count());
+        if (rc == MEMCACHED_TIMEOUT) what = fmt::format("no answer within {} ms", options_.io_timeout.count());
         else if (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD)
             what = "it failed moments ago and is not retried yet";
-        else if (err != 0 && is_outage(rc))
-            what = std::strerror(err);
+        else if (err != 0 && is_outage(rc)) what = std::strerror(err);
         const std::string server = options_.servers[s].display();
         if (is_outage(rc))
             throw StoreUnavailable(fmt::format("memcached at {} is unavailable ({}): {}", server, operation, what));
@@ -314,8 +310,8 @@ MemcachedClientOptions memcached_options_from_cache_config(const nlohmann::json&
     out.backend = short_backend(backend);
     if (out.backend != "PyMemcacheCache" && out.backend != "PyLibMCCache" && out.backend != "MemcachedCache")
         throw ConfigError(fmt::format("CACHES BACKEND '{}' is not a memcached backend", backend));
-    out.servers = parse_memcached_location(cache_config.contains("LOCATION") ? cache_config["LOCATION"]
-                                                                              : nlohmann::json());
+    out.servers =
+        parse_memcached_location(cache_config.contains("LOCATION") ? cache_config["LOCATION"] : nlohmann::json());
     if (out.servers.size() > 1 && out.backend != "PyMemcacheCache")
         throw ConfigError(fmt::format(
             "CACHES LOCATION lists {} servers: sessionctl finds keys across several memcached servers only as "
@@ -327,9 +323,10 @@ MemcachedClientOptions memcached_options_from_cache_config(const nlohmann::json&
     if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
     for (const char* changes_bytes : {"key_prefix", "serde", "serializer", "deserializer", "hasher"})
         if (options.contains(changes_bytes) && !options[changes_bytes].is_null())
-            throw ConfigError(fmt::format("CACHES OPTIONS {} changes the keys or values the cache stores; "
-                                          "sessionctl supports Django's defaults only",
-                                          changes_bytes));
+            throw ConfigError(
+                fmt::format("CACHES OPTIONS {} changes the keys or values the cache stores; "
+                            "sessionctl supports Django's defaults only",
+                            changes_bytes));
     for (const char* sasl : {"username", "password"})
         if (options.contains(sasl))
             throw ConfigError(fmt::format("CACHES OPTIONS {}: memcached SASL authentication is not supported", sasl));

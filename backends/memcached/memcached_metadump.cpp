@@ -119,8 +119,7 @@ private:
         if (errno != EINPROGRESS) unavailable(fmt::format("cannot connect: {}", std::strerror(errno)));
         pollfd p{fd_, POLLOUT, 0};
         int ready = ::poll(&p, 1, static_cast<int>(timeouts_.connect.count()));
-        if (ready == 0)
-            unavailable(fmt::format("no connection within {} ms", timeouts_.connect.count()));
+        if (ready == 0) unavailable(fmt::format("no connection within {} ms", timeouts_.connect.count()));
         int err = 0;
         socklen_t err_len = sizeof err;
         ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &err_len);
@@ -177,17 +176,19 @@ void memcached_metadump(const MemcachedServerSpec& server, const MetadumpTimeout
             continue;
         }
         if (starts_with(line, "CLIENT_ERROR") && line.find("disabled") != std::string::npos)
-            throw StoreError(fmt::format("memcached at {} cannot list its keys: its LRU crawler is disabled "
-                                         "(memcached -o no_lru_crawler)",
-                                         server.display()));
+            throw StoreError(
+                fmt::format("memcached at {} cannot list its keys: its LRU crawler is disabled "
+                            "(memcached -o no_lru_crawler)",
+                            server.display()));
         if (line == "ERROR" || starts_with(line, "CLIENT_ERROR") || starts_with(line, "SERVER_ERROR") ||
             starts_with(line, "BADCLASS"))
-            throw StoreError(fmt::format("memcached at {} cannot list its keys (lru_crawler metadump needs "
-                                         "memcached 1.4.31 or later): it answered '{}'",
-                                         server.display(), shown_answer(line)));
+            throw StoreError(
+                fmt::format("memcached at {} cannot list its keys (lru_crawler metadump needs "
+                            "memcached 1.4.31 or later): it answered '{}'",
+                            server.display(), shown_answer(line)));
         if (line != "END" && !starts_with(line, "key="))
-            throw StoreError(fmt::format("{} does not answer like memcached: it said '{}'", server.display(),
-                                         shown_answer(line)));
+            throw StoreError(
+                fmt::format("{} does not answer like memcached: it said '{}'", server.display(), shown_answer(line)));
         for (;; line = conn.read_line()) {
             if (line == "END") return;
             if (auto item = parse_metadump_line(line)) {
@@ -197,8 +198,8 @@ void memcached_metadump(const MemcachedServerSpec& server, const MetadumpTimeout
     }
 }
 
-std::optional<std::int64_t> memcached_remaining_ttl(const MemcachedServerSpec& server,
-                                                    const MetadumpTimeouts& timeouts, std::string_view key) {
+std::optional<std::int64_t> memcached_remaining_ttl(const MemcachedServerSpec& server, const MetadumpTimeouts& timeouts,
+                                                    std::string_view key) {
     Connection conn(server, timeouts);
     conn.send_all(fmt::format("mg {} t\r\n", key));
     std::string line = conn.read_line();  // "HD t123", "HD t-1", "EN" (miss), "ERROR" (before 1.6)

@@ -13,7 +13,7 @@
 namespace sessionctl {
 namespace {
 
-constexpr std::size_t kMaxKeyLength = 250;         // Django's MEMCACHE_MAX_KEY_LENGTH
+constexpr std::size_t kMaxKeyLength = 250;  // Django's MEMCACHE_MAX_KEY_LENGTH
 constexpr std::int64_t kThirtyDays = 60 * 60 * 24 * 30;
 
 // Decodes UTF-8 into code points; nullopt for malformed text. Strict: a lone
@@ -53,17 +53,19 @@ MemcachedServerSpec parse_one_server(const nlohmann::json& entry) {
     if (entry.is_array()) {
         // pymemcache: a [host, port] list is taken as the (host, port) tuple.
         if (entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number_integer())
-            throw ConfigError(fmt::format("CACHES LOCATION entry {} must be \"host:port\" or [host, port]",
-                                          entry.dump()));
+            throw ConfigError(
+                fmt::format("CACHES LOCATION entry {} must be \"host:port\" or [host, port]", entry.dump()));
         spec.host = entry[0].get<std::string>();
         spec.port = entry[1].get<int>();
     } else if (entry.is_string()) {
         std::string s = entry.get<std::string>();
-        if (s.empty()) throw ConfigError("CACHES LOCATION is empty: name the memcached server, e.g. \"127.0.0.1:11211\"");
+        if (s.empty())
+            throw ConfigError("CACHES LOCATION is empty: name the memcached server, e.g. \"127.0.0.1:11211\"");
         if (std::any_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }))
-            throw ConfigError(fmt::format("CACHES LOCATION entry '{}' contains whitespace, which Django passes on "
-                                          "as part of the server name; remove it",
-                                          s));
+            throw ConfigError(
+                fmt::format("CACHES LOCATION entry '{}' contains whitespace, which Django passes on "
+                            "as part of the server name; remove it",
+                            s));
         if (s.rfind("unix:", 0) == 0 || s.rfind('/', 0) == 0) {
             spec.socket_path = s.rfind("unix:", 0) == 0 ? s.substr(5) : s;
             if (spec.socket_path.empty()) throw ConfigError("CACHES LOCATION 'unix:' names no socket path");
@@ -125,9 +127,7 @@ std::int64_t memcached_exptime(std::optional<std::int64_t> timeout, std::int64_t
     return t;
 }
 
-std::int64_t memcached_wire_exptime(std::int64_t exptime) {
-    return exptime < 0 ? kMemcachedExpiredExptime : exptime;
-}
+std::int64_t memcached_wire_exptime(std::int64_t exptime) { return exptime < 0 ? kMemcachedExpiredExptime : exptime; }
 
 std::uint32_t pymemcache_murmur3_32(std::string_view utf8, std::uint32_t seed) {
     auto cps = code_points(utf8);

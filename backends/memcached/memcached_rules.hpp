@@ -54,7 +54,7 @@ struct MemcachedServerSpec {
     // "host:port" (brackets of an IPv6 literal removed, port as a decimal
     // number) or the socket path.
     std::string node;
-    std::string host;         // empty for a unix socket
+    std::string host;  // empty for a unix socket
     int port = 0;
     std::string socket_path;  // non-empty for a unix socket
     [[nodiscard]] bool is_socket() const { return !socket_path.empty(); }

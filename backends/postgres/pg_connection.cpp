@@ -102,9 +102,9 @@ PgConnection::PgConnection(void* conn) : conn_(conn) {
     PGconn* c = as_conn(conn);
     const LibpqApi& api = pq();
     const char* host = api.PQhost(c);
-    target_ = fmt::format("postgresql://{}@{}:{}/{}", api.PQuser(c) ? api.PQuser(c) : "",
-                          host && *host ? host : "localhost", api.PQport(c) ? api.PQport(c) : "",
-                          api.PQdb(c) ? api.PQdb(c) : "");
+    target_ =
+        fmt::format("postgresql://{}@{}:{}/{}", api.PQuser(c) ? api.PQuser(c) : "", host && *host ? host : "localhost",
+                    api.PQport(c) ? api.PQport(c) : "", api.PQdb(c) ? api.PQdb(c) : "");
 }
 PgConnection::~PgConnection() = default;
 
@@ -182,8 +182,8 @@ PgResult PgConnection::try_exec(std::string_view sql, const std::vector<PgParam>
         values.push_back(p.value ? p.value->c_str() : nullptr);
     }
     const std::string text(sql);
-    return finish(pq().PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()),
-                                    types.data(), values.data(), nullptr, nullptr, 0));
+    return finish(pq().PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()), types.data(),
+                                    values.data(), nullptr, nullptr, 0));
 }
 
 PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& params, std::string_view what) {
@@ -213,9 +213,7 @@ void PgConnection::fail(const PgFailure& failure, std::string_view what) const {
     throw StoreError(message);
 }
 
-bool PgConnection::in_transaction() const {
-    return pq().PQtransactionStatus(as_conn(conn_.get())) != PQTRANS_IDLE;
-}
+bool PgConnection::in_transaction() const { return pq().PQtransactionStatus(as_conn(conn_.get())) != PQTRANS_IDLE; }
 
 std::string PgConnection::quote_literal(std::string_view text) const {
     char* quoted = pq().PQescapeLiteral(as_conn(conn_.get()), text.data(), text.size());

@@ -89,9 +89,9 @@ struct PgTable::Impl {
     void refuse_referenced(const std::vector<std::string_view>& keys, std::string_view what) {
         for (const PgReference* ref : rejecting_references()) {
             for (std::size_t start = 0; start < keys.size(); start += kUnchangedBatchRows) {
-                std::vector<std::string_view> chunk(keys.begin() + static_cast<std::ptrdiff_t>(start),
-                                                    keys.begin() + static_cast<std::ptrdiff_t>(
-                                                                       std::min(keys.size(), start + kUnchangedBatchRows)));
+                std::vector<std::string_view> chunk(
+                    keys.begin() + static_cast<std::ptrdiff_t>(start),
+                    keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), start + kUnchangedBatchRows)));
                 PgResult r = conn->exec(
                     fmt::format("SELECT count(DISTINCT r.{0}), min(r.{0}::text) FROM {1} r WHERE r.{0}::text = "
                                 "ANY($1::text[])",
@@ -107,9 +107,10 @@ struct PgTable::Impl {
     // DEFERRED) that fired at COMMIT: a referencing row appeared after our check.
     [[noreturn]] void fail_write(const PgFailure& failure, std::string_view what) {
         if (failure.sqlstate == "23503")
-            throw StoreError(fmt::format("cannot {}: a row in table {} references the session (foreign key {}); "
-                                         "nothing was deleted by this statement",
-                                         what, failure.table, failure.constraint));
+            throw StoreError(
+                fmt::format("cannot {}: a row in table {} references the session (foreign key {}); "
+                            "nothing was deleted by this statement",
+                            what, failure.table, failure.constraint));
         if (failure.sqlstate == "23502")
             throw StoreError(fmt::format(
                 "cannot {}: column {} of {} is NOT NULL without a default (a custom session model?); sessionctl "
@@ -160,7 +161,8 @@ struct PgTable::Impl {
 
     void create_table() {
         Transaction tx(*conn, "create the session table");
-        for (const auto& statement : django_session_pg_ddl(options.table)) conn->run(statement, "create the session table");
+        for (const auto& statement : django_session_pg_ddl(options.table))
+            conn->run(statement, "create the session table");
         commit(tx, "create the session table");
     }
 
@@ -197,9 +199,10 @@ struct PgTable::Impl {
             }
         }
         if (key_attnum.empty() || !has_data || schema.expire_type.empty())
-            throw StoreError(fmt::format("table {} in {} lacks Django's session columns (session_key, session_data, "
-                                         "expire_date)",
-                                         options.table, conn->target()));
+            throw StoreError(
+                fmt::format("table {} in {} lacks Django's session columns (session_key, session_data, "
+                            "expire_date)",
+                            options.table, conn->target()));
         if (schema.expire_type != "timestamp with time zone" && schema.expire_type != "timestamp without time zone")
             throw StoreError(fmt::format("expire_date of {} in {} is {}, not a timestamp: not a Django session table",
                                          options.table, conn->target(), schema.expire_type));
@@ -295,11 +298,11 @@ struct PgTable::Impl {
     BulkResult delete_expired_by_pages(const PgParam& cutoff, bool want_keys, const BulkOptions& options,
                                        std::uint64_t total, std::string_view what) {
         BulkResult result;
-        PgResult shape = conn->exec(
-            R"(SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, )"
-            R"(CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 0 END )"
-            R"(FROM pg_class c WHERE c.oid = $1::regclass)",
-            {{t}}, "measure the session table");
+        PgResult shape =
+            conn->exec(R"(SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, )"
+                       R"(CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 0 END )"
+                       R"(FROM pg_class c WHERE c.oid = $1::regclass)",
+                       {{t}}, "measure the session table");
         const std::uint64_t pages = std::stoull(shape.string(0, 0));
         // Rows a page holds, as the last ANALYZE saw: turns a batch size in
         // rows into a window of pages.
@@ -312,17 +315,17 @@ struct PgTable::Impl {
             t, unreferenced_condition("c"));  // "r" names the referencing table there
 
         BulkPacer pacer(options, PgTable::kBulkDefaults);
-        std::uint64_t page = 0;                  // the window starts here ...
-        std::string after = "(0,0)";             // ... after this tuple (offsets start at 1)
+        std::uint64_t page = 0;       // the window starts here ...
+        std::string after = "(0,0)";  // ... after this tuple (offsets start at 1)
         while (page < pages && pacer.may_start(result)) {
             const std::size_t limit = pacer.batch_size();
-            const auto window = std::max<std::uint64_t>(
-                1, static_cast<std::uint64_t>(static_cast<double>(limit) / rows_per_page));
+            const auto window =
+                std::max<std::uint64_t>(1, static_cast<std::uint64_t>(static_cast<double>(limit) / rows_per_page));
             const std::uint64_t end = std::min(pages, page + window);
             const auto started = BulkPacer::Clock::now();
             Transaction tx(*conn, what);
-            PgResult deleted = write(
-                batch_sql, {cutoff, {after}, {fmt::format("({},0)", end)}, {std::to_string(limit)}}, what);
+            PgResult deleted =
+                write(batch_sql, {cutoff, {after}, {fmt::format("({},0)", end)}, {std::to_string(limit)}}, what);
             commit(tx, what);
             pacer.finished(BulkPacer::Clock::now() - started);
 
@@ -367,7 +370,8 @@ std::vector<std::string> django_session_pg_ddl(std::string_view table) {
                     R"("expire_date" timestamp with time zone NOT NULL))",
                     t),
         fmt::format(R"(CREATE INDEX {} ON {} ("expire_date"))", quote_sql_identifier(expire_index), t),
-        fmt::format(R"(CREATE INDEX {} ON {} ("session_key" varchar_pattern_ops))", quote_sql_identifier(like_index), t),
+        fmt::format(R"(CREATE INDEX {} ON {} ("session_key" varchar_pattern_ops))", quote_sql_identifier(like_index),
+                    t),
     };
 }
 
@@ -379,12 +383,13 @@ std::unique_ptr<PgTable> open_pg_table(const PgParams& params, PgOptions options
     auto oid = impl->table_oid();
     if (!oid) {
         if (!impl->options.create_if_missing || impl->options.read_only)
-            throw StoreMissing(fmt::format("no {} table in {}: run manage.py migrate", impl->options.table,
-                                           impl->conn->target()));
+            throw StoreMissing(
+                fmt::format("no {} table in {}: run manage.py migrate", impl->options.table, impl->conn->target()));
         impl->create_table();
         oid = impl->table_oid();
-        if (!oid) throw StoreError(fmt::format("created {} in {} but cannot find it", impl->options.table,
-                                               impl->conn->target()));
+        if (!oid)
+            throw StoreError(
+                fmt::format("created {} in {} but cannot find it", impl->options.table, impl->conn->target()));
     }
     impl->read_schema(*oid);
     return std::unique_ptr<PgTable>(new PgTable(std::move(impl)));
@@ -410,27 +415,31 @@ std::vector<std::string> PgTable::schema_notes() const {
     if (!s.extra_columns.empty()) {
         std::string list;
         for (const auto& c : s.extra_columns) list += (list.empty() ? "" : ", ") + c;
-        notes.push_back(fmt::format("{} has columns besides Django's three ({}): a custom AbstractBaseSession "
-                                    "model; sessionctl reads and deletes rows whole and leaves these columns alone",
-                                    impl_->options.table, list));
+        notes.push_back(
+            fmt::format("{} has columns besides Django's three ({}): a custom AbstractBaseSession "
+                        "model; sessionctl reads and deletes rows whole and leaves these columns alone",
+                        impl_->options.table, list));
     }
     if (!s.required_columns.empty()) {
         std::string list;
         for (const auto& c : s.required_columns) list += (list.empty() ? "" : ", ") + c;
-        notes.push_back(fmt::format("{} is NOT NULL without a default: sessionctl cannot create sessions in {} "
-                                    "(only the model's create_model_instance() knows the value)",
-                                    list, impl_->options.table));
+        notes.push_back(
+            fmt::format("{} is NOT NULL without a default: sessionctl cannot create sessions in {} "
+                        "(only the model's create_model_instance() knows the value)",
+                        list, impl_->options.table));
     }
     for (const auto& ref : s.references) {
         if (ref.rejects_delete())
-            notes.push_back(fmt::format("table {} references {} (column {}, foreign key {}): sessions it references "
-                                        "are never deleted by sessionctl (Django would apply the model's on_delete)",
-                                        ref.table, impl_->options.table, ref.column, ref.constraint));
+            notes.push_back(
+                fmt::format("table {} references {} (column {}, foreign key {}): sessions it references "
+                            "are never deleted by sessionctl (Django would apply the model's on_delete)",
+                            ref.table, impl_->options.table, ref.column, ref.constraint));
         else
-            notes.push_back(fmt::format("table {} references {} (column {}, foreign key {}) with ON DELETE {}: "
-                                        "the database updates its rows when a session is deleted",
-                                        ref.table, impl_->options.table, ref.column, ref.constraint,
-                                        ref.on_delete == 'c' ? "CASCADE" : "SET NULL/DEFAULT"));
+            notes.push_back(
+                fmt::format("table {} references {} (column {}, foreign key {}) with ON DELETE {}: "
+                            "the database updates its rows when a session is deleted",
+                            ref.table, impl_->options.table, ref.column, ref.constraint,
+                            ref.on_delete == 'c' ? "CASCADE" : "SET NULL/DEFAULT"));
     }
     return notes;
 }
@@ -475,9 +484,9 @@ std::optional<StoredSession> PgTable::select_live(std::string_view key, const Da
 }
 
 std::optional<StoredSession> PgTable::select(std::string_view key) {
-    PgResult r = impl_->conn->exec(
-        fmt::format(R"(SELECT {} FROM {} WHERE "session_key" = $1)", impl_->columns, impl_->t), {{std::string(key)}},
-        "read a session");
+    PgResult r =
+        impl_->conn->exec(fmt::format(R"(SELECT {} FROM {} WHERE "session_key" = $1)", impl_->columns, impl_->t),
+                          {{std::string(key)}}, "read a session");
     if (r.rows() == 0) return std::nullopt;
     return Impl::session(r, 0);
 }
@@ -501,9 +510,8 @@ BulkResult PgTable::delete_expired(const DateTime& now, DryRun dry_run, bool wan
     const std::string& t = impl_->t;
     if (dry_run == DryRun::yes) {
         if (want_keys) {
-            PgResult r = impl_->conn->exec(
-                fmt::format(R"(SELECT "session_key" FROM {} WHERE "expire_date" < $1)", t), {cutoff},
-                "list expired sessions");
+            PgResult r = impl_->conn->exec(fmt::format(R"(SELECT "session_key" FROM {} WHERE "expire_date" < $1)", t),
+                                           {cutoff}, "list expired sessions");
             for (int i = 0; i < r.rows(); ++i) result.keys.push_back(r.string(i, 0));
             std::sort(result.keys.begin(), result.keys.end());
             result.matched = result.keys.size();
@@ -534,15 +542,15 @@ BulkResult PgTable::delete_expired(const DateTime& now, DryRun dry_run, bool wan
     // request, or kept for a foreign key) or are dead but not yet vacuumed.
     // The table is aliased: an unqualified "expire_date" in ORDER BY would
     // name the ::text output column and sort every expired row by text.
-    const std::string first_batch = fmt::format(
-        R"(SELECT s."session_key", s."expire_date"::text FROM {} s WHERE s."expire_date" < $1 )"
-        R"(ORDER BY s."expire_date", s."session_key" LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        t);
-    const std::string next_batch = fmt::format(
-        R"(SELECT s."session_key", s."expire_date"::text FROM {} s WHERE s."expire_date" < $1 )"
-        R"(AND s."expire_date" >= $3 AND (s."expire_date", s."session_key") > ($3, $4) )"
-        R"(ORDER BY s."expire_date", s."session_key" LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        t);
+    const std::string first_batch =
+        fmt::format(R"(SELECT s."session_key", s."expire_date"::text FROM {} s WHERE s."expire_date" < $1 )"
+                    R"(ORDER BY s."expire_date", s."session_key" LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                    t);
+    const std::string next_batch =
+        fmt::format(R"(SELECT s."session_key", s."expire_date"::text FROM {} s WHERE s."expire_date" < $1 )"
+                    R"(AND s."expire_date" >= $3 AND (s."expire_date", s."session_key") > ($3, $4) )"
+                    R"(ORDER BY s."expire_date", s."session_key" LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                    t);
     const std::string delete_batch =
         fmt::format(R"(DELETE FROM {0} s WHERE s."session_key" = ANY($1::text[]) AND s."expire_date" < $2{1} )"
                     R"(RETURNING s."session_key")",
@@ -593,10 +601,10 @@ BulkResult PgTable::delete_if_unchanged(const std::vector<StoredSession>& rows, 
         for (const auto& row : rows) keys.push_back(row.key);
         impl_->refuse_referenced(keys, what);
     }
-    const std::string sql = fmt::format(
-        R"(DELETE FROM {} s USING unnest($1::text[], $2::text[]) AS v(k, d) )"
-        R"(WHERE s."session_key" = v.k AND s."session_data" = v.d RETURNING s."session_key")",
-        impl_->t);
+    const std::string sql =
+        fmt::format(R"(DELETE FROM {} s USING unnest($1::text[], $2::text[]) AS v(k, d) )"
+                    R"(WHERE s."session_key" = v.k AND s."session_data" = v.d RETURNING s."session_key")",
+                    impl_->t);
     for (std::size_t start = 0; start < rows.size(); start += kUnchangedBatchRows) {
         const std::size_t end = std::min(rows.size(), start + kUnchangedBatchRows);
         std::vector<std::string_view> keys;
@@ -620,8 +628,8 @@ void PgTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     // Keyset pages rather than a cursor: each page is one short autocommit
     // read, so no transaction (and no snapshot holding back VACUUM) stays
     // open while the caller decodes, and `visit` may write to this table.
-    const std::string first = fmt::format("SELECT {} FROM {} {} LIMIT {}", impl_->columns, impl_->t, impl_->key_order,
-                                          kScanPageRows);
+    const std::string first =
+        fmt::format("SELECT {} FROM {} {} LIMIT {}", impl_->columns, impl_->t, impl_->key_order, kScanPageRows);
     const std::string next = fmt::format("SELECT {} FROM {} WHERE {} {} LIMIT {}", impl_->columns, impl_->t,
                                          impl_->key_after, impl_->key_order, kScanPageRows);
     std::optional<std::string> after;

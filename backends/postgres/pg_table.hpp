@@ -53,16 +53,16 @@ struct PgOptions {
 
 // A foreign key from another table to this one's session_key.
 struct PgReference {
-    std::string table;       // as written in messages: schema.table when not in search_path
+    std::string table;  // as written in messages: schema.table when not in search_path
     std::string column;
     std::string constraint;
-    char on_delete = 'a';    // pg_constraint.confdeltype: a no action, r restrict, c cascade, n/d set null/default
+    char on_delete = 'a';  // pg_constraint.confdeltype: a no action, r restrict, c cascade, n/d set null/default
     [[nodiscard]] bool rejects_delete() const { return on_delete == 'a' || on_delete == 'r'; }
 };
 
 struct PgSchema {
-    std::string qualified_table;  // quoted schema.table used in statements
-    std::string expire_type;      // "timestamp with time zone" or "timestamp without time zone"
+    std::string qualified_table;                // quoted schema.table used in statements
+    std::string expire_type;                    // "timestamp with time zone" or "timestamp without time zone"
     std::vector<std::string> extra_columns;     // besides Django's three
     std::vector<std::string> required_columns;  // extra, NOT NULL without a default: INSERT must fail
     std::vector<std::string> key_indexes;       // unique indexes on session_key alone

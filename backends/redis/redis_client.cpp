@@ -35,7 +35,8 @@ std::string percent_decode(std::string_view text) {
 }
 
 int parse_int(std::string_view text, const char* what) {
-    if (text.empty() || text.size() > 9 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (text.empty() || text.size() > 9 ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
         throw ConfigError(fmt::format("CACHES LOCATION: {} '{}' is not a number", what, text));
     return std::atoi(std::string(text).c_str());
 }
@@ -111,8 +112,7 @@ public:
         return make_value(*value, *ttl);
     }
 
-    bool add(std::string_view key, std::string_view bytes, std::uint32_t,
-             std::optional<std::int64_t> ttl) override {
+    bool add(std::string_view key, std::string_view bytes, std::uint32_t, std::optional<std::int64_t> ttl) override {
         bool stored;
         if (ttl && *ttl <= 0) {
             // RedisCache.add with timeout 0: SET NX, then DEL what it stored.
@@ -129,8 +129,7 @@ public:
         return stored;
     }
 
-    void set(std::string_view key, std::string_view bytes, std::uint32_t,
-             std::optional<std::int64_t> ttl) override {
+    void set(std::string_view key, std::string_view bytes, std::uint32_t, std::optional<std::int64_t> ttl) override {
         if (ttl && *ttl <= 0) {
             (void)command({"DEL", key});  // RedisCache.set with timeout 0 deletes
             return;
@@ -152,8 +151,7 @@ public:
         return remove_many_if_unchanged({{std::string(key), std::string(expected)}}).front();
     }
 
-    std::vector<bool> remove_many_if_unchanged(
-        const std::vector<std::pair<std::string, std::string>>& items) override {
+    std::vector<bool> remove_many_if_unchanged(const std::vector<std::pair<std::string, std::string>>& items) override {
         for (const auto& [key, expected] : items) append({"EVAL", kCompareAndDelete, "1", key, expected});
         std::vector<bool> removed;
         removed.reserve(items.size());
@@ -333,15 +331,18 @@ private:
     [[noreturn]] void throw_reply_error(const redisReply& r) const {
         std::string_view text(r.str, r.len);
         if (text.starts_with("NOAUTH") || text.starts_with("WRONGPASS"))
-            throw StoreError(fmt::format("Redis at {} needs a valid password (set OPTIONS PASSWORD or the LOCATION "
-                                         "URL's password): {}",
-                                         description(), text));
+            throw StoreError(
+                fmt::format("Redis at {} needs a valid password (set OPTIONS PASSWORD or the LOCATION "
+                            "URL's password): {}",
+                            description(), text));
         if (text.starts_with("LOADING") || text.starts_with("BUSY") || text.starts_with("TRYAGAIN"))
             throw StoreUnavailable(fmt::format("Redis at {} is busy: {}", description(), text));
         throw StoreError(fmt::format("Redis at {} answered with an error: {}", description(), text));
     }
 
-    void append(std::initializer_list<std::string_view> args) {
+    // Queues one command (hiredis formats it); its reply is read later.
+    template <class Args>
+    void append_args(const Args& args) {
         std::vector<const char*> argv;
         std::vector<std::size_t> lens;
         for (auto a : args) {
@@ -351,6 +352,7 @@ private:
         if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
             throw_io_error();
     }
+    void append(std::initializer_list<std::string_view> args) { append_args(args); }
 
     Reply read_reply(bool allow_error = false) {
         void* raw = nullptr;
@@ -361,14 +363,7 @@ private:
     }
 
     Reply command(const std::vector<std::string_view>& args, bool allow_error = false) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        for (auto a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
-            throw_io_error();
+        append_args(args);
         return read_reply(allow_error);
     }
     Reply command(std::initializer_list<std::string_view> args, bool allow_error = false) {
@@ -439,8 +434,8 @@ RedisEndpoint parse_redis_url(const std::string& url) {
         rest = rest.substr(0, q);
     }
     // userinfo ends at the last '@' (a password may contain '@').
-    if (auto at = rest.rfind('@'); at != std::string_view::npos && (unix_socket || rest.find('/') > at ||
-                                                                    rest.find('/') == std::string_view::npos)) {
+    if (auto at = rest.rfind('@'); at != std::string_view::npos &&
+                                   (unix_socket || rest.find('/') > at || rest.find('/') == std::string_view::npos)) {
         std::string_view userinfo = rest.substr(0, at);
         rest = rest.substr(at + 1);
         auto colon = userinfo.find(':');
@@ -454,13 +449,14 @@ RedisEndpoint parse_redis_url(const std::string& url) {
     }
     if (unix_socket) {
         if (rest.empty() || rest.front() != '/')
-            throw ConfigError(fmt::format("CACHES LOCATION '{}': unix:// needs an absolute socket path",
-                                          redact_url(url)));
+            throw ConfigError(
+                fmt::format("CACHES LOCATION '{}': unix:// needs an absolute socket path", redact_url(url)));
         ep.unix_path = percent_decode(rest);
         ep.host.clear();
     } else {
         std::string_view hostport = rest.substr(0, rest.find('/'));
-        std::string_view path = rest.find('/') == std::string_view::npos ? std::string_view{} : rest.substr(rest.find('/') + 1);
+        std::string_view path =
+            rest.find('/') == std::string_view::npos ? std::string_view{} : rest.substr(rest.find('/') + 1);
         if (!hostport.empty() && hostport.front() == '[') {  // [::1]:6379
             auto close = hostport.find(']');
             if (close == std::string_view::npos)

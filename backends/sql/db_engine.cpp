@@ -9,8 +9,7 @@ DateTime db_datetime(const DateTime& value, bool use_tz) {
         if (use_tz) throw SessionError("a naive expiry date cannot be stored with USE_TZ=True");
         return value;
     }
-    if (!use_tz)
-        throw SessionError("SQLite backend does not support timezone-aware datetimes when USE_TZ is False.");
+    if (!use_tz) throw SessionError("SQLite backend does not support timezone-aware datetimes when USE_TZ is False.");
     return DateTime{value.utc_micros(), std::nullopt};
 }
 
@@ -31,8 +30,7 @@ public:
             return;
         }
         PyDict& data = must_create ? session_data_without_load() : session_data();
-        StoredSession row{*session_key(), encode(data),
-                          db_datetime(get_expiry_date(), environment().settings.use_tz)};
+        StoredSession row{*session_key(), encode(data), db_datetime(get_expiry_date(), environment().settings.use_tz)};
         if (must_create) {
             if (!store_.table().insert(row)) throw CreateError();
         } else if (!store_.table().update(row)) {

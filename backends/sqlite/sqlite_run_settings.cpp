@@ -61,8 +61,7 @@ StopOnRequestScope::StopOnRequestScope(sqlite3* db, const std::function<bool()>&
     // check is a load of a flag.
     constexpr int kSteps = 4096;
     sqlite3_progress_handler(
-        db_, kSteps,
-        [](void* stop) -> int { return (*static_cast<const std::function<bool()>*>(stop))() ? 1 : 0; },
+        db_, kSteps, [](void* stop) -> int { return (*static_cast<const std::function<bool()>*>(stop))() ? 1 : 0; },
         const_cast<std::function<bool()>*>(&should_stop_));
 }
 

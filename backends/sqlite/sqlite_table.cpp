@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 
 #include "backends/bulk_pacer.hpp"
-#include "backends/sqlite/sqlite_run_settings.hpp"
 #include "backends/sql/sql_naming.hpp"
+#include "backends/sqlite/sqlite_run_settings.hpp"
 #include "core/errors.hpp"
 
 namespace sessionctl {
@@ -84,8 +84,7 @@ std::string sql_text(Sql which, const std::string& t) {
             return fmt::format(R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1)", t);
         case Sql::delete_expired_range_keys:
             return fmt::format(
-                R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")",
-                t);
+                R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")", t);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
         // Scans walk the table in rowid order: consecutive pages of one
@@ -158,8 +157,7 @@ struct SqliteTable::Impl {
             case SQLITE_FULL:
             case SQLITE_NOMEM:
             case SQLITE_NOLFS:
-            case SQLITE_PROTOCOL:
-                throw StoreUnavailable(fmt::format("cannot {} in {}: {}", what, path, message));
+            case SQLITE_PROTOCOL: throw StoreUnavailable(fmt::format("cannot {} in {}: {}", what, path, message));
             default: throw StoreError(fmt::format("cannot {} in {}: {}", what, path, message));
         }
     }
@@ -179,9 +177,9 @@ struct SqliteTable::Impl {
     // Whether the table exists (SQLite resolves table names case-insensitively).
     [[nodiscard]] bool has_table() const {
         sqlite3_stmt* raw = nullptr;
-        int rc = sqlite3_prepare_v2(
-            db.get(), "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE", -1, &raw,
-            nullptr);
+        int rc = sqlite3_prepare_v2(db.get(),
+                                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE", -1,
+                                    &raw, nullptr);
         StatementHandle stmt(raw);
         if (rc != SQLITE_OK) fail(rc, "read the schema");
         rc = sqlite3_bind_text64(raw, 1, table.data(), table.size(), SQLITE_STATIC, SQLITE_UTF8);
@@ -231,12 +229,12 @@ struct SqliteTable::Impl {
         for (std::size_t i = 0; i < kSqlCount; ++i) {
             const std::string sql = sql_text(static_cast<Sql>(i), t);
             sqlite3_stmt* raw = nullptr;
-            int rc = sqlite3_prepare_v3(db.get(), sql.c_str(), static_cast<int>(sql.size()),
-                                        SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+            int rc = sqlite3_prepare_v3(db.get(), sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                        &raw, nullptr);
             statements[i].reset(raw);
             if (rc == SQLITE_ERROR)  // e.g. "no such column": not Django's table
                 throw StoreMissing(fmt::format("table {} in {} is not a Django session table: {}", table, path,
-                                             sqlite3_errmsg(db.get())));
+                                               sqlite3_errmsg(db.get())));
             if (rc != SQLITE_OK) fail(rc, "prepare statements");
         }
     }
@@ -352,8 +350,8 @@ std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOp
     impl->table = options.table;
     impl->read_only = options.read_only;
 
-    const int flags = options.read_only ? SQLITE_OPEN_READONLY
-                                        : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
+    const int flags =
+        options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
     impl->db.reset(raw);  // a handle comes back even on failure and must be closed
@@ -378,8 +376,7 @@ const std::string& SqliteTable::path() const { return impl_->path; }
 const std::string& SqliteTable::table_name() const { return impl_->table; }
 
 bool SqliteTable::insert(const StoredSession& row) {
-    if (!row.expire_date)
-        throw StoreError(fmt::format("cannot insert session {}: expire_date is required", row.key));
+    if (!row.expire_date) throw StoreError(fmt::format("cannot insert session {}: expire_date is required", row.key));
     const std::string expire = db_text(*row.expire_date);
     Impl::WriteTransaction tx(*impl_, "insert a session");
     {
@@ -397,8 +394,7 @@ bool SqliteTable::insert(const StoredSession& row) {
 }
 
 bool SqliteTable::update(const StoredSession& row) {
-    if (!row.expire_date)
-        throw StoreError(fmt::format("cannot update session {}: expire_date is required", row.key));
+    if (!row.expire_date) throw StoreError(fmt::format("cannot update session {}: expire_date is required", row.key));
     const std::string expire = db_text(*row.expire_date);
     Impl::WriteTransaction tx(*impl_, "update a session");
     {

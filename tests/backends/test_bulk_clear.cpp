@@ -57,8 +57,8 @@ std::string make_table(const TempDir& dir, std::size_t expired, std::size_t live
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
     auto insert = [&](const std::string& key, std::int64_t expire) {
-        const std::string sql = fmt::format("INSERT INTO django_session VALUES ('{}', 'data', '{}')", key,
-                                            naive(expire).str_naive());
+        const std::string sql =
+            fmt::format("INSERT INTO django_session VALUES ('{}', 'data', '{}')", key, naive(expire).str_naive());
         REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     };
     for (std::size_t i = 0; i < expired; ++i) {
@@ -82,7 +82,7 @@ std::vector<std::string> keys_with_prefix(SqliteTable& table, std::string_view p
 
 }  // namespace
 
-// ---------------------------------------------------------------- BulkPacer
+// ---- BulkPacer
 
 constexpr BulkDefaults kDefaults{100ms, 30ms};
 
@@ -172,7 +172,8 @@ TEST_CASE("the pause between batches sleeps in slices and ends early on a stop",
     BulkOptions options;
     options.sleep = 120ms;
     options.should_stop = [&] { return ++polls > 2; };
-    BulkPacer pacer(options, kDefaults, BulkPacer::Clock::now, [&](std::chrono::milliseconds d) { slept.push_back(d); });
+    BulkPacer pacer(options, kDefaults, BulkPacer::Clock::now,
+                    [&](std::chrono::milliseconds d) { slept.push_back(d); });
     pacer.pause();
     CHECK(slept == std::vector<std::chrono::milliseconds>{50ms, 50ms});  // the third slice was never slept
 
@@ -182,7 +183,7 @@ TEST_CASE("the pause between batches sleeps in slices and ends early on a stop",
     CHECK(slept == std::vector<std::chrono::milliseconds>{50ms, 50ms, 20ms});
 }
 
-// ---------------------------------------------------------------- SqliteTable
+// ---- SqliteTable
 
 TEST_CASE("delete_expired in fixed batches removes exactly the expired rows", "[bulk][sqlite]") {
     TempDir dir;
@@ -369,7 +370,7 @@ TEST_CASE("delete_expired on a table with nothing expired starts no transaction"
     CHECK(r.removed == 0);
 }
 
-// ---------------------------------------------------------------- progress line
+// ---- progress line
 
 TEST_CASE("a progress line only on a terminal stderr, never with -q or --json", "[bulk][progress]") {
     CHECK(cli::progress_wanted(true, false, false));
@@ -411,7 +412,7 @@ TEST_CASE("a disabled progress line writes nothing at all", "[bulk][progress]") 
     CHECK(cli::group_thousands(1234567) == "1,234,567");
 }
 
-// ---------------------------------------------------------------- clearsessions
+// ---- clearsessions
 
 namespace {
 
@@ -422,9 +423,10 @@ struct Run {
 
 Run clearsessions(const TempDir& dir, std::vector<std::string> args, bool err_is_tty = false) {
     const std::string config = dir.file("config.json");
-    std::ofstream(config) << nlohmann::json{
-        {"DATABASES", {{"default", {{"ENGINE", "django.db.backends.sqlite3"}, {"NAME", dir.file("db.sqlite3")}}}}}}
-                                 .dump();
+    std::ofstream(config)
+        << nlohmann::json{{"DATABASES",
+                           {{"default", {{"ENGINE", "django.db.backends.sqlite3"}, {"NAME", dir.file("db.sqlite3")}}}}}}
+               .dump();
     std::vector<std::string> full = {"sessionctl", "--config", config};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -497,7 +499,8 @@ struct SimulatedStore {
             const double n = static_cast<double>(pacer.batch_size());
             sizes.push_back(pacer.batch_size());
             auto ms = [](double v) {
-                return std::chrono::duration_cast<BulkPacer::Clock::duration>(std::chrono::duration<double, std::milli>(v));
+                return std::chrono::duration_cast<BulkPacer::Clock::duration>(
+                    std::chrono::duration<double, std::milli>(v));
             };
             pacer.finished(ms(work_per_row_ms * n), ms(commit_fixed_ms + commit_per_row_ms * n));
         }

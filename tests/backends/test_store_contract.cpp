@@ -6,8 +6,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/test_support.hpp"
 #include "tests/support/pg_test_support.hpp"
+#include "tests/support/test_support.hpp"
 
 #include <stdlib.h>
 
@@ -110,8 +110,8 @@ nlohmann::json load_db_vectors() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("a saved session exists and loads in a fresh session", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("a saved session exists and loads in a fresh session", "[contract]", MemoryBackend, SqliteBackend,
+                   PgBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar");
 
@@ -121,8 +121,8 @@ TEMPLATE_TEST_CASE("a saved session exists and loads in a fresh session", "[cont
     CHECK(fresh->session_key() == key);
 }
 
-TEMPLATE_TEST_CASE("create yields a 32-character key from VALID_KEY_CHARS and stores it", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("create yields a 32-character key from VALID_KEY_CHARS and stores it", "[contract]", MemoryBackend,
+                   SqliteBackend, PgBackend) {
     Contract<TestType> c;
     auto session = c.store().open(std::nullopt);
     session->create();
@@ -135,8 +135,8 @@ TEMPLATE_TEST_CASE("create yields a 32-character key from VALID_KEY_CHARS and st
     CHECK(c.store().fetch(key));
 }
 
-TEMPLATE_TEST_CASE("save(must_create) on a taken key throws CreateError and keeps the stored row",
-                   "[contract]", MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("save(must_create) on a taken key throws CreateError and keeps the stored row", "[contract]",
+                   MemoryBackend, SqliteBackend, PgBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("original");
     auto before = c.store().fetch(key);
@@ -183,7 +183,8 @@ TEMPLATE_TEST_CASE("loading an unknown key returns {} and resets the key without
     CHECK_FALSE(c.store().fetch("nonexistent-key-but-long-enough"));
 }
 
-TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend,
+                   PgBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar", 300);
     c.clock().advance_seconds(301);
@@ -195,8 +196,8 @@ TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", 
     CHECK(fresh->exists(key));
 }
 
-TEMPLATE_TEST_CASE("a row expiring exactly now is not loaded but survives clear_expired", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("a row expiring exactly now is not loaded but survives clear_expired", "[contract]", MemoryBackend,
+                   SqliteBackend, PgBackend) {
     // db.json: clear_expired.row_with_expire_date_equal_now (load uses >, clear uses <).
     Contract<TestType> c;
     std::string key = c.saved_session("bar", 100);
@@ -232,8 +233,8 @@ TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", Memo
     CHECK_FALSE(c.store().fetch(past_1s));
 }
 
-TEMPLATE_TEST_CASE("clear_expired with DryRun::yes counts and lists without deleting", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("clear_expired with DryRun::yes counts and lists without deleting", "[contract]", MemoryBackend,
+                   SqliteBackend, PgBackend) {
     Contract<TestType> c;
     std::vector<std::string> expired{c.saved_session("a", 10), c.saved_session("b", 20)};
     std::string live = c.saved_session("c", 1000);
@@ -321,8 +322,8 @@ TEMPLATE_TEST_CASE("scan visits every row, expired ones too, in a stable order a
     CHECK(first_two == std::vector<std::string>{seen[0], seen[1]});
 }
 
-TEMPLATE_TEST_CASE("cycle_key keeps the data under a new key and removes the old row", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("cycle_key keeps the data under a new key and removes the old row", "[contract]", MemoryBackend,
+                   SqliteBackend, PgBackend) {
     Contract<TestType> c;
     std::string old_key = c.saved_session("bar");
     auto session = c.store().open(old_key);

@@ -22,7 +22,7 @@
 using namespace sessionctl;
 using namespace sessionctl::cli;
 
-// ---------------------------------------------------------------- keys
+// ---- keys
 
 TEST_CASE("key validation accepts Django's keys and rejects paths and short keys", "[cli][keys]") {
     CHECK_FALSE(key_problem("4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1t0", KeyRule::other));
@@ -85,7 +85,7 @@ TEST_CASE("collect_keys drops duplicates and names the first invalid key", "[cli
     CHECK_THROWS_AS(collect_keys(both, none, KeyRule::other), UsageError);
 }
 
-// ---------------------------------------------------------------- --where
+// ---- --where
 
 TEST_CASE("--where splits PATH=VALUE at the first unescaped '=' and parses VALUE as JSON", "[cli][where]") {
     WhereClause c = parse_where("cart.items.0.sku=\"A-1\"");
@@ -158,10 +158,11 @@ TEST_CASE("a filter needs every clause and the user id as a string", "[cli][wher
     CHECK(make_filter(std::nullopt, {}).empty());
 }
 
-// ---------------------------------------------------------------- JSON in and out
+// ---- JSON in and out
 
 TEST_CASE("user JSON keeps key order, exact big integers and UTF-8", "[cli][json]") {
-    auto v = parse_user_json(R"({"z":1,"a":"é","big":123456789012345678901234567890,"u":18446744073709551615,"f":1.5,"z":2})");
+    auto v = parse_user_json(
+        R"({"z":1,"a":"é","big":123456789012345678901234567890,"u":18446744073709551615,"f":1.5,"z":2})");
     REQUIRE(v);
     REQUIRE(v->is_dict());
     const PyDict& d = v->as_dict();
@@ -194,9 +195,8 @@ TEST_CASE("session values become JSON: big ints, non-finite floats, order", "[cl
              {"nan", std::nan("")},
              {"inf", -HUGE_VAL}};
     ordered_json j = to_json(PyValue(d));
-    CHECK(dump_json(j) ==
-          R"({"b":1,"a":[null,true,2.5],"u64":18446744073709551615,"huge":"18446744073709551616",)"
-          R"("neg":"-9223372036854775809","nan":null,"inf":null})");
+    CHECK(dump_json(j) == R"({"b":1,"a":[null,true,2.5],"u64":18446744073709551615,"huge":"18446744073709551616",)"
+                          R"("neg":"-9223372036854775809","nan":null,"inf":null})");
 }
 
 TEST_CASE("rendered session JSON keeps integers of any size exact", "[cli][json]") {
@@ -207,8 +207,9 @@ TEST_CASE("rendered session JSON keeps integers of any size exact", "[cli][json]
              {"nan", std::nan("")},
              {"l", PyList{}},
              {"s", "\x7f"}};
-    CHECK(render_json(PyValue(d)) ==
-          R"({"b":1,"big":12345678901234567890123,"neg":-9223372036854775809,"f":1e+16,"nan":null,"l":[],"s":"\u007f"})");
+    CHECK(
+        render_json(PyValue(d)) ==
+        R"({"b":1,"big":12345678901234567890123,"neg":-9223372036854775809,"f":1e+16,"nan":null,"l":[],"s":"\u007f"})");
     CHECK(render_json(PyValue(PyDict{{"a", PyList{1, PyDict{{"b", true}}}}}), 2) ==
           "{\n  \"a\": [\n    1,\n    {\n      \"b\": true\n    }\n  ]\n}");
     ordered_json envelope{{"key", "k"}, {"data", nullptr}, {"note", "\"data\":null"}};
@@ -220,13 +221,18 @@ TEST_CASE("rendered session JSON keeps integers of any size exact", "[cli][json]
 
 TEST_CASE("output JSON replaces invalid UTF-8 and escapes DEL and C1 controls", "[cli][json]") {
     // A lone surrogate as a session may hold it (WTF-8), DEL, and U+009B (CSI).
-    ordered_json j = to_json(PyValue(PyDict{{"s", std::string("a\xed\xa0\x80" "b\x7f" "c\xc2\x9b" "d\xc3\xa9")}}));
+    ordered_json j = to_json(PyValue(PyDict{{"s", std::string("a\xed\xa0\x80"
+                                                              "b\x7f"
+                                                              "c\xc2\x9b"
+                                                              "d\xc3\xa9")}}));
     std::string text = dump_json(j);
-    CHECK(text == "{\"s\":\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b\\u007fc\\u009bd\xc3\xa9\"}");
+    CHECK(text ==
+          "{\"s\":\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+          "b\\u007fc\\u009bd\xc3\xa9\"}");
     CHECK(ordered_json::parse(text)["s"].get<std::string>().find('\x7f') != std::string::npos);
 }
 
-// ---------------------------------------------------------------- human text
+// ---- human text
 
 TEST_CASE("durations for humans round down to the largest unit", "[cli][output]") {
     CHECK(human_duration(0) == "0 seconds");
@@ -290,7 +296,8 @@ TEST_CASE("SIGINT under an InterruptGuard only sets the flag", "[cli][interrupt]
 TEST_CASE("rendered strings and keys are byte for byte what the JSON library writes", "[cli][json]") {
     // render_json quotes plain ASCII itself; everything else must come out as
     // dump_json(ordered_json(s)) does (escapes, invalid UTF-8, DEL, C1).
-    const std::string pool = std::string("abcXYZ09 _-:/.{}[]\"\\\x01\x1f\x7f\t\n") + "\xc2\x85\xc3\xa9\xe6\x97\xa5\xff\x80";
+    const std::string pool =
+        std::string("abcXYZ09 _-:/.{}[]\"\\\x01\x1f\x7f\t\n") + "\xc2\x85\xc3\xa9\xe6\x97\xa5\xff\x80";
     std::mt19937 rng(5);
     for (int round = 0; round < 3000; ++round) {
         std::string s(rng() % 12, ' ');

@@ -196,7 +196,7 @@ DateTime naive_utc(std::int64_t micros) { return DateTime{micros, std::nullopt};
 
 }  // namespace
 
-// ---------------------------------------------------------------- create / inspect
+// ---- create / inspect
 
 TEST_CASE("create writes a session Django accepts and prints key and cookie", "[cli][run]") {
     Site site;
@@ -382,7 +382,7 @@ TEST_CASE("a tampered or foreign-key record is shown as unverified and exits 4",
     CHECK(site.inspect_json("oldoldoldoldoldoldoldoldoldoldol")["verified_with"] == "SECRET_KEY_FALLBACKS[0]");
 }
 
-// ---------------------------------------------------------------- expire
+// ---- expire
 
 TEST_CASE("expire changes expiry as set_expiry() and save() would", "[cli][run]") {
     Site site;
@@ -512,7 +512,7 @@ TEST_CASE("expire refuses a record it cannot decode and leaves it untouched", "[
     CHECK(row->expire_date->str_naive() == "2023-11-14 23:13:20");
 }
 
-// ---------------------------------------------------------------- delete
+// ---- delete
 
 TEST_CASE("delete by key; an already-gone key is fine", "[cli][run]") {
     Site site;
@@ -582,7 +582,7 @@ TEST_CASE("delete --user / --where removes only matching verified sessions", "[c
     CHECK(site.run({"delete"}).code == 2);
 }
 
-// ---------------------------------------------------------------- clearsessions
+// ---- clearsessions
 
 TEST_CASE("clearsessions removes expired sessions, silently unless asked", "[cli][run]") {
     Site site;
@@ -629,7 +629,7 @@ TEST_CASE("clearsessions --lock: a held lock is exit 3 and nothing is removed", 
     CHECK((st.st_mode & 0777) == 0600);
 }
 
-// ---------------------------------------------------------------- decode
+// ---- decode
 
 TEST_CASE("decode shows a session_data value and how it was verified", "[cli][run]") {
     Site site;
@@ -731,7 +731,7 @@ TEST_CASE("decode --signed-cookie checks the cookie salt and max age; --salt any
     CHECK(site.run({"decode", "--signed-cookie", "--salt", "x", cookie}).code == 2);
 }
 
-// ---------------------------------------------------------------- config and global flags
+// ---- config and global flags
 
 TEST_CASE("config prints every setting with its origin and redacts secrets", "[cli][run]") {
     Site site;
@@ -931,7 +931,7 @@ TEST_CASE("USE_TZ = false: expiry is local wall time in TIME_ZONE, shown in UTC"
     ::tzset();
 }
 
-// ---------------------------------------------------------------- races with live requests
+// ---- races with live requests
 
 TEST_CASE("delete --user keeps a session rewritten between scan and delete: exit 5", "[cli][run][race]") {
     Site site;
@@ -982,7 +982,7 @@ TEST_CASE("expire never overwrites data that became undecodable meanwhile", "[cl
     CHECK(site.row(key)->expire_date->str_naive() == "2023-11-28 22:13:20");
 }
 
-// ---------------------------------------------------------------- run_X directly
+// ---- run_X directly
 
 TEST_CASE("run_decode and run_config work on a Context without CLI11", "[cli][run]") {
     Site site;

@@ -26,13 +26,12 @@
 #include "backends/sqlite/sqlite_table.hpp"
 #include "cli/app.hpp"
 #include "cli/matchers.hpp"
+#include "cli/prefilter.hpp"
 #include "core/clock.hpp"
 #include "core/json_codec.hpp"
 #include "core/session_codec.hpp"
 #include "core/signer.hpp"
-#include "cli/prefilter.hpp"
 #include "tests/support/test_support.hpp"
-
 
 using json = nlohmann::json;
 using namespace sessionctl;
@@ -218,8 +217,8 @@ TEST_CASE("stats counts every state, kind, user and expiry bucket of a known sto
 
 TEST_CASE("stats keeps big and non-canonical user ids apart and orders ties by id", "[cli][stats]") {
     StatsSite site;
-    for (const char* id : {"99999999999999999999", "18446744073709551615", "4294967296", "4294967295", "4294967294",
-                           "1", "01", "x"})
+    for (const char* id :
+         {"99999999999999999999", "18446744073709551615", "4294967296", "4294967295", "4294967294", "1", "01", "x"})
         site.put(user_payload(json(id).dump()), kDay);
     site.put(user_payload("4294967296"), -kDay);  // an integer: the same user as "4294967296"
     json j = site.stats_json({"--top", "20"});
@@ -227,8 +226,8 @@ TEST_CASE("stats keeps big and non-canonical user ids apart and orders ties by i
     std::vector<std::string> order;
     for (const auto& u : j["top_users"]) order.push_back(u["user_id"]);
     // Most sessions first; ties: ids of up to 19 digits in numeric order, then the others as text.
-    CHECK(order == std::vector<std::string>{"4294967296", "1", "4294967294", "4294967295", "01",
-                                            "18446744073709551615", "99999999999999999999", "x"});
+    CHECK(order == std::vector<std::string>{"4294967296", "1", "4294967294", "4294967295", "01", "18446744073709551615",
+                                            "99999999999999999999", "x"});
     CHECK(j["top_users"][0]["sessions"] == 2);
     CHECK(j["top_users"][0]["live"] == 1);
 }
@@ -391,7 +390,7 @@ TEST_CASE("stats --prometheus writes the textfile-collector format", "[cli][stat
     CHECK_FALSE(contains(none.out, "sessionctl_user_sessions"));
 }
 
-// ---------------------------------------------------------------- --user prefilter
+// ---- --user prefilter
 
 namespace {
 
@@ -424,18 +423,49 @@ std::string py_json_string(const std::string& utf8) {
 // The JSON spellings of _auth_user_id a store may hold: Django's own (str(pk)
 // through json.dumps) and every other way valid JSON can say it.
 std::vector<std::string> id_spellings() {
-    std::vector<std::string> ids = {"4", "42", "420", "0", "43", "7", "q\"uote", "back\\slash", "\xc3\xa9",
-                                    "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "a b", "-5",
-                                    "123456789012345678901234567890", "4 2", "042"};
+    std::vector<std::string> ids = {"4",
+                                    "42",
+                                    "420",
+                                    "0",
+                                    "43",
+                                    "7",
+                                    "q\"uote",
+                                    "back\\slash",
+                                    "\xc3\xa9",
+                                    "\xe6\x97\xa5\xe6\x9c\xac",
+                                    "\xf0\x9f\x98\x80",
+                                    "a b",
+                                    "-5",
+                                    "123456789012345678901234567890",
+                                    "4 2",
+                                    "042"};
     std::vector<std::string> out;
     for (const auto& id : ids) out.push_back(py_json_string(id));
-    const std::vector<std::string> more = {
-        "42", "4", "420", "-5", "-0", "0", "042.0", "42.0", "4.2e1", "4e1", "123456789012345678901234567890",
-        "-123456789012345678901234567890", "true", "false", "null", "[42]", "{\"id\":\"42\"}",
-        R"("\u0034\u0032")",  // "42" with escapes Django never writes
-        R"("4\u0032")", R"("\u00e9")", "\"\xc3\xa9\"",  // raw UTF-8 (latin-1 read: another string)
-        "\"\xe9\"",                                       // a raw latin-1 byte: "é" as Django reads it
-        R"("42 ")", R"(" 42")", "\"\""};
+    const std::vector<std::string> more = {"42",
+                                           "4",
+                                           "420",
+                                           "-5",
+                                           "-0",
+                                           "0",
+                                           "042.0",
+                                           "42.0",
+                                           "4.2e1",
+                                           "4e1",
+                                           "123456789012345678901234567890",
+                                           "-123456789012345678901234567890",
+                                           "true",
+                                           "false",
+                                           "null",
+                                           "[42]",
+                                           "{\"id\":\"42\"}",
+                                           R"("\u0034\u0032")",  // "42" with escapes Django never writes
+                                           R"("4\u0032")",
+                                           R"("\u00e9")",
+                                           "\"\xc3\xa9\"",  // raw UTF-8 (latin-1 read: another string)
+                                           "\"\xe9\"",      // a raw latin-1 byte: "é" as Django reads it
+                                           R"("42 ")",
+                                           R"(" 42")",
+                                           "\"\""};
     out.insert(out.end(), more.begin(), more.end());
     return out;
 }
@@ -500,10 +530,24 @@ bool full_parse_matches(const SessionCodec& codec, const std::string& blob, cons
     return cli::user_id_of(d.data.as_dict()) == user;
 }
 
-const std::vector<std::string> kQueryIds = {"4",         "42",   "420", "0",  "43", "q\"uote", "back\\slash",
-                                            "\xc3\xa9", "\xc3\x83\xc2\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
-                                            "\xf0\x9f\x98\x80", "-5", "123456789012345678901234567890",
-                                            "-123456789012345678901234567890", "042", "42.0", "a b", "7"};
+const std::vector<std::string> kQueryIds = {"4",
+                                            "42",
+                                            "420",
+                                            "0",
+                                            "43",
+                                            "q\"uote",
+                                            "back\\slash",
+                                            "\xc3\xa9",
+                                            "\xc3\x83\xc2\xa9",
+                                            "\xe6\x97\xa5\xe6\x9c\xac",
+                                            "\xf0\x9f\x98\x80",
+                                            "-5",
+                                            "123456789012345678901234567890",
+                                            "-123456789012345678901234567890",
+                                            "042",
+                                            "42.0",
+                                            "a b",
+                                            "7"};
 
 }  // namespace
 
@@ -531,9 +575,7 @@ TEST_CASE("--user prefilter never rejects a session the full parse matches", "[c
 
     // Django's own sessions: a prefix of another id is no match, and only
     // the exact id is a candidate.
-    auto django = [&](const std::string& id_json) {
-        return codec.encode_json(user_payload(id_json), kNow / kSecond);
-    };
+    auto django = [&](const std::string& id_json) { return codec.encode_json(user_payload(id_json), kNow / kSecond); };
     CHECK(cli::user_prefilter_rejects(signer, django(R"("42")"), "4"));
     CHECK(cli::user_prefilter_rejects(signer, django(R"("4")"), "42"));
     CHECK(cli::user_prefilter_rejects(signer, django(R"("420")"), "42"));

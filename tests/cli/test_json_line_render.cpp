@@ -54,8 +54,9 @@ struct Gen {
     bool coin() { return below(2) == 0; }
 
     std::string text() {
-        static const std::string pool = std::string("abcXYZ09 _-:/.{}[]\"\\\x01\x1f\x7f\t\n") +
-                                        "\xc2\x85\xc2\x9f\xc2\xa0\xc3\xa9\xe6\x97\xa5\xed\xa0\x80\xf0\x9f\x98\x80\xff\x80\xc2";
+        static const std::string pool =
+            std::string("abcXYZ09 _-:/.{}[]\"\\\x01\x1f\x7f\t\n") +
+            "\xc2\x85\xc2\x9f\xc2\xa0\xc3\xa9\xe6\x97\xa5\xed\xa0\x80\xf0\x9f\x98\x80\xff\x80\xc2";
         std::string s(below(14), ' ');
         // Mostly plain ASCII, as sessions hold; sometimes any byte of the pool.
         const bool plain = below(3) != 0;
@@ -69,7 +70,8 @@ struct Gen {
         switch (below(4)) {
             case 0: break;  // timezone.utc
             case 1:
-                t->utcoffset_us = (static_cast<std::int64_t>(below(48)) - 24) * 1800'000'000 + (coin() ? 0 : 17'000'123);
+                t->utcoffset_us =
+                    (static_cast<std::int64_t>(below(48)) - 24) * 1800'000'000 + (coin() ? 0 : 17'000'123);
                 t->has_name = coin();
                 if (t->has_name) t->name = text();
                 break;
@@ -106,17 +108,21 @@ struct Gen {
             case 3: return PyValue(static_cast<std::int64_t>(below(1000)) - 500);
             case 4: return PyValue(PyBigInt{(coin() ? "-" : "") + std::string("1") + std::string(19 + below(20), '7')});
             case 5: {
-                const double specials[] = {0.0, -0.0, 1.5, 1e16, 1e-7, 123456.789, std::nan(""), HUGE_VAL, -HUGE_VAL,
-                                           std::numeric_limits<double>::max(), 5e-324};
-                return PyValue(coin() ? specials[below(std::size(specials))]
-                                      : std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(below(200)) - 100));
+                const double specials[] = {
+                    0.0,        -0.0,         1.5,      1e16,      1e-7,
+                    123456.789, std::nan(""), HUGE_VAL, -HUGE_VAL, std::numeric_limits<double>::max(),
+                    5e-324};
+                return PyValue(coin()
+                                   ? specials[below(std::size(specials))]
+                                   : std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(below(200)) - 100));
             }
             case 6: return PyValue(PyBytes{text()});
             case 7: return PyValue(PyByteArray{text()});
             case 8: return PyValue(PyDecimal{coin() ? "1.10" : "-0E-7"});
             case 9: return PyValue(datetime());
             case 10:
-                return PyValue(PyTimeDelta{static_cast<std::int64_t>(below(2000)) - 1000, static_cast<std::int32_t>(below(86400)),
+                return PyValue(PyTimeDelta{static_cast<std::int64_t>(below(2000)) - 1000,
+                                           static_cast<std::int32_t>(below(86400)),
                                            static_cast<std::int32_t>(below(1'000'000))});
             case 11: return PyValue(PyTimezone{tz()});
             default: return PyValue(text());
@@ -146,9 +152,17 @@ struct Gen {
         switch (below(6)) {
             case 0: return std::nullopt;
             case 1: {
-                const std::int64_t edges[] = {0, -1, 1, 253402300799'999999, 253402300800'000000, -62135596800'000000,
-                                              -62135596800'000001, -62167219200'000000, -62167219200'000001,
-                                              951782400'000000, 4102444800'000000};
+                const std::int64_t edges[] = {0,
+                                              -1,
+                                              1,
+                                              253402300799'999999,
+                                              253402300800'000000,
+                                              -62135596800'000000,
+                                              -62135596800'000001,
+                                              -62167219200'000000,
+                                              -62167219200'000001,
+                                              951782400'000000,
+                                              4102444800'000000};
                 return edges[below(std::size(edges))];
             }
             case 2: return static_cast<std::int64_t>(below(2'000'000'000)) * 1'000'000;  // whole seconds
@@ -241,7 +255,8 @@ TEST_CASE("inspect --json lines are byte for byte the library's rendering: value
             if (auto hex = node.find("hex"); hex != node.end() && hex->is_string()) {
                 std::string bytes;
                 const std::string& h = hex->get_ref<const std::string&>();
-                for (std::size_t i = 0; i + 1 < h.size(); i += 2) bytes += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+                for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+                    bytes += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
                 SessionView v = gen.view(PyValue());
                 try {
                     v.decoded.data = pickle_loads(bytes);

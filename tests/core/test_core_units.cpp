@@ -41,7 +41,7 @@ DateTime wall(std::int64_t y, unsigned mo, unsigned d, int h, int mi, int s, int
 
 }  // namespace
 
-// ------------------------------------------------------------------ base64 --
+// ---- base64
 
 TEST_CASE("b64url_decode_django mirrors urlsafe_b64decode(s + padding), non-strict", "[core_units][base64]") {
     // Values from CPython 3.11: base64.urlsafe_b64decode(s + b"=" * (-len(s) % 4)).
@@ -95,12 +95,28 @@ TEST_CASE("b64url_decode_django's fast path for clean text equals the character-
 
 TEST_CASE("b64_decode_lenient mirrors base64.b64decode (non-strict)", "[core_units][base64]") {
     const std::map<std::string, std::string> cases{
-        {"YWJj", "616263"},   {"YWI=", "6162"},     {"YW==", "61"},         {"YW=", "ERR"},
-        {"YW", "ERR"},        {"Y", "ERR"},         {"YWJjZA", "ERR"},      {"YWJj ZA==", "61626364"},
-        {"YW JjZA==", "61626364"}, {"=YWJj", "616263"}, {"Y=WJj", "616263"}, {"YW=Jj", "616263"},
-        {"YWJ=j", "6162"},    {"YWI==YWI=", "6162"}, {"YWI=x", "6162"},     {"-_", ""},
-        {"////", "ffffff"},   {"Zm9v\n", "666f6f"}, {"Zm9vYg", "ERR"},      {"Zm9vYg===", "666f6f62"},
-        {"Zm9v====", "666f6f"}, {"*Zm9v*", "666f6f"},
+        {"YWJj", "616263"},
+        {"YWI=", "6162"},
+        {"YW==", "61"},
+        {"YW=", "ERR"},
+        {"YW", "ERR"},
+        {"Y", "ERR"},
+        {"YWJjZA", "ERR"},
+        {"YWJj ZA==", "61626364"},
+        {"YW JjZA==", "61626364"},
+        {"=YWJj", "616263"},
+        {"Y=WJj", "616263"},
+        {"YW=Jj", "616263"},
+        {"YWJ=j", "6162"},
+        {"YWI==YWI=", "6162"},
+        {"YWI=x", "6162"},
+        {"-_", ""},
+        {"////", "ffffff"},
+        {"Zm9v\n", "666f6f"},
+        {"Zm9vYg", "ERR"},
+        {"Zm9vYg===", "666f6f62"},
+        {"Zm9v====", "666f6f"},
+        {"*Zm9v*", "666f6f"},
     };
     for (const auto& [in, out] : cases) {
         INFO("input " << in);
@@ -127,13 +143,21 @@ TEST_CASE("base64 encoders: url-safe without padding, standard with padding", "[
     }
 }
 
-// ------------------------------------------------------------------ base62 --
+// ---- base62
 
 TEST_CASE("base62 like django.core.signing.b62_encode/b62_decode", "[core_units][base62]") {
     const std::map<std::int64_t, std::string> cases{
-        {0, "0"},          {1, "1"},           {61, "z"},         {62, "10"},
-        {3843, "zz"},      {3844, "100"},      {-5, "-5"},        {1700000000, "1r31eq"},
-        {-1700000000, "-1r31eq"}, {2147483648LL, "2LKcb2"}, {INT64_MAX, "AzL8n0Y58m7"},
+        {0, "0"},
+        {1, "1"},
+        {61, "z"},
+        {62, "10"},
+        {3843, "zz"},
+        {3844, "100"},
+        {-5, "-5"},
+        {1700000000, "1r31eq"},
+        {-1700000000, "-1r31eq"},
+        {2147483648LL, "2LKcb2"},
+        {INT64_MAX, "AzL8n0Y58m7"},
     };
     for (const auto& [n, text] : cases) {
         INFO(n);
@@ -143,14 +167,14 @@ TEST_CASE("base62 like django.core.signing.b62_encode/b62_decode", "[core_units]
     CHECK(b62_encode(INT64_MIN) == "-AzL8n0Y58m8");
     CHECK(b62_decode("-") == 0);  // Django: sign stripped, no digits
     CHECK(b62_decode("-0") == 0);
-    CHECK(b62_decode("00012") == 64);  // leading zeros are fine
+    CHECK(b62_decode("00012") == 64);                   // leading zeros are fine
     CHECK_THROWS_AS(b62_decode(""), Base62Error);       // Django: IndexError
     CHECK_THROWS_AS(b62_decode("!!bad"), Base62Error);  // Django: ValueError
     CHECK_THROWS_AS(b62_decode("1r31e="), Base62Error);
     CHECK_THROWS_AS(b62_decode("zzzzzzzzzzzzzzz"), Base62Error);  // beyond int64
 }
 
-// ------------------------------------------------------------- salted_hmac --
+// ---- salted_hmac
 
 TEST_CASE("salted_hmac: HMAC keyed with H(key_salt + secret)", "[core_units][hmac]") {
     const std::string secret = "vector-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG";
@@ -191,7 +215,7 @@ TEST_CASE("constant_time_equals and to_hex", "[core_units][hmac]") {
     CHECK(to_hex(std::string("\x00\x0f\xf0\xff", 4)) == "000ff0ff");
 }
 
-// ---------------------------------------------------------------- datetime --
+// ---- datetime
 
 TEST_CASE("parse_isoformat follows Python 3.11 datetime.fromisoformat", "[core_units][datetime]") {
     // input -> isoformat() of the parsed value (Python 3.11), or "ERR" (ValueError).
@@ -299,7 +323,7 @@ TEST_CASE("parse_django_datetime: fromisoformat, then Django's regex", "[core_un
     CHECK(iso("2023-1-2 3:4:5+01") == "2023-01-02T03:04:05+01:00");
     CHECK(iso("nonsense") == "None");
     CHECK(iso("2023-11-28") == "2023-11-28T00:00:00");  // fromisoformat takes a date alone
-    CHECK(iso("2023-1-28") == "None");                   // the regex needs a time
+    CHECK(iso("2023-1-28") == "None");                  // the regex needs a time
     CHECK(iso("2023-11-28 22:13:20 trailing") == "None");
 }
 
@@ -316,16 +340,30 @@ TEST_CASE("days_from_civil / civil_from_days round trip", "[core_units][datetime
 TEST_CASE("seconds_to_micros matches timedelta(seconds=x)", "[core_units][datetime]") {
     // CPython 3.11: td = timedelta(seconds=x); (td.days*86400 + td.seconds)*10**6 + td.microseconds
     const std::map<double, std::int64_t> cases{
-        {10.5, 10500000},     {-10.5, -10500000},   {1e-6, 1},          {0.1, 100000},
-        {1.0000005, 1000001}, {86400.123456789, 86400123457},           {2.5e-6, 2},
-        {1.5e-6, 2},          {5e-7, 0},            {-5e-7, 0},         {1e-7, 0},
-        {0.3, 300000},        {123456.7890125, 123456789012},           {1700000000.75, 1700000000750000},
-        {0.0, 0},             {1209600.0, 1209600000000},
+        {10.5, 10500000},
+        {-10.5, -10500000},
+        {1e-6, 1},
+        {0.1, 100000},
+        {1.0000005, 1000001},
+        {86400.123456789, 86400123457},
+        {2.5e-6, 2},
+        {1.5e-6, 2},
+        {5e-7, 0},
+        {-5e-7, 0},
+        {1e-7, 0},
+        {0.3, 300000},
+        {123456.7890125, 123456789012},
+        {1700000000.75, 1700000000750000},
+        {0.0, 0},
+        {1209600.0, 1209600000000},
         // Round-half-even on the exact total, not on the rounded product x * 1e6
         // (each of these was off by one with nearbyint(x * 1e6)):
-        {161732570.8770935, 161732570877093}, {-440253116.4511485, -440253116451149},
-        {-221515775.7969575, -221515775796957}, {672830881.6570885, 672830881657089},
-        {92926.5894615, 92926589461},          {-9597492919.28243, -9597492919282431},
+        {161732570.8770935, 161732570877093},
+        {-440253116.4511485, -440253116451149},
+        {-221515775.7969575, -221515775796957},
+        {672830881.6570885, 672830881657089},
+        {92926.5894615, 92926589461},
+        {-9597492919.28243, -9597492919282431},
         {9428573162.546177, 9428573162546177},
     };
     for (const auto& [seconds, micros] : cases) {
@@ -364,7 +402,7 @@ TEST_CASE("expiry_date with a float _session_expiry uses timedelta's exact round
     CHECK(expiry_age(&nan, modification, settings).is_float());
 }
 
-// ------------------------------------------------------------- session_key --
+// ---- session_key
 
 TEST_CASE("random_string: CSPRNG keys over VALID_KEY_CHARS", "[core_units][session_key]") {
     std::set<std::string> keys;

@@ -361,7 +361,7 @@ const ErrorCase kPythonErrors[] = {
 
 }  // namespace
 
-// ------------------------------------------------------------ json_dumps ----
+// ---- json_dumps
 
 TEST_CASE("json_dumps writes None, True and False as null, true and false", "[core][json]") {
     CHECK(json_dumps(PyValue()) == "null");
@@ -441,12 +441,10 @@ TEST_CASE("json_dumps escapes other control characters as lowercase \\u00XX", "[
     }
 }
 
-TEST_CASE("json_dumps escapes DEL as \\u007f", "[core][json]") {
-    CHECK(json_dumps(PyValue("\x7f")) == R"("\u007f")");
-}
+TEST_CASE("json_dumps escapes DEL as \\u007f", "[core][json]") { CHECK(json_dumps(PyValue("\x7f")) == R"("\u007f")"); }
 
 TEST_CASE("json_dumps escapes non-ASCII BMP characters as lowercase \\uXXXX", "[core][json]") {
-    CHECK(json_dumps(PyValue("cl\xc3\xa9")) == R"("cl\u00e9")");          // é
+    CHECK(json_dumps(PyValue("cl\xc3\xa9")) == R"("cl\u00e9")");  // é
     CHECK(json_dumps(PyValue("\xc2\x80\xc3\xbf")) == R"("\u0080\u00ff")");
     CHECK(json_dumps(PyValue("\xe6\xbc\xa2\xe5\xad\x97")) == R"("\u6f22\u5b57")");  // 漢字
     CHECK(json_dumps(PyValue("\xe2\x80\xa8\xe2\x80\xa9")) == R"("\u2028\u2029")");
@@ -463,7 +461,8 @@ TEST_CASE("json_dumps escapes non-BMP characters as a lowercase surrogate pair",
 TEST_CASE("json_dumps escapes WTF-8 lone surrogates as \\uXXXX", "[core][json]") {
     CHECK(json_dumps(PyValue("\xed\xa0\x80")) == R"("\ud800")");
     CHECK(json_dumps(PyValue("\xed\xbf\xbf")) == R"("\udfff")");
-    CHECK(json_dumps(PyValue("a\xed\xb0\x80" "b")) == R"("a\udc00b")");
+    CHECK(json_dumps(PyValue("a\xed\xb0\x80"
+                             "b")) == R"("a\udc00b")");
     // A pair of separately encoded surrogates is two str code points in
     // Python too ('\ud83d\ude00'), which json.dumps writes like the emoji.
     CHECK(json_dumps(PyValue("\xed\xa0\xbd\xed\xb8\x80")) == R"("\ud83d\ude00")");
@@ -498,10 +497,7 @@ TEST_CASE("json_dumps throws JsonEncodeError on invalid UTF-8", "[core][json]") 
 
 TEST_CASE("json_dumps writes lists and dicts without whitespace", "[core][json]") {
     const PyValue v = PyDict{
-        {"a", PyDict{{"b", PyList{1, 2.5, PyDict{{"c", nullptr}}}}}},
-        {"t", true},
-        {"f", false},
-        {"i", -7},
+        {"a", PyDict{{"b", PyList{1, 2.5, PyDict{{"c", nullptr}}}}}}, {"t", true}, {"f", false}, {"i", -7},
         {"deep", PyList{PyList{PyList{PyList{PyList{"x"}}}}}},
     };
     CHECK(json_dumps(v) == R"({"a":{"b":[1,2.5,{"c":null}]},"t":true,"f":false,"i":-7,"deep":[[[[["x"]]]]]})");
@@ -530,10 +526,9 @@ TEST_CASE("json_dumps writes empty containers and empty strings", "[core][json]"
     CHECK(json_dumps(PyValue(PyDict{{"", PyList{PyList{}, PyDict{}, ""}}})) == R"({"":[[],{},""]})");
 }
 
-// ----------------------------------------------------- python_float_repr ----
+// ---- python_float_repr
 
-TEST_CASE("python_float_repr uses fixed notation with a fractional part for exponents -4..15",
-          "[core][json]") {
+TEST_CASE("python_float_repr uses fixed notation with a fractional part for exponents -4..15", "[core][json]") {
     CHECK(python_float_repr(0.0) == "0.0");
     CHECK(python_float_repr(1.0) == "1.0");
     CHECK(python_float_repr(-1.0) == "-1.0");
@@ -598,7 +593,7 @@ TEST_CASE("python_float_repr matches CPython 3.11 for sampled doubles", "[core][
     }
 }
 
-// ----------------------------------------------------- json_loads_latin1 ----
+// ---- json_loads_latin1
 
 TEST_CASE("json_loads_latin1 reads null, true, false, NaN, Infinity and -Infinity", "[core][json]") {
     CHECK(json_loads_latin1("null").is_none());
@@ -613,8 +608,8 @@ TEST_CASE("json_loads_latin1 reads null, true, false, NaN, Infinity and -Infinit
 }
 
 TEST_CASE("json_loads_latin1 reads constants case-sensitively and in full", "[core][json]") {
-    for (const char* bad : {"nan", "NAN", "infinity", "INFINITY", "-infinity", "-NaN", "+Infinity", "Null",
-                            "True", "FALSE", "nul", "tru", "fals", "Infinit", "-Infinit", "None"}) {
+    for (const char* bad : {"nan", "NAN", "infinity", "INFINITY", "-infinity", "-NaN", "+Infinity", "Null", "True",
+                            "FALSE", "nul", "tru", "fals", "Infinit", "-Infinit", "None"}) {
         INFO(bad);
         CHECK(decode_error(bad) == "Expecting value at byte 0");
     }
@@ -641,12 +636,11 @@ TEST_CASE("json_loads_latin1 reads -0 as the int 0", "[core][json]") {
 
 TEST_CASE("json_loads_latin1 reads integers beyond int64 as a canonical PyBigInt", "[core][json]") {
     const std::vector<std::string> bigs = {
-        "9223372036854775808",    // 2**63
-        "-9223372036854775809",   // -(2**63) - 1
-        "18446744073709551615",   // 2**64 - 1
-        "1180591620717411303424", // 2**70
-        "-1180591620717411303424",
-        "100000000000000000000000000000000000000000000000000000000000",
+        "9223372036854775808",     // 2**63
+        "-9223372036854775809",    // -(2**63) - 1
+        "18446744073709551615",    // 2**64 - 1
+        "1180591620717411303424",  // 2**70
+        "-1180591620717411303424", "100000000000000000000000000000000000000000000000000000000000",
     };
     for (const auto& text : bigs) {
         INFO(text);
@@ -672,10 +666,22 @@ TEST_CASE("json_loads_latin1 rejects integers beyond Python's 4300-digit limit",
 
 TEST_CASE("json_loads_latin1 reads a number with a fraction or exponent as float", "[core][json]") {
     const std::vector<std::pair<std::string, double>> cases = {
-        {"1.0", 1.0},      {"2.5", 2.5},     {"-2.5", -2.5},       {"0.1", 0.1},
-        {"1e5", 1e5},      {"1E5", 1e5},     {"1e+5", 1e5},        {"1e-5", 1e-5},
-        {"1E-5", 1e-5},    {"0.5e1", 5.0},   {"100e-2", 1.0},      {"0e0", 0.0},
-        {"1e16", 1e16},    {"1.5e-07", 1.5e-7}, {"1e+100", 1e100}, {"0.3333333333333333", 1.0 / 3.0},
+        {"1.0", 1.0},
+        {"2.5", 2.5},
+        {"-2.5", -2.5},
+        {"0.1", 0.1},
+        {"1e5", 1e5},
+        {"1E5", 1e5},
+        {"1e+5", 1e5},
+        {"1e-5", 1e-5},
+        {"1E-5", 1e-5},
+        {"0.5e1", 5.0},
+        {"100e-2", 1.0},
+        {"0e0", 0.0},
+        {"1e16", 1e16},
+        {"1.5e-07", 1.5e-7},
+        {"1e+100", 1e100},
+        {"0.3333333333333333", 1.0 / 3.0},
         {"123456789.12345679", 123456789.12345679},
     };
     for (const auto& [text, expected] : cases) {
@@ -720,8 +726,7 @@ TEST_CASE("json_loads_latin1 rounds decimal text to the nearest double", "[core]
     }
 }
 
-TEST_CASE("json_loads_latin1 overflows huge floats to infinity and underflows tiny ones to zero",
-          "[core][json]") {
+TEST_CASE("json_loads_latin1 overflows huge floats to infinity and underflows tiny ones to zero", "[core][json]") {
     const std::vector<std::pair<std::string, double>> cases = {
         {"1e400", kInf},
         {"-1e400", -kInf},
@@ -791,7 +796,10 @@ TEST_CASE("json_loads_latin1 reads each byte as one latin-1 code point stored as
 }
 
 TEST_CASE("json_loads_latin1 accepts DEL and bytes >= 0x80 raw inside strings", "[core][json]") {
-    CHECK(loads_str("\"a\x7f" "b\"") == "a\x7f" "b");
+    CHECK(loads_str("\"a\x7f"
+                    "b\"") ==
+          "a\x7f"
+          "b");
     CHECK(loads_str("\"\xff\"") == "\xc3\xbf");
     CHECK(loads_str("\"\x80\\n\xa0\"") == "\xc2\x80\n\xc2\xa0");
     CHECK(json_loads_latin1("{\"\xe9\":\"\xe9\"}") == PyValue(PyDict{{"\xc3\xa9", "\xc3\xa9"}}));
@@ -833,8 +841,12 @@ TEST_CASE("json_loads_latin1 keeps lone surrogates as WTF-8", "[core][json]") {
     CHECK(loads_str(R"("\ud800")") == "\xed\xa0\x80");
     CHECK(loads_str(R"("\udfff")") == "\xed\xbf\xbf");
     CHECK(loads_str(R"("\udc00\ud800")") == "\xed\xb0\x80\xed\xa0\x80");  // low then high: two lone
-    CHECK(loads_str(R"("\ud83dA")") == "\xed\xa0\xbd" "A");
-    CHECK(loads_str(R"("\ud83d\u0041")") == "\xed\xa0\xbd" "A");           // not a low surrogate
+    CHECK(loads_str(R"("\ud83dA")") ==
+          "\xed\xa0\xbd"
+          "A");
+    CHECK(loads_str(R"("\ud83d\u0041")") ==
+          "\xed\xa0\xbd"
+          "A");  // not a low surrogate
     CHECK(loads_str(R"("\ud83d\n")") == "\xed\xa0\xbd\n");
     CHECK(loads_str(R"("\ud83d\ud83d\ude00")") == "\xed\xa0\xbd\xf0\x9f\x98\x80");
     CHECK(json_dumps(json_loads_latin1(R"("\ud83d\ud83d\ude00\udc00\ud800")")) ==
@@ -866,11 +878,15 @@ TEST_CASE("json_loads_latin1 allows space, tab, newline and carriage return arou
 }
 
 TEST_CASE("json_loads_latin1 treats form feed, vertical tab and NBSP as non-whitespace", "[core][json]") {
-    CHECK(decode_error("\x0c" "1") == "Expecting value at byte 0");
+    CHECK(decode_error("\x0c"
+                       "1") == "Expecting value at byte 0");
     CHECK(decode_error("1\x0c") == "Extra data at byte 1");
-    CHECK(decode_error("\x0b" "1") == "Expecting value at byte 0");
-    CHECK(decode_error("\xa0" "1") == "Expecting value at byte 0");
-    CHECK(decode_error("[1,\x0c" "2]") == "Expecting value at byte 3");
+    CHECK(decode_error("\x0b"
+                       "1") == "Expecting value at byte 0");
+    CHECK(decode_error("\xa0"
+                       "1") == "Expecting value at byte 0");
+    CHECK(decode_error("[1,\x0c"
+                       "2]") == "Expecting value at byte 3");
 }
 
 TEST_CASE("json_loads_latin1 rejects data after the document", "[core][json]") {
@@ -897,8 +913,7 @@ TEST_CASE("json_loads_latin1 accepts any JSON value at the top level", "[core][j
     CHECK(json_loads_latin1("{}") == PyValue(PyDict{}));
 }
 
-TEST_CASE("json_loads_latin1 keeps the first position and the last value of a duplicate key",
-          "[core][json]") {
+TEST_CASE("json_loads_latin1 keeps the first position and the last value of a duplicate key", "[core][json]") {
     const PyValue v = json_loads_latin1(R"({"a":1,"b":2,"a":3,"c":4,"b":{"x":1,"x":2}})");
     REQUIRE(v.is_dict());
     const auto& entries = v.as_dict().entries();
@@ -996,7 +1011,7 @@ TEST_CASE("json_loads_latin1 parses large documents", "[core][json]") {
     CHECK(json_dumps(d) == obj);
 }
 
-// ------------------------------------------------------------ round trips ----
+// ---- round trips
 
 TEST_CASE("json_loads_latin1 inverts json_dumps for nested values", "[core][json]") {
     const std::string d4300(4300, '7');
@@ -1066,7 +1081,7 @@ TEST_CASE("json_dumps canonicalises non-canonical input exactly like Python", "[
     CHECK(json_dumps(json_loads_latin1("[1e400,-1e-400,0.10000000000000001]")) == "[Infinity,-0.0,0.1]");
 }
 
-// ---------------------------------------------------------------- vectors ----
+// ---- vectors
 
 namespace {
 
@@ -1093,7 +1108,8 @@ TEST_CASE("json_dumps(json_loads_latin1(case.json)) reproduces Django's exact JS
             const std::string text = c["json"].get<std::string>();
             INFO(file << " case " << c.value("id", std::string("?")) << ": " << text.substr(0, 200));
             CHECK(json_dumps(json_loads_latin1(text)) == text);
-            if (c.contains("json_len") && c["json_len"].is_number_integer()) CHECK(text.size() == c["json_len"].get<std::size_t>());
+            if (c.contains("json_len") && c["json_len"].is_number_integer())
+                CHECK(text.size() == c["json_len"].get<std::size_t>());
             ++checked;
         }
         CHECK(checked == doc["cases"].size());

@@ -78,7 +78,7 @@ using Items = std::vector<std::pair<std::string, PyValue>>;
 
 }  // namespace
 
-// --------------------------------------------------- dict API and flags --
+// ---- dict API and flags
 
 TEST_CASE("test_new_session", "[port][session_base]") {
     Fixture f(settings_with_tz(GENERATE(false, true)));
@@ -195,7 +195,7 @@ TEST_CASE("test_clear", "[port][session_base]") {
     CHECK(f.session->modified());
 }
 
-// --------------------------------------------------- persistence and keys --
+// ---- persistence and keys
 
 TEST_CASE("test_save", "[port][session_base]") {
     Fixture f(settings_with_tz(GENERATE(false, true)));
@@ -330,7 +330,7 @@ TEST_CASE("test_session_save_does_not_resurrect_session_logged_out_in_other_cont
     CHECK(s1->load().empty());
 }
 
-// ----------------------------------------------------------------- expiry --
+// ---- expiry
 
 TEST_CASE("test_default_expiry", "[port][session_base]") {
     Fixture f(settings_with_tz(GENERATE(false, true)));
@@ -416,7 +416,7 @@ TEST_CASE("test_actual_expiry", "[port][session_base]") {
     CHECK(f.rows->empty());
 }
 
-// ---------------------------------------------------------- encode/decode --
+// ---- encode/decode
 
 TEST_CASE("test_decode", "[port][session_base]") {
     // Ensure we can decode what we encode.
@@ -475,7 +475,7 @@ TEST_CASE("test_default_hashing_algorith_legacy_decode (Django 3.1/3.2)", "[port
     CHECK(SessionBase::session_dict_from(r) == data);
 }
 
-// ------------------------------------------------- DatabaseSessionTests --
+// ---- DatabaseSessionTests
 
 TEST_CASE("DatabaseSessionTests.test_session_str", "[port][session_base]") {
     // adapt: str(Session row) is its key; our record carries the key.
@@ -534,7 +534,7 @@ TEST_CASE("DatabaseSessionTests.test_clearsessions_command", "[port][session_bas
     CHECK(f.rows->count(*f.session->session_key()) == 1u);
 }
 
-// ------------------------------------------- CustomDatabaseSessionTests --
+// ---- CustomDatabaseSessionTests
 // The custom store's get_session_cookie_age() is 60 * 60 * 24 (one day).
 
 TEST_CASE("CustomDatabaseSessionTests.test_default_expiry", "[port][session_base]") {
@@ -556,7 +556,7 @@ TEST_CASE("CustomDatabaseSessionTests.test_custom_expiry_reset", "[port][session
     CHECK(f.session->get_expiry_age() == PyValue(std::int64_t{86400}));
 }
 
-// --------------------------------------------- SessionMiddlewareTests --
+// ---- SessionMiddlewareTests
 
 TEST_CASE("SessionMiddlewareTests.test_session_update_error_redirect", "[port][session_base]") {
     // adapt: a session deleted during the request (another request logged out)
@@ -592,7 +592,7 @@ TEST_CASE("SessionMiddlewareTests.test_empty_session_saved", "[port][session_bas
     CHECK(r.data.as_dict().empty());
 }
 
-// ----------------------------------------------------- SessionBaseTests --
+// ---- SessionBaseTests
 
 TEST_CASE("SessionBaseTests.test_create/test_delete/test_exists/test_load/test_save", "[port][session_base]") {
     // adapt: Django's bare SessionBase raises NotImplementedError("subclasses of

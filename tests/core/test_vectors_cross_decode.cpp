@@ -23,8 +23,8 @@ struct Source {
     std::string input;
     SecretKeys keys;
     std::string salt;
-    bool valid = false;          // a genuine encoding of `canonical`
-    std::string canonical;       // json.dumps of the encoded object (when valid)
+    bool valid = false;     // a genuine encoding of `canonical`
+    std::string canonical;  // json.dumps of the encoded object (when valid)
     PayloadFormat format = PayloadFormat::signed_sha256;
     std::optional<double> time;  // signed_cookies load time
 };
@@ -52,7 +52,8 @@ Source find_source(const Json& entry) {
         s.input = str((*c)["encoded"]);
         s.keys = vectors::keys_of(doc, *c);
         s.valid = c->contains("object");
-        if (s.valid) s.canonical = c->contains("serialized") ? str((*c)["serialized"]) : vectors::expected_dumps((*c)["object"]);
+        if (s.valid)
+            s.canonical = c->contains("serialized") ? str((*c)["serialized"]) : vectors::expected_dumps((*c)["object"]);
         s.format = PayloadFormat::legacy;
     } else if (file == "file_backend.json") {
         const Json* f = vectors::find_by(doc["files"], "file_name", id);
@@ -61,8 +62,8 @@ Source find_source(const Json& entry) {
         s.keys = SecretKeys{str(doc["meta"]["secret_key_used_unless_stated"]), {}};
         s.valid = (*f)["content_equals_encode"].get<bool>();
         // The file holds encode() of signing.json's session/<payload> object.
-        const Json* c = vectors::find_by(vectors::load(dir, "signing.json")["cases"], "id",
-                                         "session/" + str((*f)["payload"]));
+        const Json* c =
+            vectors::find_by(vectors::load(dir, "signing.json")["cases"], "id", "session/" + str((*f)["payload"]));
         REQUIRE(c != nullptr);
         s.canonical = str((*c)["json"]);
     } else {

@@ -37,8 +37,8 @@ TEST_CASE("decode.json: every input decodes to Django's object or the right fail
                 // Writing never uses a fallback: SECRET_KEY only.
                 CHECK(codec.encode(vectors::to_py(c["object"]), 1700000000) == str(c["encoded"]));
                 CHECK(c["identical_to_encoding_with_SECRET_KEY_alone"].get<bool>());
-                CHECK(SessionCodec(SecretKeys{keys.secret_key, {}}, kSalt).encode(vectors::to_py(c["object"]),
-                                                                                    1700000000) == str(c["encoded"]));
+                CHECK(SessionCodec(SecretKeys{keys.secret_key, {}}, kSalt)
+                          .encode(vectors::to_py(c["object"]), 1700000000) == str(c["encoded"]));
                 vectors::count_checked("decode");
                 continue;
             }
@@ -66,8 +66,8 @@ TEST_CASE("decode.json: every input decodes to Django's object or the right fail
                 CHECK(r.format == PayloadFormat::signed_sha256);
                 const auto last = input.rfind(':');
                 const auto ts_sep = input.rfind(':', last - 1);
-                CHECK(r.timestamp == std::optional<std::int64_t>(
-                                         b62_decode(input.substr(ts_sep + 1, last - ts_sep - 1))));
+                CHECK(r.timestamp ==
+                      std::optional<std::int64_t>(b62_decode(input.substr(ts_sep + 1, last - ts_sep - 1))));
                 CHECK(r.compressed == (input[0] == '.'));
                 if (id == "wrong_secret_but_in_SECRET_KEY_FALLBACKS") {
                     CHECK(r.verified_with() == "SECRET_KEY_FALLBACKS[0]");

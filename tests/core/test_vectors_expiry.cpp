@@ -74,8 +74,8 @@ Fixture make_fixture(const vectors::VersionDir& dir, const Json& doc, const Json
     }
     Fixture f;
     f.clock = std::make_shared<FakeClock>(static_cast<std::int64_t>(std::llround(c["now"].get<double>() * 1e6)));
-    f.env = SessionEnvironment::make(settings, SecretKeys{doc["meta"]["secret_key_used_unless_stated"].get<std::string>(), {}},
-                                     f.clock);
+    f.env = SessionEnvironment::make(
+        settings, SecretKeys{doc["meta"]["secret_key_used_unless_stated"].get<std::string>(), {}}, f.clock);
     f.store = std::make_unique<DbStore>(f.env, std::make_unique<MemoryTable>());
     f.session = f.store->open(std::nullopt);
     return f;
@@ -158,7 +158,8 @@ TEST_CASE("expiry.json: get_expiry_age/date and expire_at_browser_close match Dj
             }
             Fixture f = make_fixture(dir, doc, c);
             SessionBase& s = *f.session;
-            for (auto it = c["session"].begin(); it != c["session"].end(); ++it) s.set(it.key(), vectors::to_py(it.value()));
+            for (auto it = c["session"].begin(); it != c["session"].end(); ++it)
+                s.set(it.key(), vectors::to_py(it.value()));
 
             ExpiryQuery query;
             if (!c["modification"].is_null()) {

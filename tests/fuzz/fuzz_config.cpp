@@ -81,8 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }();
     (void)env_cleared;
     file.write(data, size);
-    const std::string secret =
-        traceable_secret(std::string_view(reinterpret_cast<const char*>(data), size));
+    const std::string secret = traceable_secret(std::string_view(reinterpret_cast<const char*>(data), size));
 
     ConfigSources sources;
     sources.config_path = file.path();

@@ -68,8 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const Signer signer(keys, salt);
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
 
-    check_json_payload(codec.decode(signer.sign_with_timestamp(b64url_encode_nopad(bytes), kTimestamp)), bytes,
-                       false);
+    check_json_payload(codec.decode(signer.sign_with_timestamp(b64url_encode_nopad(bytes), kTimestamp)), bytes, false);
     check_json_payload(
         codec.decode(signer.sign_with_timestamp("." + b64url_encode_nopad(zlib_compress(bytes)), kTimestamp)), bytes,
         true);

@@ -33,5 +33,4 @@ inline SecretKeys fixed_keys() {
 
 }  // namespace sessionctl::fuzz
 
-#define FUZZ_CHECK(cond) \
-    ((cond) ? (void)0 : ::sessionctl::fuzz::invariant_failed(__FILE__, __LINE__, #cond))
+#define FUZZ_CHECK(cond) ((cond) ? (void)0 : ::sessionctl::fuzz::invariant_failed(__FILE__, __LINE__, #cond))

@@ -28,7 +28,7 @@ inline CacheTarget open_target(const nlohmann::json& cache) {
 
 // One cache server a contract runs on: opens a target under a KEY_PREFIX.
 struct CacheServer {
-    std::string name;    // "Redis", "memcached"
+    std::string name;  // "Redis", "memcached"
     CacheFamily family;
     bool exact_listing;  // SCAN is exact; memcached's metadump is best effort
     std::function<CacheTarget(const std::string& prefix)> open;

@@ -12,12 +12,12 @@
 #include <optional>
 #include <string>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
-#include "backends/sql/memory_table.hpp"
 #include "backends/postgres/pg_connection.hpp"
 #include "backends/postgres/pg_table.hpp"
+#include "backends/sql/memory_table.hpp"
 #include "tests/support/server_support.hpp"
 
 namespace sessionctl::testing {

@@ -20,10 +20,10 @@ inline bool servers_required() {
 }
 
 // Skips the calling test with `why`, or fails it where servers are required.
-#define SESSIONCTL_SKIP_OR_FAIL(why)                                        \
-    do {                                                                    \
-        if (::sessionctl::testing::servers_required()) FAIL(why);           \
-        WARN("SKIPPED: " << why);                                           \
+#define SESSIONCTL_SKIP_OR_FAIL(why)                              \
+    do {                                                          \
+        if (::sessionctl::testing::servers_required()) FAIL(why); \
+        WARN("SKIPPED: " << why);                                 \
     } while (false)
 
 // The shared server named by `var` (a URL or host:port), or nullopt after the

@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/json_codec.hpp"
 #include "core/pyvalue.hpp"
@@ -63,7 +63,7 @@ inline const VersionDir& version_by_source(std::string_view source_version) {
     throw std::runtime_error("unknown source_version " + std::string(source_version));
 }
 
-// ---------------------------------------------------------------- loading --
+// ---- loading
 
 // nlohmann turns an integer literal beyond 64 bits (Python's 2**70) into a
 // double and loses digits. This SAX builder keeps such literals exactly, as the
@@ -175,7 +175,7 @@ inline const Json* find_by(const Json& array, std::string_view field, std::strin
     return nullptr;
 }
 
-// ------------------------------------------------------------------ bytes --
+// ---- bytes
 
 inline std::string from_hex(std::string_view hex) {
     auto nibble = [](char c) -> int {
@@ -186,8 +186,7 @@ inline std::string from_hex(std::string_view hex) {
     };
     if (hex.size() % 2) throw std::runtime_error("odd hex length");
     std::string out;
-    for (std::size_t i = 0; i < hex.size(); i += 2)
-        out += static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
+    for (std::size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
     return out;
 }
 
@@ -220,7 +219,7 @@ inline std::string plain_hmac(bool sha1, std::string_view key, std::string_view 
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-// ------------------------------------------------------------ conversions --
+// ---- conversions
 
 // A vector value as the Python object it stands for. The files show what JSON
 // cannot hold as markers: {"$float": "nan"|"inf"|"-inf"} (README), plus our
@@ -269,7 +268,7 @@ inline sessionctl::PyValue to_py(const Json& j) {
 // i.e. the bytes Django's JSONSerializer would write for it.
 inline std::string expected_dumps(const Json& j) { return sessionctl::json_dumps(to_py(j)); }
 
-// ------------------------------------------------------ decode outcomes --
+// ---- decode outcomes
 //
 // How Django's observed decode() outcome maps to our DecodeStatus. One rule,
 // applied to decode.json, legacy.json and cross_decode.json alike:
@@ -333,7 +332,7 @@ inline void check_decode_outcome(const sessionctl::DecodeResult& r, const Json& 
     }
 }
 
-// ---------------------------------------------------------------- counting --
+// ---- counting
 
 struct Tally {
     std::map<std::string, std::size_t> checked;
@@ -356,8 +355,8 @@ inline void count_skipped(const std::string& file, const VersionDir& dir, const 
 
 // The files in the order the summary lists them.
 inline const std::vector<std::string>& summary_order() {
-    static const std::vector<std::string> order{"signing",       "legacy",      "decode", "expiry", "keys", "auth",
-                                                "signed_cookie", "cross_decode"};
+    static const std::vector<std::string> order{"signing", "legacy", "decode",        "expiry",
+                                                "keys",    "auth",   "signed_cookie", "cross_decode"};
     return order;
 }
 

@@ -80,8 +80,7 @@ TEST_CASE("a pull pipeline takes every item in order, read by the workers or by 
     }
 }
 
-TEST_CASE("a pull pipeline stops at a take that says so and reads at most the ring ahead",
-          "[util][ordered_pipeline]") {
+TEST_CASE("a pull pipeline stops at a take that says so and reads at most the ring ahead", "[util][ordered_pipeline]") {
     for (bool workers_fill : {false, true}) {
         INFO("workers_fill " << workers_fill);
         Counter source{100000};

@@ -23,10 +23,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
-#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -62,7 +62,9 @@ namespace {
 constexpr std::int64_t kNowMicros = 1700000000750000;
 
 std::optional<std::string> shared_redis() { return testing::shared_server("SESSIONCTL_TEST_REDIS", "Redis"); }
-std::optional<std::string> shared_memcached() { return testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached"); }
+std::optional<std::string> shared_memcached() {
+    return testing::shared_server("SESSIONCTL_TEST_MEMCACHED", "memcached");
+}
 
 // A KEY_PREFIX no other test or run uses; with glob characters on purpose, so
 // SCAN MATCH escaping is exercised everywhere.
@@ -93,8 +95,9 @@ int free_port() {
 class PrivateRedis {
 public:
     explicit PrivateRedis(const std::vector<std::string>& extra = {}) : port_(free_port()) {
-        std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                          "--save", "", "--appendonly", "no", "--dir", dir_.path().string()};
+        std::vector<std::string> args = {
+            "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+            "no",           "--dir",  dir_.path().string()};
         args.insert(args.end(), extra.begin(), extra.end());
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
@@ -141,7 +144,7 @@ bool have_redis_server() { return std::system("command -v redis-server >/dev/nul
 
 }  // namespace
 
-// ------------------------------------------------------------------ no server
+// ---- no server
 
 TEST_CASE("redis LOCATION URLs parse as redis-py reads them, passwords never shown", "[cache]") {
     RedisEndpoint a = parse_redis_url("redis://127.0.0.1:6391/2");
@@ -213,8 +216,8 @@ TEST_CASE("cache keys: Django's default key function, vectors cache_keys", "[cac
         std::size_t n = 0;
         for (const auto& item : doc["cache_keys"]) {
             CacheTarget t = cache_target_settings(item["cache_settings"]);
-            std::string prefix = item["engine"] == "cache" ? std::string(kCacheKeyPrefix)
-                                                            : std::string(kCachedDbKeyPrefix);
+            std::string prefix =
+                item["engine"] == "cache" ? std::string(kCacheKeyPrefix) : std::string(kCachedDbKeyPrefix);
             CHECK(t.make_key(prefix + item["session_key"].get<std::string>()) == item["full_key"].get<std::string>());
             ++n;
         }
@@ -256,8 +259,8 @@ TEST_CASE("cache values: Redis and memcached codecs, vectors' Redis values", "[c
 
     // A hostile pickle is refused, reported as malformed, never run.
     // pickle.dumps of an object whose __reduce__ is (os.system, ("true",)).
-    std::string evil = vectors::from_hex(
-        "8004951f000000000000008c05706f736978948c0673797374656d9493948c047472756594859452942e");
+    std::string evil =
+        vectors::from_hex("8004951f000000000000008c05706f736978948c0673797374656d9493948c047472756594859452942e");
     DecodeResult bad = decode_cache_record(CacheFamily::redis, StoredSession{"k", evil, std::nullopt});
     CHECK_FALSE(bad.ok());
     CHECK(bad.malformed_part == "pickle");
@@ -283,7 +286,7 @@ TEST_CASE("memcached backends are selected only when built", "[cache]") {
     }
 }
 
-// ------------------------------------------------ shared Redis and memcached
+// ---- shared Redis and memcached
 
 namespace {
 
@@ -604,7 +607,7 @@ TEST_CASE("cached_db on SQLite + memcached: cache then db, delete clears both", 
     cached_db_contract(memcached_server(*location));
 }
 
-// ------------------------------------------------------------ faults
+// ---- faults
 
 TEST_CASE("Redis faults: wrong or missing password, server gone mid-scan", "[cache][redis][faults]") {
     if (!have_redis_server()) {
@@ -623,7 +626,8 @@ TEST_CASE("Redis faults: wrong or missing password, server gone mid-scan", "[cac
             CHECK(what.find("password") != std::string::npos);
         }
         CHECK_THROWS_AS(open_redis_client(parse_redis_url(server.url())), StoreError);
-        auto ok = open_redis_client(parse_redis_url(fmt::format("redis://:right-password@127.0.0.1:{}", server.port())));
+        auto ok =
+            open_redis_client(parse_redis_url(fmt::format("redis://:right-password@127.0.0.1:{}", server.port())));
         CHECK_FALSE(ok->get("nothing"));
     }
     SECTION("nothing listening: StoreUnavailable") {
@@ -639,8 +643,7 @@ TEST_CASE("Redis faults: wrong or missing password, server gone mid-scan", "[cac
         CacheStore store(env, open_target(cache));
         auto client = open_redis_client(parse_redis_url(server.url()));
         std::string value = encode_cache_value(CacheFamily::redis, PyValue(PyDict{})).bytes;
-        for (int i = 0; i < 5000; ++i)
-            client->set(store.cache_key(fmt::format("k{:031}", i)), value, 0, 3600);
+        for (int i = 0; i < 5000; ++i) client->set(store.cache_key(fmt::format("k{:031}", i)), value, 0, 3600);
         std::size_t seen = 0;
         try {
             store.scan([&](const StoredSession&) {
@@ -656,7 +659,7 @@ TEST_CASE("Redis faults: wrong or missing password, server gone mid-scan", "[cac
     }
 }
 
-// ------------------------------------------------------------ signed_cookies
+// ---- signed_cookies
 
 TEST_CASE("signed_cookies: create mints a value that inspect reads; nothing to list or delete", "[cache][signed]") {
     auto clock = std::make_shared<FakeClock>(kNowMicros);

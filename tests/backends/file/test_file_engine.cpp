@@ -193,7 +193,7 @@ PyDict dict_of(const vectors::Json& j) { return vectors::to_py(j).as_dict(); }
 
 }  // namespace
 
-// ------------------------------------------------ SessionTestsMixin / FileSessionTests --
+// ---- SessionTestsMixin / FileSessionTests
 
 TEST_CASE("a new file session is empty, unmodified and has no key", "[file]") {
     Fixture f;
@@ -287,8 +287,7 @@ TEST_CASE("cycle_key with no loaded data still loads and moves it", "[file]") {
     CHECK_FALSE(fresh->exists(key));
 }
 
-TEST_CASE("save after the file was deleted raises UpdateError and does not resurrect it",
-          "[file][vectors]") {
+TEST_CASE("save after the file was deleted raises UpdateError and does not resurrect it", "[file][vectors]") {
     for (const auto& version : vectors::versions()) {
         CAPTURE(version.name);
         const auto& doc = vectors::load(version, "file_backend.json");
@@ -364,9 +363,10 @@ TEST_CASE("an expiry date in the past expires the session at once (test_actual_e
     CHECK(f.read("sessionid" + *reloaded->session_key()) == f.encode(PyDict{}));
 }
 
-TEST_CASE("clearsessions removes a past int expiry and a no-expiry file at SESSION_COOKIE_AGE=0 "
-          "(test_clearsessions_command)",
-          "[file]") {
+TEST_CASE(
+    "clearsessions removes a past int expiry and a no-expiry file at SESSION_COOKIE_AGE=0 "
+    "(test_clearsessions_command)",
+    "[file]") {
     Setup setup;
     setup.settings.cookie_age = 0;
     Fixture f(setup);
@@ -391,7 +391,8 @@ TEST_CASE("clearsessions removes a past int expiry and a no-expiry file at SESSI
 
 TEST_CASE("the session directory must exist", "[file]") {
     TempDir tmp;
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     FileStoreOptions options;
     options.directory = (tmp.path() / "missing").string();
     try {
@@ -419,7 +420,8 @@ TEST_CASE("SESSION_FILE_PATH unset means tempfile.gettempdir(): $TMPDIR first", 
     TempDir tmp;
     ScopedEnv tmpdir("TMPDIR", tmp.path().string() + "/");
     CHECK(default_session_file_path() == tmp.path().string());
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     FileStore store(env, FileStoreOptions{});
     CHECK(store.directory() == tmp.path().string());
     {
@@ -432,7 +434,8 @@ TEST_CASE("SESSION_FILE_PATH unset means tempfile.gettempdir(): $TMPDIR first", 
 
 TEST_CASE("a cookie name that is not a plain file name prefix is refused", "[file]") {
     TempDir tmp;
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     FileStoreOptions options;
     options.directory = tmp.path().string();
     options.prefix = "../session";
@@ -448,7 +451,8 @@ TEST_CASE("the registry opens the file engine from SESSION_FILE_PATH and SESSION
         out << R"({"SESSION_ENGINE": "file", "SESSION_COOKIE_NAME": "mycookie", "SESSION_FILE_PATH": )" << path_json
             << "}";
     };
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     ConfigSources sources;
     sources.config_path = config_file.string();
 
@@ -469,7 +473,7 @@ TEST_CASE("the registry opens the file engine from SESSION_FILE_PATH and SESSION
     REQUIRE(by_default->fetch(*session->session_key()));
 }
 
-// --------------------------------------------------------------------- vectors --
+// ---- vectors
 
 TEST_CASE("file names and bytes equal Django's for the vector secret and time", "[file][vectors]") {
     for (const auto& version : vectors::versions()) {
@@ -500,8 +504,7 @@ TEST_CASE("file names and bytes equal Django's for the vector secret and time", 
     }
 }
 
-TEST_CASE("a new session is written as an empty placeholder plus a <name>_out_XXXXXXXX temp file",
-          "[file][vectors]") {
+TEST_CASE("a new session is written as an empty placeholder plus a <name>_out_XXXXXXXX temp file", "[file][vectors]") {
     for (const auto& version : vectors::versions()) {
         CAPTURE(version.name);
         const auto& seq = vectors::load(version, "file_backend.json")["create_sequence"];
@@ -622,8 +625,7 @@ TEST_CASE("a traversal key is refused although its path would reach an existing 
     CHECK(text == "do not touch");
 }
 
-TEST_CASE("load decides expiry from _session_expiry or mtime + SESSION_COOKIE_AGE as Django does",
-          "[file][vectors]") {
+TEST_CASE("load decides expiry from _session_expiry or mtime + SESSION_COOKIE_AGE as Django does", "[file][vectors]") {
     for (const auto& version : vectors::versions()) {
         CAPTURE(version.name);
         const auto& cases = vectors::load(version, "file_backend.json")["load_expiry"];
@@ -755,7 +757,7 @@ TEST_CASE("scan yields placeholders and sessions but skips temp files, other pre
           "[file]") {
     Fixture f;
     std::string live = f.saved(PyDict{{"k", "v"}});
-    f.put("sessionid" + std::string(32, 'e'), "", -(kAge + 10));   // placeholder
+    f.put("sessionid" + std::string(32, 'e'), "", -(kAge + 10));       // placeholder
     f.put("sessionid" + std::string(32, 'g') + "_out_abc12345", "x");  // temp file
     f.put("othercookie" + std::string(32, 'h'), "x");
     f.put("sessionidABCDEFGHABCDEFGHABCDEFGHABCDEFGH", "x");
@@ -908,7 +910,8 @@ TEST_CASE("a non-ASCII or unreadable file is reported and the sweep goes on", "[
 
 TEST_CASE("without a sink, warnings are kept for take_messages()", "[file]") {
     TempDir tmp;
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     FileStoreOptions options;
     options.directory = tmp.path().string();
     FileStore store(env, options);
@@ -924,7 +927,8 @@ TEST_CASE("without a sink, warnings are kept for take_messages()", "[file]") {
 
 TEST_CASE("take_messages() keeps the first 1000 warnings and counts the rest", "[file]") {
     TempDir tmp;
-    auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
+    auto env =
+        SessionEnvironment::make(SessionSettings{}, SecretKeys{"s", {}}, std::make_shared<FakeClock>(kNowMicros));
     FileStoreOptions options;
     options.directory = tmp.path().string();
     FileStore store(env, options);
@@ -1042,7 +1046,8 @@ TEST_CASE("sweeps and scans of directories larger than the in-flight window stay
         (is_stale ? stale_keys : fresh_keys).insert(key);
     }
     std::vector<std::string> readdir_order;
-    for (const auto& e : fs::directory_iterator(f.dir())) readdir_order.push_back(e.path().filename().string().substr(9));
+    for (const auto& e : fs::directory_iterator(f.dir()))
+        readdir_order.push_back(e.path().filename().string().substr(9));
 
     std::vector<std::string> scanned;
     std::size_t expired = 0;
@@ -1070,8 +1075,7 @@ TEST_CASE("sweeps and scans of directories larger than the in-flight window stay
     CHECK(f.warnings().empty());
 }
 
-TEST_CASE("scan_examined runs the caller's examine on the readers' workers and its steps in readdir order",
-          "[file]") {
+TEST_CASE("scan_examined runs the caller's examine on the readers' workers and its steps in readdir order", "[file]") {
     Fixture f;
     const int n = 2600;  // more than the window in flight
     for (int i = 0; i < n; ++i) f.put(fmt::format("sessionid{:032d}", i), f.encode(PyDict{{"i", i}}));
@@ -1128,8 +1132,7 @@ TEST_CASE("scan_examined runs the caller's examine on the readers' workers and i
         taken = 0;
         store.scan_examined(
             ScanScope::everything, 4,
-            [&](const StoredSession&) -> ScanStep { return [&](const StoredSession&) { return ++taken < 300; }; },
-            {});
+            [&](const StoredSession&) -> ScanStep { return [&](const StoredSession&) { return ++taken < 300; }; }, {});
         CHECK(taken == 300);
     }
     SECTION("what examine threw is raised in its record's turn") {
@@ -1162,15 +1165,14 @@ TEST_CASE("scan_examined reports unreadable files in order and skips them", "[fi
     f.put(big, "x");
     REQUIRE(::truncate((f.dir() / big).c_str(), (std::int64_t{64} << 20) + 1) == 0);
     std::vector<std::string> taken;
-    f.store().scan_examined(
-        ScanScope::everything, 2,
-        [&](const StoredSession&) -> ScanStep {
-            return [&](const StoredSession& record) {
-                taken.push_back(record.key);
-                return true;
-            };
-        },
-        {});
+    f.store().scan_examined(ScanScope::everything, 2,
+                            [&](const StoredSession&) -> ScanStep {
+                                return [&](const StoredSession& record) {
+                                    taken.push_back(record.key);
+                                    return true;
+                                };
+                            },
+                            {});
     CHECK(taken == std::vector<std::string>{live});
     REQUIRE(f.warnings().size() == 1);
     CHECK(f.warnings()[0].find(big + ": ") != std::string::npos);
@@ -1236,8 +1238,7 @@ TEST_CASE("is_expired decides a scanned record from its expire_date as a fresh j
     CHECK(std::set<std::string>(dry.keys.begin(), dry.keys.end()) == std::set<std::string>{plain, iso_past, negative});
 }
 
-TEST_CASE("an _session_expiry hidden by escapes, compression or the pre-3.1 format still decides expiry",
-          "[file]") {
+TEST_CASE("an _session_expiry hidden by escapes, compression or the pre-3.1 format still decides expiry", "[file]") {
     // The sweep skips the full decode when no payload can name _session_expiry;
     // every way of naming it must still be seen.
     Fixture f;

@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "backends/memcached/memcached_client.hpp"
@@ -118,15 +118,16 @@ int free_port() {
 class PrivateMemcached {
 public:
     PrivateMemcached() : port_(free_port()) {
-        std::vector<std::string> argv = {"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0",
-                                         "-m", "16"};
+        std::vector<std::string> argv = {"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_),
+                                         "-U",        "0",  "-m",        "16"};
         if (geteuid() == 0) argv.insert(argv.end(), {"-u", "nobody"});
         std::vector<char*> cargv;
         for (auto& a : argv) cargv.push_back(a.data());
         cargv.push_back(nullptr);
         REQUIRE(posix_spawnp(&pid_, "memcached", nullptr, nullptr, cargv.data(), environ) == 0);
         // Startup takes a few milliseconds; wait for the port, not a fixed time.
-        for (int i = 0; i < 500 && !port_accepts(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        for (int i = 0; i < 500 && !port_accepts(port_); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(port_accepts(port_));
     }
     ~PrivateMemcached() { stop(); }
@@ -169,7 +170,7 @@ PyValue session_dict(std::int64_t n) {
 
 }  // namespace
 
-// ------------------------------------------------------------------ rules ----
+// ---- rules
 
 TEST_CASE("memcached keys are refused exactly where Django and pymemcache refuse them", "[memcached]") {
     std::vector<std::string> keys = {
@@ -181,13 +182,26 @@ TEST_CASE("memcached keys are refused exactly where Django and pymemcache refuse
         "a\tb",
         "a\nb",
         std::string("a\0b", 3),
-        "a\x7f" "b",
-        "\xc2\xa0nbsp",                              // U+00A0: allowed by both
-        "cl\xc3\xa9",                                // é
-        [] { std::string s; for (int i = 0; i < 125; ++i) s += "\xc3\xa9"; return s; }(),  // 250 bytes
-        [] { std::string s; for (int i = 0; i < 126; ++i) s += "\xc3\xa9"; return s; }(),  // 252 bytes
-        [] { std::string s; for (int i = 0; i < 84; ++i) s += "\xe2\x82\xac"; return s; }(),  // 252 bytes
-        "\xf0\x9f\x98\x80",                          // emoji
+        "a\x7f"
+        "b",
+        "\xc2\xa0nbsp",  // U+00A0: allowed by both
+        "cl\xc3\xa9",    // é
+        [] {
+            std::string s;
+            for (int i = 0; i < 125; ++i) s += "\xc3\xa9";
+            return s;
+        }(),  // 250 bytes
+        [] {
+            std::string s;
+            for (int i = 0; i < 126; ++i) s += "\xc3\xa9";
+            return s;
+        }(),  // 252 bytes
+        [] {
+            std::string s;
+            for (int i = 0; i < 84; ++i) s += "\xe2\x82\xac";
+            return s;
+        }(),                 // 252 bytes
+        "\xf0\x9f\x98\x80",  // emoji
     };
     std::vector<std::string> hexes;
     for (const auto& k : keys) hexes.push_back(to_hex(k));
@@ -198,7 +212,9 @@ TEST_CASE("memcached keys are refused exactly where Django and pymemcache refuse
         CHECK(ours == refused[hexes[i]].get<bool>());
         if (ours) CHECK_THROWS_AS(validate_memcached_key(keys[i]), InvalidSessionKey);
     }
-    CHECK(memcached_key_problem("bad\xff" "utf8").has_value());
+    CHECK(memcached_key_problem("bad\xff"
+                                "utf8")
+              .has_value());
 }
 
 TEST_CASE("memcached exptime follows BaseMemcachedCache.get_backend_timeout", "[memcached]") {
@@ -229,9 +245,15 @@ TEST_CASE("memcached exptime follows BaseMemcachedCache.get_backend_timeout", "[
 }
 
 TEST_CASE("murmur3_32 and rendezvous placement equal pymemcache's", "[memcached]") {
-    std::vector<std::string> texts = {"", "a", "ab", "abc", "abcd", "abcde",
+    std::vector<std::string> texts = {"",
+                                      "a",
+                                      "ab",
+                                      "abc",
+                                      "abcd",
+                                      "abcde",
                                       "127.0.0.1:11211-:1:django.contrib.sessions.cacheabc",
-                                      "d\xc3\xa9j\xc3\xa0", "\xe6\xbc\xa2\xe5\xad\x97\xf0\x9f\x98\x80x"};
+                                      "d\xc3\xa9j\xc3\xa0",
+                                      "\xe6\xbc\xa2\xe5\xad\x97\xf0\x9f\x98\x80x"};
     json expected = oracle("murmur", json::object(), texts);
     for (std::size_t i = 0; i < texts.size(); ++i) {
         INFO("text " << texts[i]);
@@ -323,7 +345,9 @@ TEST_CASE("memcached CACHES OPTIONS that change stored bytes or need SASL are re
 TEST_CASE("metadump lines are decoded", "[memcached]") {
     auto item = parse_metadump_line("key=a%C3%A9b%20c exp=1795642827 la=1795642727 cas=4 fetch=yes cls=1 size=65");
     REQUIRE(item);
-    CHECK(item->key == "a\xc3\xa9" "b c");
+    CHECK(item->key ==
+          "a\xc3\xa9"
+          "b c");
     CHECK(item->exp == 1795642827);
     auto never = parse_metadump_line("key=k exp=-1 la=1 cas=1 fetch=no cls=1 size=70\r\n");
     REQUIRE(never);
@@ -346,10 +370,9 @@ TEST_CASE("an invalid memcached key is refused before any I/O", "[memcached]") {
     CHECK_THROWS_AS(client->get("fine"), StoreUnavailable);
 }
 
-// ----------------------------------------------------------- real server ----
+// ---- real server
 
-TEST_CASE("sessions Django writes with PyMemcacheCache are read back with their flags and TTL",
-          "[memcached][server]") {
+TEST_CASE("sessions Django writes with PyMemcacheCache are read back with their flags and TTL", "[memcached][server]") {
     auto location = shared_memcached();
     if (!location) return;
     std::string prefix = unique_prefix("dj");
@@ -474,9 +497,9 @@ TEST_CASE("memcached TTLs: none, zero, negative, relative and beyond 30 days", "
     CHECK(*by_key[prefix + "long"].ttl_seconds >= 2592001 - 5);
 
     // Django itself, with a timeout beyond 30 days, lands on the same exptime.
-    std::string django_key = oracle("cache_set", {{"LOCATION", *location}, {"KEY_PREFIX", prefix + "dj"}},
-                                    {"x", "2592001"})
-                                 .get<std::string>();
+    std::string django_key =
+        oracle("cache_set", {{"LOCATION", *location}, {"KEY_PREFIX", prefix + "dj"}}, {"x", "2592001"})
+            .get<std::string>();
     auto django_entries = scan_all(*client, django_key);
     REQUIRE(django_entries.size() == 1);
     CHECK(*django_entries[0].value.ttl_seconds >= 2592001 - 5);

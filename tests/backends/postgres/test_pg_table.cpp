@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -58,8 +58,12 @@ std::unique_ptr<PgTable> fresh_table(PgTestDatabase& db, const std::vector<std::
 }  // namespace
 
 TEST_CASE("DATABASES maps to libpq parameters as Django's get_connection_params does", "[pg][dsn]") {
-    json db = {{"ENGINE", "django.db.backends.postgresql"}, {"NAME", "mysite"},    {"USER", "web"},
-               {"PASSWORD", "pw"},                          {"HOST", "db.local"}, {"PORT", 6543},
+    json db = {{"ENGINE", "django.db.backends.postgresql"},
+               {"NAME", "mysite"},
+               {"USER", "web"},
+               {"PASSWORD", "pw"},
+               {"HOST", "db.local"},
+               {"PORT", 6543},
                {"OPTIONS", {{"sslmode", "verify-full"}, {"passfile", "/etc/mysite/pgpass"}, {"isolation_level", 2}}}};
     PgParams p = params_of(db);
     CHECK(param(p, "dbname") == "mysite");
@@ -83,7 +87,8 @@ TEST_CASE("a postgres:// URL comes first and NAME, USER, HOST... override it", "
     db["NAME"] = "other";
     db["HOST"] = "replica";
     p = params_of(db);
-    auto url_at = std::find_if(p.begin(), p.end(), [](const auto& kv) { return kv.second.rfind("postgres://", 0) == 0; });
+    auto url_at =
+        std::find_if(p.begin(), p.end(), [](const auto& kv) { return kv.second.rfind("postgres://", 0) == 0; });
     auto name_at = std::find_if(p.begin(), p.end(), [](const auto& kv) { return kv.second == "other"; });
     REQUIRE(url_at != p.end());
     REQUIRE(name_at != p.end());
@@ -102,7 +107,8 @@ TEST_CASE("NAME, TIME_ZONE and OPTIONS follow Django's rules", "[pg][dsn]") {
     CHECK(pg_settings_from_django({{"NAME", "x"}}, false, "America/Chicago").time_zone == "America/Chicago");
     CHECK_THROWS_AS(pg_settings_from_django({{"NAME", "x"}, {"TIME_ZONE", "UTC"}}, false, "UTC"), ConfigError);
 
-    PgSettings s = pg_settings_from_django({{"NAME", "x"}, {"OPTIONS", {{"options", "-c lock_timeout=100"}}}}, true, "UTC");
+    PgSettings s =
+        pg_settings_from_django({{"NAME", "x"}, {"OPTIONS", {{"options", "-c lock_timeout=100"}}}}, true, "UTC");
     CHECK(s.sets_lock_timeout);
     CHECK_FALSE(s.sets_statement_timeout);
 }
@@ -126,8 +132,7 @@ TEST_CASE("a DSN is shown with its password redacted, in every form libpq accept
     CHECK(redact_pg_dsn("host=db user=passwordless") == "host=db user=passwordless");
 }
 
-TEST_CASE("USE_TZ: expire_date is sent as a UTC instant into timestamptz and read back as Django's naive UTC",
-          "[pg]") {
+TEST_CASE("USE_TZ: expire_date is sent as a UTC instant into timestamptz and read back as Django's naive UTC", "[pg]") {
     auto* db = PgTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -154,7 +159,8 @@ TEST_CASE("USE_TZ false: naive expiry is local time in TIME_ZONE, as Django's co
     auto table = fresh_table(*db, {}, options);
     REQUIRE(table->insert(row("k1", "2023-11-14 16:15:00")));
     // 16:15 in Chicago (CST, UTC-6) is 22:15 UTC.
-    CHECK(db->value("SELECT expire_date::text FROM django_session WHERE session_key = 'k1'") == "2023-11-14 22:15:00+00");
+    CHECK(db->value("SELECT expire_date::text FROM django_session WHERE session_key = 'k1'") ==
+          "2023-11-14 22:15:00+00");
     CHECK(table->select("k1")->expire_date->str_naive() == "2023-11-14 16:15:00");
     CHECK(table->select_live("k1", naive("2023-11-14 16:14:59")));
     CHECK_FALSE(table->select_live("k1", naive("2023-11-14 16:15:00")));
@@ -164,8 +170,9 @@ TEST_CASE("a timestamp (without time zone) column holds Django's naive UTC with 
     auto* db = PgTestDatabase::get();
     if (!db) return;
     db->sql("DROP TABLE IF EXISTS django_session CASCADE");
-    db->sql("CREATE TABLE django_session (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, "
-            "expire_date timestamp NOT NULL)");
+    db->sql(
+        "CREATE TABLE django_session (session_key varchar(40) PRIMARY KEY, session_data text NOT NULL, "
+        "expire_date timestamp NOT NULL)");
     PgOptions options;
     options.time_zone = "UTC";
     auto table = open_pg_table(db->params(), options);
@@ -231,8 +238,9 @@ TEST_CASE("a delete a foreign key would reject is refused, naming the referencin
     REQUIRE(table->insert(row("free-expired-1", "2020-01-01 00:00:00")));
     REQUIRE(table->insert(row("free-expired-2", "2020-01-02 00:00:00")));
     REQUIRE(table->insert(row("live", "2030-01-01 00:00:00")));
-    db->sql("CREATE TABLE sessionctl_ref_restrict (id serial PRIMARY KEY, session_id varchar(40) NOT NULL "
-            "CONSTRAINT cart_session_fk REFERENCES django_session (session_key) DEFERRABLE INITIALLY DEFERRED)");
+    db->sql(
+        "CREATE TABLE sessionctl_ref_restrict (id serial PRIMARY KEY, session_id varchar(40) NOT NULL "
+        "CONSTRAINT cart_session_fk REFERENCES django_session (session_key) DEFERRABLE INITIALLY DEFERRED)");
     db->sql("INSERT INTO sessionctl_ref_restrict (session_id) VALUES ('kept-referenced')");
     auto reopened = open_pg_table(db->params(), options);
     REQUIRE(reopened->schema().references.size() == 1);
@@ -255,16 +263,16 @@ TEST_CASE("a delete a foreign key would reject is refused, naming the referencin
     }
     SECTION("clear_expired removes the rest, keeps the referenced row, and says why") {
         CHECK_THROWS_WITH(reopened->delete_expired(naive("2025-01-01 00:00:00"), DryRun::no, false),
-                          Catch::Contains("removed 2 expired sessions") &&
-                              Catch::Contains("sessionctl_ref_restrict"));
+                          Catch::Contains("removed 2 expired sessions") && Catch::Contains("sessionctl_ref_restrict"));
         CHECK(reopened->exists("kept-referenced"));
         CHECK_FALSE(reopened->exists("free-expired-1"));
         CHECK_FALSE(reopened->exists("free-expired-2"));
         CHECK(reopened->exists("live"));
     }
     SECTION("ON DELETE CASCADE is the database's own business: the delete goes ahead") {
-        db->sql("CREATE TABLE sessionctl_ref_cascade (id serial PRIMARY KEY, session_id varchar(40) REFERENCES "
-                "django_session (session_key) ON DELETE CASCADE)");
+        db->sql(
+            "CREATE TABLE sessionctl_ref_cascade (id serial PRIMARY KEY, session_id varchar(40) REFERENCES "
+            "django_session (session_key) ON DELETE CASCADE)");
         db->sql("INSERT INTO sessionctl_ref_cascade (session_id) VALUES ('live')");
         auto with_cascade = open_pg_table(db->params());
         with_cascade->erase("live");
@@ -279,10 +287,12 @@ TEST_CASE("clear_expired deletes in paced batches and stops between them", "[pg]
     PgOptions pg;
     pg.walk_pages = GENERATE(true, false);
     auto table = fresh_table(*db, {}, pg);
-    db->sql("INSERT INTO django_session SELECT 'expired' || lpad(i::text, 6, '0'), 'x', "
-            "timestamptz '2020-01-01 00:00:00+00' + i * interval '1 second' FROM generate_series(1, 2500) i");
-    db->sql("INSERT INTO django_session SELECT 'live' || i, 'x', timestamptz '2030-01-01 00:00:00+00' "
-            "FROM generate_series(1, 10) i");
+    db->sql(
+        "INSERT INTO django_session SELECT 'expired' || lpad(i::text, 6, '0'), 'x', "
+        "timestamptz '2020-01-01 00:00:00+00' + i * interval '1 second' FROM generate_series(1, 2500) i");
+    db->sql(
+        "INSERT INTO django_session SELECT 'live' || i, 'x', timestamptz '2030-01-01 00:00:00+00' "
+        "FROM generate_series(1, 10) i");
 
     BulkResult dry = table->delete_expired(naive("2025-01-01 00:00:00"), DryRun::yes, false);
     CHECK(dry.matched == 2500);
@@ -338,11 +348,12 @@ TEST_CASE("clear_expired walks the pages whatever order expiry dates lie in", "[
     const int data_bytes = GENERATE(10, 2000);
     const std::size_t batch = data_bytes == 10 ? 7 : 100;
     auto table = fresh_table(*db);
-    db->sql(fmt::format("INSERT INTO django_session SELECT 'k' || lpad(i::text, 6, '0'), repeat('x', {}), "
-                        "CASE WHEN (i * 7919) % 10 < 6 THEN timestamptz '2020-01-01 00:00:00+00' + (i * 7919 % 5000) "
-                        "* interval '1 minute' ELSE timestamptz '2030-01-01 00:00:00+00' END "
-                        "FROM generate_series(1, 3000) i",
-                        data_bytes));
+    db->sql(
+        fmt::format("INSERT INTO django_session SELECT 'k' || lpad(i::text, 6, '0'), repeat('x', {}), "
+                    "CASE WHEN (i * 7919) % 10 < 6 THEN timestamptz '2020-01-01 00:00:00+00' + (i * 7919 % 5000) "
+                    "* interval '1 minute' ELSE timestamptz '2030-01-01 00:00:00+00' END "
+                    "FROM generate_series(1, 3000) i",
+                    data_bytes));
     db->sql("ANALYZE django_session");
     const std::string expired_before =
         db->value("SELECT count(*) FROM django_session WHERE expire_date < '2025-01-01 00:00:00+00'");
@@ -389,9 +400,9 @@ TEST_CASE("scan visits keys in byte order whichever index the table has", "[pg]"
     std::vector<std::string> expected = keys;
     std::sort(expected.begin(), expected.end());
     for (bool like_index : {true, false}) {
-        auto table = fresh_table(*db, like_index ? std::vector<std::string>{}
-                                                 : std::vector<std::string>{
-                                                       R"(DROP INDEX "django_session_session_key_c0390e0f_like")"});
+        auto table = fresh_table(
+            *db, like_index ? std::vector<std::string>{}
+                            : std::vector<std::string>{R"(DROP INDEX "django_session_session_key_c0390e0f_like")"});
         INFO("scan order " << table->schema().scan_order);
         for (const auto& key : keys) REQUIRE(table->insert(row(key, "2030-01-01 00:00:00")));
         std::vector<std::string> seen;
@@ -407,8 +418,8 @@ TEST_CASE("a missing table or database is StoreMissing; read-only refuses writes
     auto* db = PgTestDatabase::get();
     if (!db) return;
     db->sql("DROP TABLE IF EXISTS django_session CASCADE");
-    CHECK_THROWS_WITH(open_pg_table(db->params()), Catch::Contains("no django_session table") &&
-                                                        Catch::Contains("manage.py migrate"));
+    CHECK_THROWS_WITH(open_pg_table(db->params()),
+                      Catch::Contains("no django_session table") && Catch::Contains("manage.py migrate"));
     PgParams missing = db->params();
     missing.emplace_back("dbname", "sessionctl_no_such_db");
     CHECK_THROWS_AS(open_pg_table(missing), StoreMissing);
@@ -424,7 +435,7 @@ TEST_CASE("a missing table or database is StoreMissing; read-only refuses writes
 TEST_CASE("a server that is down or refuses the password is StoreUnavailable, in one line without the password",
           "[pg]") {
     SECTION("closed port") {
-        PgParams params{{"host", "127.0.0.1"}, {"port", "1"}, {"dbname", "x"}, {"user", "u"},
+        PgParams params{{"host", "127.0.0.1"},          {"port", "1"},           {"dbname", "x"}, {"user", "u"},
                         {"password", "hunter2-secret"}, {"connect_timeout", "3"}};
         try {
             (void)open_pg_table(params);

@@ -28,8 +28,12 @@ TEST_CASE("long index names are shortened as Django shortens them", "[sql][namin
           "D_my_project_custom_session_model_with_a_rather_long_table_namemy_project_custom_session_model_w_"
           "expire_date_e53fbc1");
     // Lengths are Python's (code points), digests over UTF-8 bytes.
-    CHECK(django_index_name("s\xc3\xa9ssions_\xc3\xbcn\xc3\xaf" "code_" + std::string(50, 'x'), "expire_date", {}, 63) ==
-          "s\xc3\xa9ssions_\xc3\xbcn\xc3\xaf" "code_xxxxxxxxx_expire_date_62b19f7f");
+    CHECK(django_index_name("s\xc3\xa9ssions_\xc3\xbcn\xc3\xaf"
+                            "code_" +
+                                std::string(50, 'x'),
+                            "expire_date", {}, 63) ==
+          "s\xc3\xa9ssions_\xc3\xbcn\xc3\xaf"
+          "code_xxxxxxxxx_expire_date_62b19f7f");
 }
 
 TEST_CASE("identifiers are double-quoted with quotes doubled", "[sql][naming]") {

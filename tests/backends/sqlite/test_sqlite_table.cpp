@@ -205,8 +205,7 @@ TEST_CASE("opening a database without the session table throws StoreError tellin
 
     SqliteOptions custom;
     custom.table = "myapp_session";
-    CHECK_THROWS_WITH(open_sqlite_table(path, custom),
-                      "no myapp_session table in " + path + ": run manage.py migrate");
+    CHECK_THROWS_WITH(open_sqlite_table(path, custom), "no myapp_session table in " + path + ": run manage.py migrate");
 
     // create_if_missing does not add the table to a site's existing database.
     CHECK_THROWS_WITH(open_sqlite_table(path, creating()),
@@ -251,8 +250,7 @@ TEST_CASE("a directory that cannot hold the file gives StoreError naming the pat
     CHECK_THROWS_WITH(open_sqlite_table(path, creating()), Catch::Contains(path));
 }
 
-TEST_CASE("a write blocked by another process's lock fails with StoreUnavailable after the busy timeout",
-          "[sqlite]") {
+TEST_CASE("a write blocked by another process's lock fails with StoreUnavailable after the busy timeout", "[sqlite]") {
     TempDir dir;
     const std::string path = dir.file("db.sqlite3");
     (void)open_sqlite_table(path, creating());
@@ -301,8 +299,8 @@ TEST_CASE("rows written by Django or by hand are read back as Django's converter
     raw.insert_row("key00003", "c", "2023-11-28T22:13:20.5");       // T separator, short fraction
     raw.insert_row("key00004", "d", "2023-11-28 23:13:20+01:00");   // an offset: converted to UTC
     raw.insert_row("key00005", "e", "garbage");
-    raw.insert_row("key00006", "f", "2023-13-45 99:99:99");          // well formed, not a date
-    raw.insert_row("key00007", "g", "20231128");  // NUMERIC affinity stores an INTEGER
+    raw.insert_row("key00006", "f", "2023-13-45 99:99:99");  // well formed, not a date
+    raw.insert_row("key00007", "g", "20231128");             // NUMERIC affinity stores an INTEGER
 
     const DateTime expected = parse_isoformat("2023-11-28 22:13:20");
     std::vector<StoredSession> rows;
@@ -340,8 +338,7 @@ TEST_CASE("expire_date is stored as the text Django binds", "[sqlite]") {
             if (name != "default_expiry" && name != "set_expiry_300") continue;
             TempDir dir;
             const std::string path = dir.file("db.sqlite3");
-            auto clock = std::make_shared<FakeClock>(
-                seconds_to_micros(config.at("now_time_time").get<double>()));
+            auto clock = std::make_shared<FakeClock>(seconds_to_micros(config.at("now_time_time").get<double>()));
             auto env = SessionEnvironment::make(SessionSettings{}, SecretKeys{"secret-for-tests-sqlite", {}}, clock);
             DbStore store(env, open_sqlite_table(path, creating()));
             auto session = store.open(std::nullopt);
