@@ -3,5 +3,7 @@
 set -euo pipefail
 top=$(cd -- "$(dirname -- "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
-cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+# BUILD_TESTING=ON: scripts/demo.sh may have turned the tests off in the same
+# build directory.
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" -DBUILD_TESTING=ON >/dev/null
 cmake --build "$build"

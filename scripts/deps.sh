@@ -1,17 +1,38 @@
 #!/bin/bash
-# Installs what sessionctl needs to build and test, from Debian's packages.
+# Installs, from Debian's packages, what sessionctl needs:
+#   scripts/deps.sh                everything to build and test (scripts/test.sh, CI)
+#   scripts/deps.sh --binary-only  only what building the sessionctl binary needs
+#                                  (scripts/demo.sh: no servers, Django or test tools)
+#   scripts/deps.sh --package      the binary's plus the packaging tools (scripts/package.sh)
 # Runs apt-get only when something is missing (as root, or through sudo).
 set -euo pipefail
 
-packages=(
+# Building the binary: CMake configures every engine, so the -dev packages of
+# hiredis, libpq and libmemcached are needed even though libpq and libmemcached
+# are only opened (dlopen) when used. sqlite3: the demo makes its table with it.
+binary=(
   cmake g++ ninja-build pkg-config binutils  # objdump: the SONAMEs of libraries opened with dlopen
-  libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev catch2 libcli11-dev
+  libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev libcli11-dev
   libsqlite3-dev sqlite3
-  python3 python3-django
-  libhiredis-dev redis-server python3-redis python3-django-redis
-  libmemcached-dev memcached python3-pymemcache
-  libpq-dev postgresql python3-psycopg2
+  libhiredis-dev libpq-dev libmemcached-dev
 )
+# The man page (scdoc) and the .deb (CPack's DEB generator runs file and dpkg-shlibdeps).
+packaging=(scdoc file dpkg-dev)
+# The tests: Catch2, real Django and the servers the store tests run against.
+testing=(
+  catch2
+  python3 python3-django
+  redis-server python3-redis python3-django-redis
+  memcached python3-pymemcache
+  postgresql python3-psycopg2
+)
+
+case "${1:-}" in
+  --binary-only) packages=("${binary[@]}") ;;
+  --package) packages=("${binary[@]}" "${packaging[@]}") ;;
+  "") packages=("${binary[@]}" "${packaging[@]}" "${testing[@]}") ;;
+  *) echo "usage: $0 [--binary-only | --package]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
