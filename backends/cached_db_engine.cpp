@@ -113,6 +113,26 @@ BulkResult CachedDbStore::remove(const std::vector<StoredSession>& records, bool
     return result;
 }
 
+std::vector<WriteOutcome> CachedDbStore::write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) {
+    std::vector<WriteOutcome> outcomes = db_->write_sessions(batch, mode);
+    const std::int64_t now = env_->clock->now_micros();
+    try {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (outcomes[i] != WriteOutcome::written) continue;
+            const std::int64_t ttl = (batch[i].expires_at_micros - now) / 1'000'000;
+            if (ttl <= 0) continue;  // Django would serve the row, if still live, and refill
+            EncodedCacheValue value = encode_cache_value(cache_.family, PyValue(batch[i].data));
+            cache_.client->set(cache_key(batch[i].key), value.bytes, value.flags, ttl);
+        }
+    } catch (const StoreUnavailable& e) {
+        throw StoreUnavailable(
+            fmt::format("sessions were written to the database, but the cache could not be updated (Django "
+                        "reads the rows instead, unless the cache holds older copies): {}",
+                        e.what()));
+    }
+    return outcomes;
+}
+
 std::vector<StoreMessage> CachedDbStore::take_messages() {
     std::vector<StoreMessage> messages = db_->take_messages();
     // The copies' own note speaks of "the sessions found"; here the rows are

@@ -42,6 +42,9 @@ public:
         return db_->clear_expired(dry_run, want_keys, options);
     }
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+    // The rows (the db engine's write), then, as Django's save() does, the
+    // cache entry of each row written (cache.set, TTL the whole seconds left).
+    std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
 
     [[nodiscard]] std::string cache_key(std::string_view session_key) const {
         return cache_.make_key(std::string(kCachedDbKeyPrefix) + std::string(session_key));

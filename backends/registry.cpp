@@ -94,4 +94,30 @@ std::unique_ptr<Store> open_store(const Config& config, std::shared_ptr<const Se
     throw ConfigError(fmt::format("unknown SESSION_ENGINE '{}'", engine));
 }
 
+std::string store_identity(const Config& config) {
+    const std::string engine = config.session_engine();
+    std::string identity = engine;
+    const bool uses_db = engine == kDbEngine || engine == kCachedDbEngine;
+    const bool uses_cache = engine == kCacheEngine || engine == kCachedDbEngine;
+    if (uses_db) {
+        nlohmann::json db = config.database();
+        identity += "|db:" + db.value("ENGINE", "") + "|" + db.value("NAME", nlohmann::json()).dump() + "|" +
+                    db.value("HOST", nlohmann::json()).dump() + "|" + db.value("PORT", nlohmann::json()).dump();
+    }
+    if (uses_cache) {
+        const nlohmann::json& alias_json = config.get("SESSION_CACHE_ALIAS");
+        const std::string alias = alias_json.is_string() ? alias_json.get<std::string>() : "default";
+        const nlohmann::json& caches = config.get("CACHES");
+        nlohmann::json entry = caches.is_object() && caches.contains(alias) ? caches[alias] : nlohmann::json();
+        if (entry.is_object()) {
+            identity += "|cache:" + entry.value("LOCATION", nlohmann::json()).dump() + "|" +
+                        entry.value("KEY_PREFIX", nlohmann::json("")).dump() + "|" +
+                        entry.value("VERSION", nlohmann::json(1)).dump();
+        }
+    }
+    if (engine == kFileEngine) identity += "|file:" + config.get("SESSION_FILE_PATH").dump() + "|" + config.cookie_name();
+    return identity;
+}
+
+
 }  // namespace sessionctl

@@ -41,6 +41,11 @@ struct EngineEntry {
 // The entry of a SESSION_ENGINE; nullptr when unknown.
 [[nodiscard]] const EngineEntry* find_engine(std::string_view engine);
 
+// A text naming the store a configuration opens (engine, database, cache
+// location and key prefix, session directory), equal for two configurations
+// only when they open the same store: copy refuses to copy a store onto itself.
+[[nodiscard]] std::string store_identity(const Config& config);
+
 // Opens the store SESSION_ENGINE names. Throws ConfigError for an unknown or
 // unsupported engine, StoreError/StoreUnavailable when the store can't be used.
 [[nodiscard]] std::unique_ptr<Store> open_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,

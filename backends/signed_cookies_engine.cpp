@@ -107,4 +107,8 @@ DecodeResult SignedCookiesStore::decode_record(const StoredSession& record) cons
     return codec_.decode(record.data, options);
 }
 
+std::vector<WriteOutcome> SignedCookiesStore::write_sessions(const std::vector<SessionWrite>&, WriteMode) {
+    throw StoreError("the signed_cookies engine keeps sessions in the browsers' cookies: there is no store to write to");
+}
+
 }  // namespace sessionctl

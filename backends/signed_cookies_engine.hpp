@@ -35,6 +35,8 @@ public:
     [[nodiscard]] bool is_expired(const StoredSession& record, const DateTime& now) const override;
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+    // Throws StoreError: the sessions live in browsers' cookies, not here.
+    std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
     // Verified with the signed_cookies salt and max_age = SESSION_COOKIE_AGE.
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
     [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // cookie salt

@@ -95,6 +95,38 @@ struct StaleLeftovers {
     std::string where;  // the directory
 };
 
+// One session for Store::write_sessions(): what Django needs to serve it
+// from the store written to (sessionctl copy).
+struct SessionWrite {
+    std::string key;
+    PyDict data;  // the session dict; the cache engines pickle it
+    // Signed session_data this store's codec verifies (the source's bytes,
+    // when the secret and salt allow) or made with it: stored as is by the
+    // engines that keep signed data (db, file, cached_db's row); when unset
+    // they encode `data` with their own secret and salt.
+    std::optional<std::string> signed_data;
+    // The moment Django stops serving it, in Unix microseconds: the db
+    // engines' expire_date, a cache TTL in whole seconds (rounded down, never
+    // longer), a file's mtime (expiry minus SESSION_COOKIE_AGE).
+    std::int64_t expires_at_micros = 0;
+    // WriteMode::replace_if_unchanged: the data this store held under `key`
+    // when it was read (Store::fetch's record.data); replaced only while it
+    // still holds exactly that.
+    std::string expected_data;
+};
+
+enum class WriteMode {
+    create,                // atomic create: a key already present is left as it is
+    replace_if_unchanged,  // replace only a record that still holds expected_data
+};
+
+enum class WriteOutcome {
+    written,
+    key_taken,  // create: the key exists (expired or not); nothing written
+    changed,    // replace: the record is gone or holds other data; nothing written
+    expired,    // the expiry is past for this store (a cache TTL under a second)
+};
+
 // What a caller of Store::scan_examined() needs of each record: everything
 // (Store::scan), or only the key and data (Store::scan_key_and_data).
 enum class ScanScope { everything, key_and_data };
@@ -182,6 +214,13 @@ public:
     // Removes exactly these records, each only if it still holds the data that
     // was read (a session a live request rewrote meanwhile is kept).
     virtual BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) = 0;
+
+    // Writes each session of `batch` (a few hundred at most) as `mode` says,
+    // keeping its key, data and expiry; one outcome per session, in order.
+    // Each write is atomic on its own (INSERT, O_EXCL/link, SET NX, add, a
+    // compare-and-set); a batch may share a transaction or a pipeline. A
+    // store that cannot be written this way (signed_cookies) throws StoreError.
+    virtual std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) = 0;
 
     // The messages gathered since the last call, oldest first (each is
     // handed out once).

@@ -42,6 +42,7 @@ constexpr const char* kMainFooter = R"(EXAMPLES
   sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --in 3600
   sessionctl clearsessions --lock /tmp/sessionctl.lock
   sessionctl stats --prometheus > /var/lib/node_exporter/sessions.prom
+  sessionctl copy --to /etc/mysite/sessionctl-redis.json
   sessionctl --config /etc/mysite/sessionctl.json config
 
 CONFIGURATION
@@ -194,7 +195,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         if (const auto name = secret_option(argv[i])) return fail(err, ExitCode::usage, refused_secret_option(*name));
 
     GlobalOptions global;
-    CLI::App app("Administer Django session stores: inspect, decode, create, delete, expire, clear.", "sessionctl");
+    CLI::App app("Administer Django session stores: inspect, decode, create, delete, expire, clear, copy.", "sessionctl");
     app.fallthrough();  // global flags also after the command; set before adding subcommands
     app.set_version_flag("--version", version_text(), "Print the version and the engines built in, and exit");
     app.add_option("--config", global.config_path, "Config file (JSON of Django setting names)")->type_name("FILE");
@@ -218,6 +219,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     ExpireArgs expire_args;
     ClearSessionsArgs clear_args;
     StatsArgs stats_args;
+    CopyArgs copy_args;
     ConfigArgs config_args;
     const std::vector<Command> commands = {
         {setup_inspect(app, inspect_args), [&](Context& c) { return run_inspect(inspect_args, c); }},
@@ -227,6 +229,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         {setup_expire(app, expire_args), [&](Context& c) { return run_expire(expire_args, c); }},
         {setup_clearsessions(app, clear_args), [&](Context& c) { return run_clearsessions(clear_args, c); }},
         {setup_stats(app, stats_args), [&](Context& c) { return run_stats(stats_args, c); }},
+        {setup_copy(app, copy_args), [&](Context& c) { return run_copy(copy_args, c); }},
         {setup_config(app, config_args), [&](Context& c) { return run_config(config_args, c); }},
     };
 
@@ -245,7 +248,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         if (c.app->parsed()) chosen = &c;
     if (!chosen)
         return fail(err, ExitCode::usage,
-                    "no command given: inspect, decode, create, delete, expire, clearsessions, stats or config (see "
+                    "no command given: inspect, decode, create, delete, expire, clearsessions, stats, copy or config (see "
                     "sessionctl --help)");
 
     Context ctx(global, Io{in, out, err, hooks.in_is_tty, hooks.out_is_tty, hooks.err_is_tty}, hooks.clock,

@@ -106,6 +106,22 @@ struct StatsArgs {
 CLI::App* setup_stats(CLI::App& parent, StatsArgs& args);
 ExitCode run_stats(const StatsArgs& args, Context& ctx);
 
+// copy --to FILE [KEY... | --stdin [-0] | --user ID | --where PATH=VALUE] [--dry-run]
+//      [--overwrite | --overwrite-older] [--move] [--max-runtime SECONDS]
+struct CopyArgs {
+    std::string to;
+    KeyArgs keys;
+    std::optional<std::string> user;
+    std::vector<std::string> where;
+    bool dry_run = false;
+    bool overwrite = false;
+    bool overwrite_older = false;
+    bool move = false;
+    std::optional<double> max_runtime_seconds;
+};
+CLI::App* setup_copy(CLI::App& parent, CopyArgs& args);
+ExitCode run_copy(const CopyArgs& args, Context& ctx);
+
 // config
 struct ConfigArgs {};
 CLI::App* setup_config(CLI::App& parent, ConfigArgs& args);

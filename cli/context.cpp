@@ -66,11 +66,19 @@ std::unique_ptr<Store> Context::open_store(Access access, SecretUse use) {
     return sessionctl::open_store(config(), std::move(env), store_options);
 }
 
+void Context::scrub_also(const SecretKeys& keys) {
+    extra_secrets_.push_back(keys.secret_key);
+    extra_secrets_.insert(extra_secrets_.end(), keys.fallbacks.begin(), keys.fallbacks.end());
+}
+
 std::string Context::scrub(std::string message) const {
-    if (!config_ || !config_->has_secret()) return message;
-    const SecretKeys& keys = config_->secret_keys();
-    std::vector<const std::string*> secrets{&keys.secret_key};
-    for (const auto& f : keys.fallbacks) secrets.push_back(&f);
+    std::vector<const std::string*> secrets;
+    for (const auto& s : extra_secrets_) secrets.push_back(&s);
+    if (config_ && config_->has_secret()) {
+        const SecretKeys& keys = config_->secret_keys();
+        secrets.push_back(&keys.secret_key);
+        for (const auto& f : keys.fallbacks) secrets.push_back(&f);
+    }
     for (const std::string* secret : secrets) {
         if (secret->size() < 6) continue;  // too short to tell from ordinary text
         for (auto pos = message.find(*secret); pos != std::string::npos; pos = message.find(*secret, pos + 8))

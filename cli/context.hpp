@@ -70,6 +70,9 @@ public:
     // ********: the last line of defence behind "errors never include them".
     [[nodiscard]] std::string scrub(std::string message) const;
 
+    // scrub() also hides these (another store's secrets: copy --to).
+    void scrub_also(const SecretKeys& keys);
+
     void race_point(std::string_view point, std::string_view key = {}) const {
         if (race_hook_) race_hook_(point, key);
     }
@@ -93,6 +96,7 @@ private:
     std::optional<Config> config_;
     std::shared_ptr<const SessionEnvironment> env_;
     bool env_has_secret_ = false;
+    std::vector<std::string> extra_secrets_;
 };
 
 // The time zone step of Django's settings setup when USE_TZ is false: TZ =

@@ -55,6 +55,9 @@ struct CacheValue {
     // Remaining lifetime in seconds when the server reports it (Redis TTL);
     // nullopt when unknown, or when the key never expires (see `persistent`).
     std::optional<std::int64_t> ttl_seconds;
+    // The same in milliseconds when the server reports them (Redis PTTL);
+    // ttl_seconds is then their floor.
+    std::optional<std::int64_t> ttl_millis;
     bool persistent = false;  // the server says the key has no expiry
 };
 
@@ -77,6 +80,27 @@ public:
     // cache.add: stores only if absent; returns false when the key was taken.
     virtual bool add(std::string_view key, std::string_view bytes, std::uint32_t flags,
                      std::optional<std::int64_t> ttl_seconds) = 0;
+
+    // add() for many entries, in order; returns which were stored. Redis
+    // pipelines it; the default loops.
+    struct Write {
+        std::string key;
+        std::string bytes;
+        std::uint32_t flags = 0;
+        std::optional<std::int64_t> ttl_seconds;
+    };
+    virtual std::vector<bool> add_many(const std::vector<Write>& writes) {
+        std::vector<bool> stored;
+        stored.reserve(writes.size());
+        for (const auto& w : writes) stored.push_back(add(w.key, w.bytes, w.flags, w.ttl_seconds));
+        return stored;
+    }
+
+    // Stores `write` only while its key still holds exactly `expected` bytes
+    // (a compare-and-set: a session a live request rewrote or deleted
+    // meanwhile is kept). Returns true when stored. Redis: atomic (Lua);
+    // memcached: gets + cas.
+    virtual bool replace_if_unchanged(const Write& write, std::string_view expected) = 0;
 
     // cache.set: stores unconditionally.
     virtual void set(std::string_view key, std::string_view bytes, std::uint32_t flags,

@@ -124,9 +124,10 @@ std::unique_ptr<SessionBase> CacheStore::open(std::optional<std::string> session
 
 StoredSession CacheStore::record_of(std::string key, CacheValue value) const {
     StoredSession record{std::move(key), std::move(value.bytes), std::nullopt, value.flags};
-    if (value.ttl_seconds)
-        record.expire_date =
-            DateTime::now(env_->clock->now_micros() + *value.ttl_seconds * 1'000'000, env_->settings.use_tz);
+    if (value.ttl_seconds || value.ttl_millis) {
+        const std::int64_t left = value.ttl_millis ? *value.ttl_millis * 1'000 : *value.ttl_seconds * 1'000'000;
+        record.expire_date = DateTime::now(env_->clock->now_micros() + left, env_->settings.use_tz);
+    }
     return record;
 }
 
@@ -208,6 +209,34 @@ BulkResult CacheStore::remove(const std::vector<StoredSession>& records, bool wa
         }
     }
     return result;
+}
+
+std::vector<WriteOutcome> CacheStore::write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) {
+    const std::int64_t now = env_->clock->now_micros();
+    std::vector<WriteOutcome> outcomes(batch.size(), WriteOutcome::expired);
+    std::vector<CacheClient::Write> writes;
+    std::vector<std::size_t> index_of;  // writes[i] is batch[index_of[i]]
+    writes.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const SessionWrite& w = batch[i];
+        if (w.expires_at_micros <= now) continue;
+        const std::int64_t ttl = (w.expires_at_micros - now) / 1'000'000;
+        if (ttl <= 0) continue;  // a timeout of 0 would store nothing
+        EncodedCacheValue value = encode_cache_value(target_.family, PyValue(w.data));
+        writes.push_back({cache_key(w.key), std::move(value.bytes), value.flags, ttl});
+        index_of.push_back(i);
+    }
+    if (mode == WriteMode::create) {
+        const std::vector<bool> stored = target_.client->add_many(writes);
+        for (std::size_t i = 0; i < stored.size(); ++i)
+            outcomes[index_of[i]] = stored[i] ? WriteOutcome::written : WriteOutcome::key_taken;
+        return outcomes;
+    }
+    for (std::size_t i = 0; i < writes.size(); ++i)
+        outcomes[index_of[i]] = target_.client->replace_if_unchanged(writes[i], batch[index_of[i]].expected_data)
+                                    ? WriteOutcome::written
+                                    : WriteOutcome::changed;
+    return outcomes;
 }
 
 DecodeResult CacheStore::decode_record(const StoredSession& record) const {

@@ -47,6 +47,9 @@ public:
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
     // Compare-and-delete per record (Redis: a Lua script, atomic), in batches.
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+    // pickle(data) with TTL = the whole seconds left (rounded down), through
+    // add (SET NX) or a compare-and-set; under a second left: expired.
+    std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
     [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // pickles
 

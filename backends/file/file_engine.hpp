@@ -142,6 +142,12 @@ public:
     // (and is still the file that was compared).
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
 
+    // Whole files with the given content and an mtime of the expiry minus
+    // SESSION_COOKIE_AGE (file_write.cpp): create through link() (atomic,
+    // never an empty placeholder), replace through rename() after comparing
+    // the content and identity.
+    std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
+
     // Django's save() leaves "<prefix><key>_out_<random>" temporary files
     // behind when its process dies between mkstemp() and rename(); nothing
     // ever removes them. Those whose mtime is at least `min_age_seconds` old
@@ -204,6 +210,10 @@ private:
     // save(): placeholder open, then temp file + rename.
     void write_file(const std::string& name, bool must_create, const std::function<std::string()>& encode);
     void delete_file(const std::string& name);
+    // A complete temporary file for `name` holding `content` with that mtime;
+    // its name. Throws StoreError (nothing left behind) when it cannot.
+    [[nodiscard]] std::string write_temp_file(const std::string& name, std::string_view content,
+                                              std::int64_t mtime_micros);
     [[nodiscard]] bool file_exists(const std::string& name) const;
     void require_writable(std::string_view what) const;
     void warn(const std::string& message);

@@ -176,30 +176,11 @@ public:
     // no CAS-guarded delete), so a value a live request rewrote meanwhile
     // makes the cas fail (EXISTS) and is kept.
     bool remove_if_unchanged(std::string_view key, std::string_view expected) override {
-        validate_memcached_key(key);
-        std::size_t s = server_for(key);
-        memcached_st* h = handles_[s].get();
-        const char* keys[] = {key.data()};
-        size_t lengths[] = {key.size()};
-        memcached_return_t rc = mc_.memcached_mget(h, keys, lengths, 1);
-        if (rc != MEMCACHED_SUCCESS) fail(s, rc, "gets");
-        std::optional<std::uint64_t> cas;
-        bool same = false;
-        uint32_t flags = 0;
-        Result result(h);
-        while (mc_.memcached_fetch_result(h, result.get(), &rc) != nullptr) {
-            std::string_view got(mc_.memcached_result_value(result.get()), mc_.memcached_result_length(result.get()));
-            same = got == expected;
-            cas = mc_.memcached_result_cas(result.get());
-            flags = mc_.memcached_result_flags(result.get());
-        }
-        if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) fail(s, rc, "gets");
-        if (!cas || !same) return false;
-        rc = mc_.memcached_cas(h, key.data(), key.size(), expected.data(), expected.size(),
-                               static_cast<time_t>(kMemcachedExpiredExptime), flags, *cas);
-        if (rc == MEMCACHED_SUCCESS) return true;
-        if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) return false;
-        fail(s, rc, "cas");
+        return cas_if_unchanged(key, expected, expected, std::nullopt, static_cast<time_t>(kMemcachedExpiredExptime));
+    }
+
+    bool replace_if_unchanged(const Write& write, std::string_view expected) override {
+        return cas_if_unchanged(write.key, expected, write.bytes, write.flags, wire_exptime(write.ttl_seconds));
     }
 
     std::uint64_t remove_many(const std::vector<std::string>& keys) override {
@@ -235,6 +216,37 @@ public:
     [[nodiscard]] bool listing_is_exact() const override { return false; }
 
 private:
+    // gets `key`; when it holds exactly `expected`, cas it to `bytes` with
+    // `flags` (unset: the stored flags kept) and `exptime` (an already
+    // expired exptime removes it). True when the cas went through.
+    bool cas_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes,
+                          std::optional<std::uint32_t> new_flags, time_t exptime) {
+        validate_memcached_key(key);
+        std::size_t s = server_for(key);
+        memcached_st* h = handles_[s].get();
+        const char* keys[] = {key.data()};
+        size_t lengths[] = {key.size()};
+        memcached_return_t rc = mc_.memcached_mget(h, keys, lengths, 1);
+        if (rc != MEMCACHED_SUCCESS) fail(s, rc, "gets");
+        std::optional<std::uint64_t> cas;
+        bool same = false;
+        uint32_t flags = 0;
+        Result result(h);
+        while (mc_.memcached_fetch_result(h, result.get(), &rc) != nullptr) {
+            std::string_view got(mc_.memcached_result_value(result.get()), mc_.memcached_result_length(result.get()));
+            same = got == expected;
+            cas = mc_.memcached_result_cas(result.get());
+            flags = mc_.memcached_result_flags(result.get());
+        }
+        if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) fail(s, rc, "gets");
+        if (!cas || !same) return false;
+        rc = mc_.memcached_cas(h, key.data(), key.size(), bytes.data(), bytes.size(), exptime,
+                               new_flags.value_or(flags), *cas);
+        if (rc == MEMCACHED_SUCCESS) return true;
+        if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) return false;
+        fail(s, rc, "cas");
+    }
+
     std::size_t server_for(std::string_view key) const {
         return nodes_.size() == 1 ? 0 : pymemcache_rendezvous_pick(nodes_, key);
     }

@@ -624,6 +624,36 @@ BulkResult PgTable::delete_if_unchanged(const std::vector<StoredSession>& rows, 
     return result;
 }
 
+std::vector<bool> PgTable::write_rows(const std::vector<RowWrite>& writes) {
+    constexpr std::string_view what = "write sessions";
+    const std::string insert = fmt::format(
+        R"(INSERT INTO {} ("session_key", "session_data", "expire_date") VALUES ($1, $2, $3) )"
+        R"(ON CONFLICT ("session_key") DO NOTHING)",
+        impl_->t);
+    const std::string update = fmt::format(
+        R"(UPDATE {} SET "session_data" = $1, "expire_date" = $2 WHERE "session_key" = $3 AND "session_data" = $4)",
+        impl_->t);
+    std::vector<bool> written;
+    written.reserve(writes.size());
+    Impl::Transaction tx(*impl_->conn, what);
+    for (const auto& w : writes) {
+        if (!w.row.expire_date)
+            throw StoreError(fmt::format("cannot write session {}: expire_date is required", key_hint(w.row.key)));
+        PgResult r = w.expected_data ? impl_->write(update,
+                                                    {{w.row.data},
+                                                     impl_->datetime_param(*w.row.expire_date),
+                                                     {w.row.key},
+                                                     {*w.expected_data}},
+                                                    what)
+                                     : impl_->write(insert,
+                                                    {{w.row.key}, {w.row.data}, impl_->datetime_param(*w.row.expire_date)},
+                                                    what);
+        written.push_back(r.affected() > 0);
+    }
+    impl_->commit(tx, what);
+    return written;
+}
+
 void PgTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     // Keyset pages rather than a cursor: each page is one short autocommit
     // read, so no transaction (and no snapshot holding back VACUUM) stays

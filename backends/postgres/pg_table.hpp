@@ -105,6 +105,10 @@ public:
     // Refuses before deleting anything when a rejecting foreign key references
     // one of the rows; then DELETE ... USING unnest(keys, datas), in batches.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
+    // One transaction: INSERT ... ON CONFLICT ("session_key") DO NOTHING per
+    // create (a taken key is no error that would abort the transaction), an
+    // UPDATE that repeats the expected data per replace.
+    [[nodiscard]] std::vector<bool> write_rows(const std::vector<RowWrite>& writes) override;
     // Key (byte) order, kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 

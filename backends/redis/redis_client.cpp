@@ -91,6 +91,13 @@ std::string glob_escape(std::string_view prefix) {
 constexpr const char* kCompareAndDelete =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+// Sets KEYS[1] to ARGV[2] (with EX ARGV[3] unless empty) only while it still
+// holds ARGV[1]: the compare-and-set of replace_if_unchanged.
+constexpr const char* kCompareAndSet =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) "
+    "else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end return 1 else return 0 end";
+
 class RedisClient final : public CacheClient {
 public:
     explicit RedisClient(RedisEndpoint ep) : ep_(std::move(ep)) { connect(); }
@@ -105,7 +112,7 @@ public:
 
     std::optional<CacheValue> get(std::string_view key) override {
         append({"GET", key});
-        append({"TTL", key});
+        append({"PTTL", key});
         Reply value = read_reply();
         Reply ttl = read_reply();
         if (value->type == REDIS_REPLY_NIL) return std::nullopt;
@@ -140,6 +147,37 @@ public:
         } else {
             (void)command({"SET", key, bytes});
         }
+    }
+
+    std::vector<bool> add_many(const std::vector<Write>& writes) override {
+        // One pipeline: SET NX (EX) per entry; timeouts <= 0 take add()'s
+        // path (nothing may survive), which never happens for a session copy.
+        std::vector<bool> stored(writes.size(), false);
+        std::vector<std::size_t> piped;
+        std::vector<std::string> seconds(writes.size());
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+            const Write& w = writes[i];
+            if (w.ttl_seconds && *w.ttl_seconds <= 0) continue;
+            if (w.ttl_seconds) {
+                seconds[i] = std::to_string(*w.ttl_seconds);
+                append({"SET", w.key, w.bytes, "EX", seconds[i], "NX"});
+            } else {
+                append({"SET", w.key, w.bytes, "NX"});
+            }
+            piped.push_back(i);
+        }
+        for (std::size_t i : piped) stored[i] = is_ok(*read_reply());
+        for (std::size_t i = 0; i < writes.size(); ++i)
+            if (writes[i].ttl_seconds && *writes[i].ttl_seconds <= 0)
+                stored[i] = add(writes[i].key, writes[i].bytes, writes[i].flags, writes[i].ttl_seconds);
+        return stored;
+    }
+
+    bool replace_if_unchanged(const Write& write, std::string_view expected) override {
+        if (write.ttl_seconds && *write.ttl_seconds <= 0) return remove_if_unchanged(write.key, expected);
+        const std::string seconds = write.ttl_seconds ? std::to_string(*write.ttl_seconds) : std::string();
+        Reply r = command({"EVAL", kCompareAndSet, "1", write.key, expected, write.bytes, seconds});
+        return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     }
 
     bool remove(std::string_view key) override {
@@ -239,7 +277,7 @@ private:
             if (redisBufferWrite(ctx_, &done) != REDIS_OK) throw_io_error();
     }
 
-    // With the TTL: GET + TTL per key. Without: one MGET (one command on the
+    // With the TTL: GET + PTTL per key. Without: one MGET (one command on the
     // server instead of one or two per key).
     void append_fetch(const redisReply& keys, Ttl ttl) {
         if (keys.elements == 0) return;
@@ -251,7 +289,7 @@ private:
             for (std::size_t i = 0; i < keys.elements; ++i) {
                 std::string_view key(keys.element[i]->str, keys.element[i]->len);
                 append_resp(fetch_commands_, "GET", key);
-                append_resp(fetch_commands_, "TTL", key);
+                append_resp(fetch_commands_, "PTTL", key);
             }
             if (redisAppendFormattedCommand(ctx_, fetch_commands_.data(), fetch_commands_.size()) != REDIS_OK)
                 throw_io_error();
@@ -377,7 +415,12 @@ private:
         v.bytes.assign(value.str, value.len);
         if (ttl.type == REDIS_REPLY_INTEGER) {
             if (ttl.integer == -1) v.persistent = true;
-            else if (ttl.integer >= 0) v.ttl_seconds = ttl.integer;
+            else if (ttl.integer >= 0) {
+                // PTTL: rounded down to whole seconds, a TTL is never longer
+                // than the server's (TTL itself rounds to the nearest second).
+                v.ttl_millis = ttl.integer;
+                v.ttl_seconds = ttl.integer / 1000;
+            }
         }
         return v;
     }

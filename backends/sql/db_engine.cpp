@@ -90,4 +90,32 @@ BulkResult DbStore::remove(const std::vector<StoredSession>& records, bool want_
     return table_->delete_if_unchanged(records, want_keys);
 }
 
+std::vector<WriteOutcome> DbStore::write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) {
+    const bool use_tz = env_->settings.use_tz;
+    const std::int64_t now = env_->clock->now_micros();
+    std::vector<WriteOutcome> outcomes(batch.size(), WriteOutcome::expired);
+    std::vector<SessionTable::RowWrite> writes;
+    std::vector<std::size_t> index_of;  // writes[i] is batch[index_of[i]]
+    writes.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const SessionWrite& w = batch[i];
+        // Django's load() needs expire_date > now: a past one would be
+        // written only to be cleared.
+        if (w.expires_at_micros <= now) continue;
+        SessionTable::RowWrite row;
+        row.row.key = w.key;
+        row.row.data = w.signed_data ? *w.signed_data : env_->codec->encode(PyValue(w.data), env_->clock->now_seconds());
+        row.row.expire_date = db_datetime(DateTime::now(w.expires_at_micros, use_tz), use_tz);
+        if (mode == WriteMode::replace_if_unchanged) row.expected_data = w.expected_data;
+        writes.push_back(std::move(row));
+        index_of.push_back(i);
+    }
+    if (writes.empty()) return outcomes;
+    const std::vector<bool> written = table_->write_rows(writes);
+    for (std::size_t i = 0; i < written.size(); ++i)
+        outcomes[index_of[i]] = written[i] ? WriteOutcome::written
+                                           : (mode == WriteMode::create ? WriteOutcome::key_taken : WriteOutcome::changed);
+    return outcomes;
+}
+
 }  // namespace sessionctl

@@ -24,6 +24,9 @@ public:
     BulkResult clear_expired(DryRun dry_run, bool want_keys) override;
     BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override;
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+    // Rows with expire_date = the expiry (in the database's terms), in one
+    // transaction (SessionTable::write_rows).
+    std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
     [[nodiscard]] std::vector<StoreMessage> take_messages() override { return table_->take_messages(); }
 
     [[nodiscard]] SessionTable& table() { return *table_; }

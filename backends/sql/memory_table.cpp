@@ -73,6 +73,22 @@ BulkResult MemoryTable::delete_if_unchanged(const std::vector<StoredSession>& ro
     return result;
 }
 
+std::vector<bool> MemoryTable::write_rows(const std::vector<RowWrite>& writes) {
+    std::vector<bool> written;
+    written.reserve(writes.size());
+    for (const auto& w : writes) {
+        if (!w.expected_data) {
+            written.push_back(rows_->emplace(w.row.key, w.row).second);
+            continue;
+        }
+        auto it = rows_->find(w.row.key);
+        const bool unchanged = it != rows_->end() && it->second.data == *w.expected_data;
+        if (unchanged) it->second = w.row;
+        written.push_back(unchanged);
+    }
+    return written;
+}
+
 void MemoryTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     for (const auto& [key, row] : *rows_)
         if (!visit(row)) return;

@@ -39,6 +39,17 @@ public:
                                       const BulkOptions& options = {}) = 0;
     // DELETE ... WHERE session_key = ? AND session_data = ? for each row.
     virtual BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) = 0;
+    // Store::write_sessions() on a table, in one transaction per call: each
+    // row inserted only if its key is absent (INSERT ... ON CONFLICT DO
+    // NOTHING, or a failed INSERT that does not end the transaction), or with
+    // `expected_data` (replace) updated only while it still holds exactly that
+    // (UPDATE ... WHERE session_key = ? AND session_data = ?). Returns whether
+    // each row was written, in order. Rows must have an expire_date.
+    struct RowWrite {
+        StoredSession row;
+        std::optional<std::string> expected_data;  // set: replace if unchanged
+    };
+    [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) = 0;
     // Every row in key order; visit returns false to stop.
     virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
     // Store::take_messages() of the db engine: what the table has to say

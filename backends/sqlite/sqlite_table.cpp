@@ -49,6 +49,7 @@ enum class Sql : std::size_t {
     delete_expired_range,
     delete_expired_range_keys,
     delete_unchanged,
+    update_unchanged,
     scan_next,
     count_,
 };
@@ -87,6 +88,10 @@ std::string sql_text(Sql which, const std::string& t) {
                 R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")", t);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
+        case Sql::update_unchanged:
+            return fmt::format(
+                R"(UPDATE {} SET "session_data" = ?1, "expire_date" = ?2 WHERE "session_key" = ?3 AND "session_data" = ?4)",
+                t);
         // Scans walk the table in rowid order: consecutive pages of one
         // b-tree. Key order would walk the key index and look every row up
         // in the table, which costs more than decoding it.
@@ -547,6 +552,35 @@ BulkResult SqliteTable::delete_if_unchanged(const std::vector<StoredSession>& ro
         std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
     }
     return result;
+}
+
+std::vector<bool> SqliteTable::write_rows(const std::vector<RowWrite>& writes) {
+    constexpr std::string_view what = "write sessions";
+    std::vector<bool> written;
+    written.reserve(writes.size());
+    Impl::WriteTransaction tx(*impl_, what);
+    for (const auto& w : writes) {
+        if (!w.row.expire_date)
+            throw StoreError(fmt::format("cannot write session {}: expire_date is required", w.row.key));
+        const std::string expire = db_text(*w.row.expire_date);
+        if (w.expected_data) {
+            Impl::Statement update(*impl_, Sql::update_unchanged, what);
+            written.push_back(
+                update.bind(1, w.row.data).bind(2, expire).bind(3, w.row.key).bind(4, *w.expected_data).run() > 0);
+            continue;
+        }
+        Impl::Statement insert(*impl_, Sql::insert, what);
+        insert.bind(1, w.row.key).bind(2, w.row.data).bind(3, expire);
+        const int rc = insert.step_code();
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+            written.push_back(false);
+            continue;
+        }
+        if (rc != SQLITE_DONE) insert.fail(rc);
+        written.push_back(true);
+    }
+    tx.commit();
+    return written;
 }
 
 void SqliteTable::scan(const std::function<bool(const StoredSession&)>& visit) {

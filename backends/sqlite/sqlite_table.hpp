@@ -93,6 +93,10 @@ public:
     // DELETE ... WHERE session_key = ? AND session_data = ?, kUnchangedBatchRows
     // per transaction; `removed` counts rows actually deleted.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
+    // All of `writes` in one BEGIN IMMEDIATE transaction: an INSERT whose key
+    // is taken fails alone (SQLite aborts the statement, not the
+    // transaction); a replace is an UPDATE that repeats the expected data.
+    [[nodiscard]] std::vector<bool> write_rows(const std::vector<RowWrite>& writes) override;
     // Every row in rowid order (creation order; the table's own pages in
     // sequence), read a page at a time: memory stays bounded and no read lock is held while `visit`
     // runs, so a long scan never blocks the site's writers. `visit` may call
