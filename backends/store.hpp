@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/datetime.hpp"
+#include "core/errors.hpp"
 #include "core/session_base.hpp"
 #include "util/ordered_pipeline.hpp"
 
@@ -219,8 +220,11 @@ public:
     // keeping its key, data and expiry; one outcome per session, in order.
     // Each write is atomic on its own (INSERT, O_EXCL/link, SET NX, add, a
     // compare-and-set); a batch may share a transaction or a pipeline. A
-    // store that cannot be written this way (signed_cookies) throws StoreError.
-    virtual std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) = 0;
+    // store that cannot be written this way (signed_cookies, and this
+    // default) throws StoreError.
+    virtual std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& /*batch*/, WriteMode /*mode*/) {
+        throw StoreError(std::string(engine()) + " cannot receive copied sessions");
+    }
 
     // The messages gathered since the last call, oldest first (each is
     // handed out once).

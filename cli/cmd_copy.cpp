@@ -181,8 +181,12 @@ public:
         }
         if (!replaces.empty()) {
             std::vector<WriteOutcome> replaced;
-            if (args_.dry_run) replaced.assign(replaces.size(), WriteOutcome::written);
-            else replaced = target_.write_sessions(replaces, WriteMode::replace_if_unchanged);
+            if (args_.dry_run) {
+                replaced.assign(replaces.size(), WriteOutcome::written);
+            } else {
+                ctx_.race_point("copy: before replace");
+                replaced = target_.write_sessions(replaces, WriteMode::replace_if_unchanged);
+            }
             for (std::size_t j = 0; j < replaced.size(); ++j) {
                 const std::size_t i = replace_index[j];
                 if (replaced[j] == WriteOutcome::written) {

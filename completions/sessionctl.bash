@@ -6,10 +6,10 @@ _sessionctl()
     _init_completion || return
 
     local global_opts="--config --engine --set --json -q --quiet -v --verbose --version -h --help"
-    local commands="inspect decode create delete expire clearsessions stats config"
+    local commands="inspect decode create delete expire clearsessions stats copy config"
 
     case $prev in
-        --config|--data-file|--lock)
+        --config|--data-file|--lock|--to)
             _filedir
             return ;;
         --engine)
@@ -45,6 +45,7 @@ _sessionctl()
         expire) opts="--stdin -0 --null --in --at --browser-close --default --now --dry-run" ;;
         clearsessions) opts="--dry-run --lock --batch-size --sleep --max-runtime --one-transaction --include-temp" ;;
         stats) opts="--top --prometheus" ;;
+        copy) opts="--to --stdin -0 --null --user --where --dry-run --overwrite --overwrite-older --move --max-runtime" ;;
         config) opts="" ;;
     esac
     COMPREPLY=($(compgen -W "$opts $global_opts" -- "$cur"))

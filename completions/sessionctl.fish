@@ -1,5 +1,5 @@
 # fish completion for sessionctl. Install: copy to ~/.config/fish/completions/
-set -l commands inspect decode create delete expire clearsessions stats config
+set -l commands inspect decode create delete expire clearsessions stats copy config
 
 complete -c sessionctl -f
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Show stored sessions'
@@ -9,6 +9,7 @@ complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a delete 
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a expire -d 'Change expiry as set_expiry() would'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a clearsessions -d 'Remove expired sessions'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Count sessions, users, sizes and expiry'
+complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a copy -d 'Copy sessions to another store'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective settings'
 
 # global
@@ -22,11 +23,11 @@ complete -c sessionctl -l version -d 'Print the version and the engines built in
 complete -c sessionctl -s h -l help -d 'Show help'
 
 # inspect
-complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete expire' -l stdin -d 'Read keys from standard input'
-complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete expire' -s 0 -l null -d 'With --stdin: NUL-separated keys'
+complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete expire copy' -l stdin -d 'Read keys from standard input'
+complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete expire copy' -s 0 -l null -d 'With --stdin: NUL-separated keys'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l all -d 'Scan every stored session'
-complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete' -l user -x -d 'Only this user id'
-complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete' -l where -x -d 'PATH=VALUE in the session data'
+complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete copy' -l user -x -d 'Only this user id'
+complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete copy' -l where -x -d 'PATH=VALUE in the session data'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l expired -d 'Only expired sessions'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l live -d 'Only live sessions'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l keys-only -d 'Print only the keys'
@@ -45,11 +46,11 @@ complete -c sessionctl -n '__fish_seen_subcommand_from create' -l password-hash 
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l auth-backend -x -d 'Authentication backend path'
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l expiry -x -a 'browser-close' -d 'Seconds, ISO 8601, or browser-close'
 # delete / clearsessions
-complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions' -l dry-run -d 'Show what would happen; change nothing'
+complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions copy' -l dry-run -d 'Show what would happen; change nothing'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l lock -r -F -d 'Exclusive lock file'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l batch-size -x -d 'At most N sessions per transaction'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l sleep -x -d 'Pause SECONDS between batches'
-complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l max-runtime -x -d 'Start no batch after SECONDS'
+complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions copy' -l max-runtime -x -d 'Start no batch after SECONDS'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l one-transaction -d 'All in one transaction (maintenance window)'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l include-temp -d 'File engine: also remove stale _out_ temp files'
 # expire
@@ -61,3 +62,8 @@ complete -c sessionctl -n '__fish_seen_subcommand_from expire' -l now -d 'Expire
 # stats
 complete -c sessionctl -n '__fish_seen_subcommand_from stats' -l top -x -d 'List the N users with the most sessions'
 complete -c sessionctl -n '__fish_seen_subcommand_from stats' -l prometheus -d 'Prometheus textfile-collector metrics'
+# copy
+complete -c sessionctl -n '__fish_seen_subcommand_from copy' -l to -r -F -d 'Config file of the target store'
+complete -c sessionctl -n '__fish_seen_subcommand_from copy' -l overwrite -d 'Replace target sessions that hold other data'
+complete -c sessionctl -n '__fish_seen_subcommand_from copy' -l overwrite-older -d 'Replace only target sessions that expire earlier'
+complete -c sessionctl -n '__fish_seen_subcommand_from copy' -l move -d 'Delete each copied session from the source'

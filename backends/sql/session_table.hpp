@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/store.hpp"
+#include "core/errors.hpp"
 
 namespace sessionctl {
 
@@ -49,7 +50,19 @@ public:
         StoredSession row;
         std::optional<std::string> expected_data;  // set: replace if unchanged
     };
-    [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) = 0;
+    // This default, for a table that has no batch of its own, creates row by
+    // row through insert() (atomic, one transaction each) and refuses a
+    // replace, which needs the conditional UPDATE.
+    [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) {
+        std::vector<bool> written;
+        written.reserve(writes.size());
+        for (const auto& w : writes) {
+            if (w.expected_data)
+                throw StoreError("this database cannot replace sessions conditionally yet (copy --overwrite)");
+            written.push_back(insert(w.row));
+        }
+        return written;
+    }
     // Every row in key order; visit returns false to stop.
     virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
     // Store::take_messages() of the db engine: what the table has to say

@@ -420,3 +420,44 @@ TEMPLATE_TEST_CASE("load honours db.json's expiry boundary to the microsecond", 
         }
     }
 }
+
+TEMPLATE_TEST_CASE("write_sessions creates atomically and replaces only what was read", "[contract][copy]",
+                   MemoryBackend, SqliteBackend, PgBackend) {
+    Contract<TestType> c;
+    const std::string taken = c.saved_session("theirs");
+    const std::string fresh = random_string(32);
+    const std::string late = random_string(32);
+    auto write = [&](const std::string& key, PyDict data, std::int64_t expires_at) {
+        SessionWrite w;
+        w.key = key;
+        w.data = std::move(data);
+        w.expires_at_micros = expires_at;
+        return w;
+    };
+    const std::int64_t in_a_day = kNowMicros + 86'400'000'000;
+    std::vector<WriteOutcome> got = c.store().write_sessions(
+        {write(taken, PyDict{{"foo", "ours"}}, in_a_day), write(fresh, PyDict{{"foo", "new"}}, in_a_day),
+         write(late, PyDict{{"foo", "late"}}, kNowMicros)},
+        WriteMode::create);
+    CHECK(got == std::vector<WriteOutcome>{WriteOutcome::key_taken, WriteOutcome::written, WriteOutcome::expired});
+    CHECK(c.store().open(taken)->get("foo") == PyValue("theirs"));
+    CHECK(c.store().open(fresh)->get("foo") == PyValue("new"));
+    CHECK_FALSE(c.store().fetch(late));
+    // The expiry is kept to the microsecond, as the naive UTC expire_date Django stores.
+    CHECK(c.store().fetch(fresh)->expire_date == DateTime{in_a_day, std::nullopt});
+
+    const StoredSession read = *c.store().fetch(taken);
+    SessionWrite replace = write(taken, PyDict{{"foo", "ours"}}, in_a_day);
+    replace.expected_data = read.data;
+    SessionWrite stale = write(fresh, PyDict{{"foo", "ours"}}, in_a_day);
+    stale.expected_data = "not what the row holds";
+    got = c.store().write_sessions({replace, stale}, WriteMode::replace_if_unchanged);
+    CHECK(got == std::vector<WriteOutcome>{WriteOutcome::written, WriteOutcome::changed});
+    CHECK(c.store().open(taken)->get("foo") == PyValue("ours"));
+    CHECK(c.store().open(fresh)->get("foo") == PyValue("new"));
+    // A replace never resurrects a session deleted meanwhile.
+    c.store().open(taken)->delete_session();
+    got = c.store().write_sessions({replace}, WriteMode::replace_if_unchanged);
+    CHECK(got == std::vector<WriteOutcome>{WriteOutcome::changed});
+    CHECK_FALSE(c.store().fetch(taken));
+}
