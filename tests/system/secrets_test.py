@@ -235,7 +235,7 @@ def main():
     # -- help and version: no config needed, and none may be read
     r.run("--version", ["--version"], OK, check=non_empty)
     r.run("--help", ["--help"], OK, check=non_empty)
-    for cmd in ("inspect", "decode", "create", "delete", "expire", "clearsessions", "config"):
+    for cmd in ("inspect", "decode", "create", "delete", "expire", "clearsessions", "copy", "config"):
         r.run(f"{cmd} --help", [cmd, "--help"], OK, check=non_empty)
 
     # -- every command, plain, -v and --json
@@ -270,6 +270,16 @@ def main():
         r.run(f"clearsessions --dry-run{tag}", flags + ["clearsessions", "--dry-run"], OK)
         r.run(f"clearsessions{tag}", flags + ["clearsessions"], OK)
         r.run(f"delete --user{tag}", flags + ["delete", "--user", "42"], OK | NOTFOUND)
+        # copy to a file store signed with another site's key (given inline):
+        # the undecodable records fail (exit 5), nothing names either secret.
+        copy_dir = root / f"copy-files{tag.replace(' ', '')}"
+        copy_dir.mkdir(exist_ok=True)
+        copy_to = fx.write_config(root / "copy-target.json", {
+            "SESSION_ENGINE": "django.contrib.sessions.backends.file", "SESSION_FILE_PATH": str(copy_dir),
+            "SECRET_KEY": WRONG})
+        r.run(f"copy --dry-run{tag}", flags + ["copy", "--to", str(copy_to), "--dry-run"], {5})
+        r.run(f"copy{tag}", flags + ["copy", "--to", str(copy_to)], {5})
+        r.run(f"copy again{tag}", flags + ["copy", "--to", str(copy_to), "--overwrite"], {5})
         fx.reset_db()
 
     # -- the secret is never taken from argv, and not echoed when refused
