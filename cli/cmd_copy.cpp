@@ -166,7 +166,9 @@ public:
                         done[i] = true;
                         break;
                     }
-                    if (wants_replace(*existing, batch_[i].write)) {
+                    // An expired record is no session to Django: replaced like a free key.
+                    if (target_.is_expired(*existing, target_.environment().now()) ||
+                        wants_replace(*existing, batch_[i].write)) {
                         SessionWrite w = batch_[i].write;
                         w.expected_data = existing->data;
                         replaces.push_back(std::move(w));
