@@ -140,6 +140,11 @@ SSL_CTX* make_context(const RedisTls& tls) {
     SSL_CTX_set_min_proto_version(ctx, tls.min_version ? tls.min_version : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Several records per read(2) on a scan's stream of replies. Safe with the
+    // poll loop in redis_connection.cpp: it waits on the socket only after
+    // SSL_read said it needs more bytes (WANT_READ), never while OpenSSL
+    // still holds buffered ones.
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (!tls.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, tls.ciphers.c_str()) != 1)
         fail("ssl_ciphers", tls.ciphers);
     if (tls.verify) {

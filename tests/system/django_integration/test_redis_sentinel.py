@@ -232,6 +232,41 @@ def test_one_sentinel_down_is_tolerated_all_down_is_exit_3(c):
 
 
 @test
+def test_failover_during_bulk_delete_exit_3_rerun_finishes(c):
+    # The primary holds writes (CLIENT PAUSE WRITE) so the delete is certain to
+    # be under way, connected to it, when the failover happens.
+    import pickle
+    if h.django_version()[:2] != (5, 2):
+        h.note("runs on Django 5.2 only (no Django code involved; saves CI time)")
+        return
+    n = 3000
+    primary = GROUP.client(GROUP.primary_port(), DB)
+    value = pickle.dumps({"_auth_user_id": "7", "pad": "x" * 100}, pickle.HIGHEST_PROTOCOL)
+    pipe = primary.pipeline(transaction=False)
+    for i in range(n):
+        pipe.set(c.full_key(f"{i:032d}"), value, ex=3600)
+    pipe.execute()
+    cfg = c.cache_config("slow.json", caches=c.caches_for(None, {"SOCKET_TIMEOUT": 30}))
+    primary.execute_command("CLIENT", "PAUSE", 30000, "WRITE")
+    try:
+        proc = c.start_sessionctl("delete", "--user", "7", "--json", config=cfg)
+        wait_until("sessionctl to read from the primary", lambda: any(
+            cl.get("cmd") in ("mget", "scan", "eval") for cl in primary.client_list()))
+        GROUP.failover()
+    finally:
+        primary.execute_command("CLIENT", "UNPAUSE")
+    out, err = proc.communicate(timeout=60)
+    err = err.decode()
+    check_eq(proc.returncode, 3, f"exit status (stderr: {err[:400]})")
+    check("failover" in err and f"of {n} sessions were deleted before that" in err,
+          f"stderr does not say what happened and what was done: {err[:400]!r}")
+    h.note(err.strip())
+    r = c.sessionctl("delete", "--user", "7", "--json").ok()
+    check_eq(r.json()["deleted"], n, "the rerun deletes every session the new primary holds")
+    check_eq(list(c.redis().scan_iter(match=c.prefix + ":*")), [], "sessions left on the new primary")
+
+
+@test
 def test_wrong_sentinel_password_exit_3(c):
     caches = c.caches_for(None)
     caches["default"]["OPTIONS"]["SENTINEL_KWARGS"] = {"password": "not-the-sentinel-pw"}
