@@ -61,6 +61,7 @@ public:
         return role->type == REDIS_REPLY_ARRAY && role->elements > 0 && role->element[0]->type == REDIS_REPLY_STRING &&
                std::string_view(role->element[0]->str, role->element[0]->len) == "master";
     }
+
     bool listing_is_exact() const override { return true; }
 
     std::optional<CacheValue> get(std::string_view key) override {
@@ -123,6 +124,7 @@ public:
             Reply r = read_reply();
             removed.push_back(r->type == REDIS_REPLY_INTEGER && r->integer > 0);
         }
+        after_write_batch(items.size());
         return removed;
     }
 
@@ -194,6 +196,20 @@ private:
         if (now - last_confirmed_ < kFailoverCheckPause) return;
         confirm_primary_();
         last_confirmed_ = now;
+    }
+
+    // A batch sent just before a failover went to a server that will drop it
+    // when it rejoins as a replica: asked once more after each batch, so that
+    // such a batch is not counted as done.
+    void after_write_batch(std::size_t size) {
+        if (!confirm_primary_) return;
+        try {
+            confirm_primary_();
+        } catch (const StoreUnavailable& e) {
+            throw StoreUnavailable(fmt::format(
+                "{}; its last {} deletions went to it after the switch and are not counted", e.what(), size));
+        }
+        last_confirmed_ = std::chrono::steady_clock::now();
     }
 
     Reply read_scan_reply() {
