@@ -115,6 +115,7 @@ public:
     std::vector<bool> add_many(const std::vector<Write>& writes) override {
         // One pipeline: SET NX (EX) per entry; timeouts <= 0 take add()'s
         // path (nothing may survive), which never happens for a session copy.
+        before_write();
         std::vector<bool> stored(writes.size(), false);
         std::vector<std::size_t> piped;
         std::vector<std::string> seconds(writes.size());
@@ -138,6 +139,7 @@ public:
 
     bool replace_if_unchanged(const Write& write, std::string_view expected) override {
         if (write.ttl_seconds && *write.ttl_seconds <= 0) return remove_if_unchanged(write.key, expected);
+        before_write();
         const std::string seconds = write.ttl_seconds ? std::to_string(*write.ttl_seconds) : std::string();
         Reply r = command({"EVAL", kCompareAndSet, "1", write.key, expected, write.bytes, seconds});
         return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
