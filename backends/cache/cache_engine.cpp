@@ -122,13 +122,25 @@ std::unique_ptr<SessionBase> CacheStore::open(std::optional<std::string> session
     return std::make_unique<CacheSession>(std::move(session_key), env_, *this);
 }
 
-StoredSession CacheStore::record_of(std::string key, CacheValue value) const {
+namespace {
+
+// A cache entry as a record, its TTL turned into an expiry from `now_micros`
+// (taken right when the client handed the entry over: its TTL is what was
+// left then, so the expiry is never later than the server's).
+StoredSession cache_record_at(const SessionEnvironment& env, std::string key, CacheValue value,
+                              std::int64_t now_micros) {
     StoredSession record{std::move(key), std::move(value.bytes), std::nullopt, value.flags};
     if (value.ttl_seconds || value.ttl_millis) {
         const std::int64_t left = value.ttl_millis ? *value.ttl_millis * 1'000 : *value.ttl_seconds * 1'000'000;
-        record.expire_date = DateTime::now(env_->clock->now_micros() + left, env_->settings.use_tz);
+        record.expire_date = DateTime::now(now_micros + left, env.settings.use_tz);
     }
     return record;
+}
+
+}  // namespace
+
+StoredSession CacheStore::record_of(std::string key, CacheValue value) const {
+    return cache_record_at(*env_, std::move(key), std::move(value), env_->clock->now_micros());
 }
 
 std::optional<StoredSession> CacheStore::fetch(std::string_view key) {
@@ -167,9 +179,14 @@ void CacheStore::scan_entries(const std::function<bool(const StoredSession&)>& v
     target_.client->scan_prefix(
         prefix,
         [&](std::vector<CacheEntry>& batch) {
+            // One `now` for the batch, taken as the client hands it over: a
+            // visit that waits (a full pipeline) must not make later TTLs
+            // look longer than they were.
+            const std::int64_t now = env_->clock->now_micros();
             for (auto& entry : batch) {
                 // Moved, not copied: a scan of 100k sessions should not copy every value twice.
-                if (!visit(record_of(entry.key.substr(prefix.size()), std::move(entry.value)))) return false;
+                if (!visit(cache_record_at(*env_, entry.key.substr(prefix.size()), std::move(entry.value), now)))
+                    return false;
             }
             return true;
         },

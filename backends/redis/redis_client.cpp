@@ -72,12 +72,15 @@ public:
     bool listing_is_exact() const override { return true; }
 
     std::optional<CacheValue> get(std::string_view key) override {
+        const auto asked = std::chrono::steady_clock::now();
         append({"GET", key});
         append({"PTTL", key});
         Reply value = read_reply();
         Reply ttl = read_reply();
         if (value->type == REDIS_REPLY_NIL) return std::nullopt;
-        return make_value(*value, *ttl);
+        CacheValue v = make_value(*value, *ttl);
+        age_ttl(v, asked);
+        return v;
     }
 
     bool add(std::string_view key, std::string_view bytes, std::uint32_t, std::optional<std::int64_t> ttl) override {
@@ -196,7 +199,12 @@ public:
         // before batch i is handed on, so the server works while this side
         // decodes: the scan costs about the server's time, not the sum.
         // Returns whether a SCAN was sent (the cursor was not the last).
+        // When each batch's PTTLs were asked for: a TTL is handed on as what
+        // is left at that moment at most (age_ttl), never longer.
+        auto asked = std::chrono::steady_clock::now();
+        auto asked_next = asked;
         auto request_next = [&](const Reply& scan) {
+            asked_next = std::chrono::steady_clock::now();
             append_fetch(scan_keys(*scan), ttl);
             const std::string_view cursor(scan->element[0]->str, scan->element[0]->len);
             const bool more = cursor != "0";
@@ -207,14 +215,19 @@ public:
         append({"SCAN", "0", "MATCH", pattern, "COUNT", count});
         Reply scan = read_scan_reply();
         bool more = request_next(scan);
+        asked = asked_next;
         for (;;) {
             std::vector<CacheEntry> batch = read_fetch(scan_keys(*scan), ttl);
+            const auto batch_asked = asked;
             Reply next;
             bool more_after = false;
             if (more) {
                 next = read_scan_reply();
                 more_after = request_next(next);
+                asked = asked_next;
             }
+            if (ttl == Ttl::wanted)
+                for (auto& entry : batch) age_ttl(entry.value, batch_asked);
             if (!batch.empty() && !visit(batch)) {
                 // The connection must not keep unread replies.
                 if (more) {
@@ -370,6 +383,17 @@ private:
     }
 
     static bool is_ok(const redisReply& r) { return r.type == REDIS_REPLY_STATUS; }
+
+    // The server measured the PTTL after `asked`: what is left now is at most
+    // the PTTL less the time since then (rounded up to whole milliseconds), so
+    // an expiry computed from it by the caller, at once, is never later than
+    // the server's. (The caller computes it with the batch's first record.)
+    static void age_ttl(CacheValue& v, std::chrono::steady_clock::time_point asked) {
+        if (!v.ttl_millis) return;
+        const auto waited = std::chrono::ceil<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked);
+        v.ttl_millis = std::max<std::int64_t>(0, *v.ttl_millis - waited.count());
+        v.ttl_seconds = *v.ttl_millis / 1000;
+    }
 
     static CacheValue make_value(const redisReply& value, const redisReply& ttl) {
         CacheValue v;
