@@ -29,6 +29,7 @@ testing=(
   python3-lz4 python3-zstandard python3-msgpack  # django-redis's compressors and serializers
   memcached python3-pymemcache python3-pylibmc
   postgresql python3-psycopg2
+  debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)
 )
 
 case "${1:-}" in
