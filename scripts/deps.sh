@@ -25,7 +25,7 @@ packaging=(scdoc file dpkg-dev)
 testing=(
   catch2
   python3 python3-django
-  redis-server python3-redis python3-django-redis
+  redis-server redis-sentinel python3-redis python3-django-redis openssl
   python3-lz4 python3-zstandard python3-msgpack  # django-redis's compressors and serializers
   memcached python3-pymemcache python3-pylibmc
   postgresql python3-psycopg2

@@ -96,7 +96,10 @@ CacheValueCodec redis_codec_of(const nlohmann::json& cache, std::string_view bac
     nlohmann::json options = cache.value("OPTIONS", nlohmann::json::object());
     if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
     if (backend == kDjangoRedis) {
-        require_default(options, "CLIENT_CLASS", "django_redis.client.DefaultClient");
+        // SentinelClient is DefaultClient reaching its primary through Sentinel
+        // (backends/redis/redis_sentinel.hpp): the same encode/decode.
+        if (options.value("CLIENT_CLASS", nlohmann::json()) != "django_redis.client.SentinelClient")
+            require_default(options, "CLIENT_CLASS", "django_redis.client.DefaultClient");
         return django_redis_codec(options);
     }
     require_default(options, "serializer", "django.core.cache.backends.redis.RedisSerializer");
@@ -142,7 +145,7 @@ CacheTarget open_cache_target(const Config& config) {
     CacheTarget t = cache_target_settings(cache);
     if (t.backend == kRedisCache || t.backend == kDjangoRedis) {
         t.codec = cache_value_codec(cache);
-        t.client = open_redis_client(redis_endpoint_from_cache_config(cache));
+        t.client = open_redis_client(redis_target_from_cache_config(cache));
     } else if (is_memcached(t.backend)) {
         t.codec = cache_value_codec(cache);
         t.client = open_memcached_client(cache);
