@@ -305,9 +305,12 @@ RedisEndpoint redis_endpoint_from_cache_config(const nlohmann::json& cache) {
     const nlohmann::json options = options_of(cache);
     const char* where = "CACHES OPTIONS";
     RedisEndpoint base;
-    apply_tls_options(base.tls, pool_kwargs(cache, options, where), where);
+    const nlohmann::json kwargs = pool_kwargs(cache, options, where);
+    apply_tls_options(base.tls, kwargs, where);
     RedisEndpoint ep = parse_redis_url(first_location(cache), base);
     apply_connection_options(ep, options);
+    // django-redis lays CONNECTION_POOL_KWARGS over its own settings.
+    if (cache.value("BACKEND", "") == kDjangoRedis) apply_connection_options(ep, kwargs);
     return ep;
 }
 

@@ -103,6 +103,13 @@ TEST_CASE("rediss:// settings: URL query, OPTIONS and CONNECTION_POOL_KWARGS as 
     CHECK(r.tls.min_version == 0x0304);
 
     // django-redis hands CONNECTION_POOL_KWARGS to the pool; the URL's query wins.
+    json pooled = {
+        {"BACKEND", kDjangoRedis},
+        {"LOCATION", "rediss://h:6380/1"},
+        {"OPTIONS", {{"SOCKET_TIMEOUT", 9}, {"CONNECTION_POOL_KWARGS", {{"socket_connect_timeout", 0.25}}}}}};
+    CHECK(redis_endpoint_from_cache_config(pooled).connect_timeout.count() == 250);
+    CHECK(redis_endpoint_from_cache_config(pooled).command_timeout.count() == 9000);
+
     json dj = {{"BACKEND", kDjangoRedis},
                {"LOCATION", "rediss://h:6380/1?ssl_cert_reqs=required"},
                {"OPTIONS", {{"CONNECTION_POOL_KWARGS", {{"ssl_cert_reqs", nullptr}, {"ssl_ca_certs", "/x.pem"}}}}}};
