@@ -101,12 +101,16 @@ private:
 // (quorum 1, short timeouts so a failover takes about a second).
 class PrivateSentinel {
 public:
-    PrivateSentinel(const std::string& service, int primary_port) : port_(free_port()) {
+    // `port_lines` replaces "port N" (for a TLS-only sentinel: "port 0\ntls-port N\n..."
+    // with {port} standing for its port).
+    PrivateSentinel(const std::string& service, int primary_port, const std::string& port_lines = "port {port}")
+        : port_(free_port()) {
         const std::string conf = (dir_.path() / "sentinel.conf").string();
         const std::string text = fmt::format(
-            "port {}\nbind 127.0.0.1\ndir {}\nsentinel monitor {} 127.0.0.1 {} 1\n"
+            "{}\nbind 127.0.0.1\ndir {}\nsentinel monitor {} 127.0.0.1 {} 1\n"
             "sentinel down-after-milliseconds {} 1000\nsentinel failover-timeout {} 4000\n",
-            port_, dir_.path().string(), service, primary_port, service, service);
+            fmt::format(fmt::runtime(port_lines), fmt::arg("port", port_)), dir_.path().string(), service, primary_port,
+            service, service);
         FILE* f = std::fopen(conf.c_str(), "w");
         REQUIRE(f);
         std::fputs(text.c_str(), f);

@@ -117,3 +117,39 @@ TEST_CASE("Sentinel: first sentinel down, a failover mid-job stops writes, a new
     CHECK(after->remove_many_if_unchanged({{"k1", "v1"}, {"k2", "changed"}}) == std::vector<bool>{true, false});
     CHECK(redis_cli(replica.port(), "-n 3 EXISTS k1") == "0\n");
 }
+
+TEST_CASE("Sentinel over TLS: SENTINEL_KWARGS ssl and ssl_ca_certs", "[redis][sentinel][tls]") {
+    auto certs = shared_server("SESSIONCTL_TEST_REDIS_TLS_CERTS", "TLS Redis");
+    if (!certs) return;
+    if (!have_redis_server() || std::system("command -v redis-sentinel >/dev/null 2>&1") != 0) {
+        SESSIONCTL_SKIP_OR_FAIL("redis-server or redis-sentinel is not installed");
+        return;
+    }
+    PrivateRedis primary;
+    PrivateSentinel sentinel(kService, primary.port(),
+                             fmt::format("port 0\ntls-port {{port}}\ntls-cert-file {0}/server.crt\n"
+                                         "tls-key-file {0}/server.key\ntls-ca-cert-file {0}/ca.crt\n"
+                                         "tls-auth-clients no",
+                                         *certs));
+    json cache =
+        sentinel_cache({sentinel.port()}, {{"SENTINEL_KWARGS", {{"ssl", true}, {"ssl_ca_certs", *certs + "/ca.crt"}}}});
+    std::unique_ptr<CacheClient> client;
+    REQUIRE(eventually([&] {
+        try {
+            client = open_redis_client(redis_target_from_cache_config(cache));
+            return true;
+        } catch (const StoreUnavailable&) {
+            return false;  // not listening yet
+        }
+    }));
+    client->set("over-tls", "v", 0, 60);
+    CHECK(redis_cli(primary.port(), "-n 3 GET over-tls") == "v\n");
+    // Plain to a TLS-only sentinel: no answer, exit 3 naming the sentinel.
+    cache["OPTIONS"]["SENTINEL_KWARGS"] = json::object();
+    try {
+        (void)open_redis_client(redis_target_from_cache_config(cache));
+        FAIL("asked a TLS sentinel in plain text");
+    } catch (const StoreUnavailable& e) {
+        CHECK(std::string(e.what()).find(fmt::format("127.0.0.1:{}", sentinel.port())) != std::string::npos);
+    }
+}
