@@ -121,7 +121,7 @@ std::vector<WriteOutcome> CachedDbStore::write_sessions(const std::vector<Sessio
             if (outcomes[i] != WriteOutcome::written) continue;
             const std::int64_t ttl = (batch[i].expires_at_micros - now) / 1'000'000;
             if (ttl <= 0) continue;  // Django would serve the row, if still live, and refill
-            EncodedCacheValue value = encode_cache_value(cache_.family, PyValue(batch[i].data));
+            EncodedCacheValue value = encode_cache_value(cache_.codec, PyValue(batch[i].data));
             cache_.client->set(cache_key(batch[i].key), value.bytes, value.flags, ttl);
         }
     } catch (const StoreUnavailable& e) {

@@ -258,7 +258,7 @@ std::vector<WriteOutcome> CacheStore::write_sessions(const std::vector<SessionWr
         if (w.expires_at_micros <= now) continue;
         const std::int64_t ttl = (w.expires_at_micros - now) / 1'000'000;
         if (ttl <= 0) continue;  // a timeout of 0 would store nothing
-        EncodedCacheValue value = encode_cache_value(target_.family, PyValue(w.data));
+        EncodedCacheValue value = encode_cache_value(target_.codec, PyValue(w.data));
         writes.push_back({cache_key(w.key), std::move(value.bytes), value.flags, ttl});
         index_of.push_back(i);
     }
