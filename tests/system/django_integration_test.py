@@ -30,7 +30,7 @@ MODULES = HERE / "django_integration"
 TEST_MODULES = [MODULES / "test_db_engine.py", MODULES / "test_file_engine.py", MODULES / "test_memcached_engine.py",
                 MODULES / "test_pg_engine.py", MODULES / "test_cache_engines.py", MODULES / "test_redis_tls.py",
                 MODULES / "test_redis_sentinel.py", MODULES / "test_django_redis_codecs.py",
-                MODULES / "test_memcached_servers.py"]
+                MODULES / "test_memcached_servers.py", MODULES / "test_copy.py"]
 PYTHON = "/usr/bin/python3"
 
 
