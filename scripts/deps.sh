@@ -8,13 +8,13 @@
 set -euo pipefail
 
 # Building the binary: CMake configures every engine, so the -dev packages of
-# hiredis, libpq and libmemcached are needed even though libpq and libmemcached
+# hiredis, libpq, libmemcached and libmariadb are needed even though the last three
 # are only opened (dlopen) when used. sqlite3: the demo makes its table with it.
 binary=(
   cmake g++ ninja-build pkg-config binutils  # objdump: the SONAMEs of libraries opened with dlopen
   libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev libcli11-dev
   libsqlite3-dev sqlite3
-  libhiredis-dev libpq-dev libmemcached-dev
+  libhiredis-dev libpq-dev libmemcached-dev libmariadb-dev
 )
 # The man page (scdoc) and the .deb (CPack's DEB generator runs file and dpkg-shlibdeps).
 packaging=(scdoc file dpkg-dev)
@@ -25,6 +25,7 @@ testing=(
   redis-server python3-redis python3-django-redis
   memcached python3-pymemcache
   postgresql python3-psycopg2
+  mariadb-server mariadb-client python3-mysqldb
 )
 
 case "${1:-}" in
