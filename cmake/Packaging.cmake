@@ -97,6 +97,6 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libpq and libmemcached are opened with dlopen only when a PostgreSQL database
 # or a memcached cache is used (cmake/LazyLibrary.cmake), so shlibdeps cannot
 # see them; without them those stores exit 3 naming the package.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libmemcached11")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libmariadb3, libmemcached11")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

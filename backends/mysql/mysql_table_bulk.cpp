@@ -56,8 +56,10 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
                           what);
             for (std::size_t i = 0; i < keys.rows(); ++i) result.keys.push_back(keys.text(i, 0));
         }
-        MysqlResult deleted =
-            impl.write(fmt::format("DELETE FROM {} s WHERE s.`expire_date` < {}{}", t, cutoff, unreferenced), what);
+        // No alias: MariaDB before 11.6 takes none in a single-table DELETE.
+        MysqlResult deleted = impl.write(
+            fmt::format("DELETE FROM {0} WHERE {0}.`expire_date` < {1}{2}", t, cutoff, impl.unreferenced_condition(t)),
+            what);
         tx.commit();
         result.batches = 1;
         result.matched = result.removed = deleted.affected();

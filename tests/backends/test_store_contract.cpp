@@ -185,8 +185,8 @@ TEMPLATE_TEST_CASE("loading an unknown key returns {} and resets the key without
     CHECK_FALSE(c.store().fetch("nonexistent-key-but-long-enough"));
 }
 
-TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend,
-                   PgBackend, MysqlBackend) {
+TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend, PgBackend,
+                   MysqlBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar", 300);
     c.clock().advance_seconds(301);
@@ -217,7 +217,8 @@ TEMPLATE_TEST_CASE("a row expiring exactly now is not loaded but survives clear_
     CHECK_FALSE(c.store().fetch(key));
 }
 
-TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
+TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", MemoryBackend, SqliteBackend, PgBackend,
+                   MysqlBackend) {
     Contract<TestType> c;
     std::string past_1h = c.saved_session("a", 10);
     std::string past_1s = c.saved_session("b", 3599);
