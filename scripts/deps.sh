@@ -26,6 +26,7 @@ testing=(
   memcached python3-pymemcache
   postgresql python3-psycopg2
   mariadb-server mariadb-client python3-mysqldb
+  debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)
 )
 
 case "${1:-}" in
