@@ -32,10 +32,6 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
         }
         return result;
     }
-    if (options.should_stop && options.should_stop()) {
-        result.end = BulkEnd::stopped;
-        return result;
-    }
     std::uint64_t total = 0;
     if (options.progress) total = std::stoull(conn.exec(count_sql, "count expired sessions").text(0, 0));
     const std::string unreferenced = impl.unreferenced_condition("s");

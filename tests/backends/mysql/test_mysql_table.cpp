@@ -55,7 +55,7 @@ std::string count_rows(MysqlTestDatabase& db) { return db.value("SELECT COUNT(*)
 
 }  // namespace
 
-TEST_CASE("DATABASES maps to MySQLdb's connection as Django's get_connection_params does", "[mysql][settings]") {
+TEST_CASE("MySQL: DATABASES maps to MySQLdb's connection as Django's get_connection_params does", "[mysql][settings]") {
     json db = {{"ENGINE", "django.db.backends.mysql"},
                {"NAME", "mysite"},
                {"USER", "web"},
@@ -90,7 +90,8 @@ TEST_CASE("DATABASES maps to MySQLdb's connection as Django's get_connection_par
     CHECK_FALSE(is_mysql_database({{"ENGINE", "django.db.backends.postgresql"}}));
 }
 
-TEST_CASE("HOST starting with / is a unix socket; empty settings are left to the option file", "[mysql][settings]") {
+TEST_CASE("MySQL: HOST starting with / is a unix socket; empty settings are left to the option file",
+          "[mysql][settings]") {
     MysqlSettings s = settings_of({{"NAME", ""}, {"HOST", "/run/mysqld/mysqld.sock"}, {"USER", ""}, {"PORT", ""}});
     CHECK(s.params.unix_socket == "/run/mysqld/mysqld.sock");
     CHECK_FALSE(s.params.host);
@@ -106,7 +107,8 @@ TEST_CASE("HOST starting with / is a unix socket; empty settings are left to the
     CHECK(s.params.password == "x");
 }
 
-TEST_CASE("unknown OPTIONS, bad isolation levels and bad TIME_ZONE are configuration errors", "[mysql][settings]") {
+TEST_CASE("MySQL: unknown OPTIONS, bad isolation levels and bad TIME_ZONE are configuration errors",
+          "[mysql][settings]") {
     CHECK_THROWS_WITH(settings_of({{"NAME", "x"}, {"OPTIONS", {{"sslmode", "require"}}}}),
                       Catch::Contains("sslmode") && Catch::Contains("not a MySQL connection option"));
     CHECK_THROWS_WITH(settings_of({{"NAME", "x"}, {"OPTIONS", {{"isolation_level", "snapshot"}}}}),
@@ -126,7 +128,7 @@ TEST_CASE("unknown OPTIONS, bad isolation levels and bad TIME_ZONE are configura
     CHECK_NOTHROW(settings_of({{"NAME", "x"}, {"OPTIONS", {{"autocommit", true}, {"local_infile", 0}}}}));
 }
 
-TEST_CASE("USE_TZ: expire_date holds naive UTC in datetime(6), microseconds kept", "[mysql]") {
+TEST_CASE("MySQL: USE_TZ: expire_date holds naive UTC in datetime(6), microseconds kept", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -145,7 +147,7 @@ TEST_CASE("USE_TZ: expire_date holds naive UTC in datetime(6), microseconds kept
     CHECK(table->update(row("k1", "2031-01-01 00:00:00", "new")));
 }
 
-TEST_CASE("only a duplicate in the key's unique index is a taken key (CreateError)", "[mysql]") {
+TEST_CASE("MySQL: only a duplicate in the key's unique index is a taken key (CreateError)", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db, {"ALTER TABLE django_session ADD COLUMN tag varchar(10) NULL UNIQUE"});
@@ -154,7 +156,7 @@ TEST_CASE("only a duplicate in the key's unique index is a taken key (CreateErro
     CHECK(table->schema().key_indexes == std::vector<std::string>{"PRIMARY"});
 }
 
-TEST_CASE("extra columns of a custom session model are detected and explained", "[mysql]") {
+TEST_CASE("MySQL: extra columns of a custom session model are detected and explained", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db, {"ALTER TABLE django_session ADD COLUMN account_id int NOT NULL",
@@ -170,7 +172,7 @@ TEST_CASE("extra columns of a custom session model are detected and explained", 
                       Catch::Contains("column account_id of django_session is NOT NULL"));
 }
 
-TEST_CASE("a delete a foreign key would reject is refused, naming the table and constraint", "[mysql]") {
+TEST_CASE("MySQL: a delete a foreign key would reject is refused, naming the table and constraint", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(
@@ -224,7 +226,7 @@ TEST_CASE("a delete a foreign key would reject is refused, naming the table and 
     }
 }
 
-TEST_CASE("clear_expired deletes in keyed batches and stops between them", "[mysql]") {
+TEST_CASE("MySQL: clear_expired deletes in keyed batches and stops between them", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -289,7 +291,7 @@ TEST_CASE("clear_expired deletes in keyed batches and stops between them", "[mys
     }
 }
 
-TEST_CASE("a batch's write set is bounded in bytes as well as rows", "[mysql]") {
+TEST_CASE("MySQL: a batch's write set is bounded in bytes as well as rows", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -305,7 +307,7 @@ TEST_CASE("a batch's write set is bounded in bytes as well as rows", "[mysql]") 
     CHECK(count_rows(*db) == "0");
 }
 
-TEST_CASE("clear_expired passes over rows a live request holds locked instead of waiting", "[mysql]") {
+TEST_CASE("MySQL: clear_expired passes over rows a live request holds locked instead of waiting", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     MysqlOptions options;
@@ -329,7 +331,7 @@ TEST_CASE("clear_expired passes over rows a live request holds locked instead of
     CHECK_FALSE(table->exists("expired-locked"));
 }
 
-TEST_CASE("delete_if_unchanged keeps a row a request rewrote, even by case only", "[mysql]") {
+TEST_CASE("MySQL: delete_if_unchanged keeps a row a request rewrote, even by case only", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -348,7 +350,7 @@ TEST_CASE("delete_if_unchanged keeps a row a request rewrote, even by case only"
     CHECK(table->exists("c"));
 }
 
-TEST_CASE("scan visits every row in key pages", "[mysql]") {
+TEST_CASE("MySQL: scan visits every row in key pages", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     auto table = fresh_table(*db);
@@ -363,7 +365,7 @@ TEST_CASE("scan visits every row in key pages", "[mysql]") {
     CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
 }
 
-TEST_CASE("a missing table or database is StoreMissing; read-only refuses writes", "[mysql]") {
+TEST_CASE("MySQL: a missing table or database is StoreMissing; read-only refuses writes", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     db->sql("DROP TABLE IF EXISTS django_session");
@@ -382,7 +384,7 @@ TEST_CASE("a missing table or database is StoreMissing; read-only refuses writes
     CHECK(table->delete_expired(naive("2025-01-01 00:00:00"), DryRun::yes, false).matched == 0);
 }
 
-TEST_CASE("a server that is down or refuses the password is StoreUnavailable, in one line without the password",
+TEST_CASE("MySQL: a server that is down or refuses the password is StoreUnavailable, in one line without the password",
           "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
@@ -405,7 +407,7 @@ TEST_CASE("a server that is down or refuses the password is StoreUnavailable, in
     }
 }
 
-TEST_CASE("an option file (read_default_file, read_default_group) supplies the connection", "[mysql]") {
+TEST_CASE("MySQL: an option file (read_default_file, read_default_group) supplies the connection", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     const char* url = std::getenv("SESSIONCTL_TEST_MYSQL_PASSWORD_URL");
@@ -430,7 +432,7 @@ TEST_CASE("an option file (read_default_file, read_default_group) supplies the c
     CHECK_FALSE(table->exists("x"));
 }
 
-TEST_CASE("HOST as a socket path connects through the unix socket", "[mysql]") {
+TEST_CASE("MySQL: HOST as a socket path connects through the unix socket", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;
     const char* socket = std::getenv("SESSIONCTL_TEST_MYSQL_SOCKET");
