@@ -6,6 +6,7 @@
 #include "backends/cache/cache_target.hpp"
 #include "backends/cached_db_engine.hpp"
 #include "backends/file/file_engine.hpp"
+#include "backends/mysql/mysql_settings.hpp"
 #include "backends/postgres/pg_dsn.hpp"
 #include "backends/signed_cookies_engine.hpp"
 #include "backends/sql/db_engine.hpp"
@@ -22,11 +23,15 @@ std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<con
         return std::make_unique<DbStore>(
             std::move(env), open_pg_table_for(db, config.use_tz(), config.time_zone(),
                                               options.access == Access::read_only, options.create_if_missing));
+    if (is_mysql_database(db))
+        return std::make_unique<DbStore>(
+            std::move(env),
+            open_mysql_table_for(db, config.use_tz(), options.access == Access::read_only, options.create_if_missing));
     std::string engine = db.value("ENGINE", "");
     if (engine != "django.db.backends.sqlite3")
         throw ConfigError(
             fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
-                        "django.db.backends.sqlite3 and django.db.backends.postgresql)",
+                        "django.db.backends.sqlite3, django.db.backends.postgresql and django.db.backends.mysql)",
                         engine));
     auto table = open_sqlite_table_for(db, options.access == Access::read_only, options.create_if_missing);
     return std::make_unique<DbStore>(std::move(env), std::move(table));
@@ -57,7 +62,7 @@ std::unique_ptr<Store> open_signed_cookies(const Config& config, std::shared_ptr
 
 const std::vector<EngineEntry>& engine_registry() {
     static const std::vector<EngineEntry> registry = {
-        {kDbEngine, "django_session table (SQLite, PostgreSQL)", open_db},
+        {kDbEngine, "django_session table (SQLite, PostgreSQL, MySQL/MariaDB)", open_db},
         {kFileEngine, "one file per session in SESSION_FILE_PATH",
          [](const Config& config, std::shared_ptr<const SessionEnvironment> env,
             const StoreOptions& options) -> std::unique_ptr<Store> {

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 # Building the binary: CMake configures every engine, so the -dev packages of
-# hiredis, libpq and libmemcached are needed even though libpq and libmemcached
+# hiredis, libpq, libmemcached and libmariadb are needed even though the last three
 # are only opened (dlopen) when used; likewise liblz4, libzstd and liblzma
 # (django-redis's compressors, dlopen'ed) and msgpack-c (headers only: its
 # packer). sqlite3: the demo makes its table with it.
@@ -16,7 +16,7 @@ binary=(
   cmake g++ ninja-build pkg-config binutils  # objdump: the SONAMEs of libraries opened with dlopen
   libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev libcli11-dev
   libsqlite3-dev sqlite3
-  libhiredis-dev libpq-dev libmemcached-dev
+  libhiredis-dev libpq-dev libmemcached-dev libmariadb-dev
   liblz4-dev libzstd-dev liblzma-dev libmsgpack-dev
 )
 # The man page (scdoc) and the .deb (CPack's DEB generator runs file and dpkg-shlibdeps).
@@ -29,6 +29,7 @@ testing=(
   python3-lz4 python3-zstandard python3-msgpack  # django-redis's compressors and serializers
   memcached python3-pymemcache python3-pylibmc
   postgresql python3-psycopg2
+  mariadb-server mariadb-client python3-mysqldb
   debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)
 )
 

@@ -8,7 +8,7 @@
 #
 # Redis (redis-server), Redis in TLS-only mode (rediss://, with a test CA and
 # certificates scripts/test_certs.sh makes), two memcacheds and a PostgreSQL cluster
-# (as the postgres user when run as root). A server whose program is missing is left out with a
+# (as the postgres user when run as root) and a MariaDB server (as the mysql user when root). A server whose program is missing is left out with a
 # note on stderr; the tests then skip, except under CI=true, where they fail.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ redis_tls_port=${SESSIONCTL_TEST_REDIS_TLS_PORT:-6392}
 memcached_port=${SESSIONCTL_TEST_MEMCACHED_PORT:-11291}
 memcached2_port=${SESSIONCTL_TEST_MEMCACHED2_PORT:-11292}  # a second one: keys spread over two servers
 pg_port=${SESSIONCTL_TEST_PG_PORT:-5491}
+mysql_port=${SESSIONCTL_TEST_MYSQL_PORT:-3391}
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 
 note() { echo "servers.sh: $*" >&2; }
@@ -107,6 +108,44 @@ start_postgres() {
   echo "export SESSIONCTL_TEST_PG_PASSWORD_URL=postgres://sessionctl_pw:sessionctl-test-pw@127.0.0.1:$pg_port/postgres"
 }
 
+# MariaDB on a private datadir, loopback port and socket; no my.cnf is read
+# (--no-defaults), so the machine's own server settings never leak in. Two
+# accounts: sessionctl (no password, every privilege: the tests create their
+# own databases) and sessionctl_pw (a password, for PASSWORD / my.cnf /
+# bad-password tests). skip-name-resolve: accounts match 127.0.0.1 as written.
+start_mariadb() {
+  local server
+  server=$(command -v mariadbd || command -v mysqld || true)
+  [ -z "$server" ] && [ -x /usr/sbin/mariadbd ] && server=/usr/sbin/mariadbd
+  [ -n "$server" ] && command -v mariadb-install-db >/dev/null || { note "MariaDB server not installed"; return 0; }
+  local dir=$state/mariadb user=()
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then user=(--user=mysql); chown mysql: "$dir"; fi
+  if [ ! -d "$dir/data/mysql" ]; then
+    mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=socket \
+      --skip-test-db "${user[@]}" >"$dir/install.log" 2>&1 || { note "mariadb-install-db failed ($dir/install.log)"; return 1; }
+  fi
+  local admin=(mariadb --no-defaults -S "$dir/mysqld.sock" -u root)
+  if ! "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
+    setsid "$server" --no-defaults --datadir="$dir/data" --socket="$dir/mysqld.sock" --port="$mysql_port" \
+      --bind-address=127.0.0.1 --skip-name-resolve --pid-file="$dir/mariadbd.pid" --log-error="$dir/error.log" \
+      --innodb-buffer-pool-size=256M --max-connections=300 "${user[@]}" </dev/null >/dev/null 2>&1 &
+    wait_for "mariadbd" "${admin[@]}" -e 'SELECT 1'
+  fi
+  "${admin[@]}" -e "CREATE USER IF NOT EXISTS 'sessionctl'@'127.0.0.1';
+    CREATE USER IF NOT EXISTS 'sessionctl'@'localhost';
+    GRANT ALL ON *.* TO 'sessionctl'@'127.0.0.1' WITH GRANT OPTION;
+    GRANT ALL ON *.* TO 'sessionctl'@'localhost' WITH GRANT OPTION;
+    CREATE USER IF NOT EXISTS 'sessionctl_pw'@'127.0.0.1' IDENTIFIED BY 'sessionctl-test-pw';
+    CREATE USER IF NOT EXISTS 'sessionctl_pw'@'localhost' IDENTIFIED BY 'sessionctl-test-pw';
+    GRANT ALL ON *.* TO 'sessionctl_pw'@'127.0.0.1';
+    GRANT ALL ON *.* TO 'sessionctl_pw'@'localhost';"
+  echo "export SESSIONCTL_TEST_MYSQL=mysql://sessionctl@127.0.0.1:$mysql_port"
+  echo "export SESSIONCTL_TEST_MYSQL_SOCKET=$dir/mysqld.sock"
+  # Test-only credentials of a test-only account: not a secret.
+  echo "export SESSIONCTL_TEST_MYSQL_PASSWORD_URL=mysql://sessionctl_pw:sessionctl-test-pw@127.0.0.1:$mysql_port"
+}
+
 stop_all() {
   [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
   [ -f "$state/redis-tls/redis.pid" ] && kill "$(cat "$state/redis-tls/redis.pid")" 2>/dev/null || true
@@ -115,6 +154,12 @@ stop_all() {
   done
   if [ -n "$pg_bin" ] && [ -f "$state/pg/postmaster.pid" ]; then
     as_pg_owner "$pg_bin/pg_ctl" -D "$state/pg" -m fast stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$state/mariadb/mariadbd.pid" ]; then
+    local pid
+    pid=$(cat "$state/mariadb/mariadbd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
 }
 
@@ -127,6 +172,7 @@ case "${1:-start}" in
     start_memcached memcached "$memcached_port" SESSIONCTL_TEST_MEMCACHED
     start_memcached memcached2 "$memcached2_port" SESSIONCTL_TEST_MEMCACHED2
     start_postgres
+    start_mariadb
     ;;
   stop) stop_all ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

@@ -17,6 +17,7 @@
 #include "backends/sql/sql_naming.hpp"
 #include "backends/sqlite/sqlite_run_settings.hpp"
 #include "core/errors.hpp"
+#include "util/text.hpp"
 
 namespace sessionctl {
 
@@ -55,7 +56,9 @@ enum class Sql : std::size_t {
 };
 constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::count_);
 
-std::string sql_text(Sql which, const std::string& t) {
+// `unreferenced`: conditions that keep a batch off rows a rejecting foreign
+// key references (empty when none does).
+std::string sql_text(Sql which, const std::string& t, const std::string& unreferenced) {
     // Columns are spelled as Django's queries spell them; comparisons on
     // expire_date are between texts, as Django's are (see db_text()).
     constexpr std::string_view columns = R"("session_key", "session_data", "expire_date")";
@@ -82,10 +85,12 @@ std::string sql_text(Sql which, const std::string& t) {
         // are appended in creation order, so expiry roughly follows rowid and
         // a batch touches few table and expire_date index pages.
         case Sql::delete_expired_range:
-            return fmt::format(R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1)", t);
+            return fmt::format(R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1{})", t,
+                               unreferenced);
         case Sql::delete_expired_range_keys:
             return fmt::format(
-                R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")", t);
+                R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1{} RETURNING "session_key")",
+                t, unreferenced);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
         case Sql::update_unchanged:
@@ -136,10 +141,21 @@ std::vector<std::string> django_session_ddl(std::string_view table) {
     };
 }
 
+// A foreign key from another table to this one's session_key (SQLite keeps
+// no constraint names: "table.column -> django_session.session_key" names it).
+struct SqliteReference {
+    std::string table;
+    std::string column;
+    std::string constraint;
+    std::string on_delete;  // NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT
+    [[nodiscard]] bool rejects_delete() const { return on_delete == "NO ACTION" || on_delete == "RESTRICT"; }
+};
+
 struct SqliteTable::Impl {
     std::string path;
     std::string table;
     bool read_only = false;
+    std::vector<SqliteReference> references;
     DatabaseHandle db;  // declared before the statements: closed after them
     std::array<StatementHandle, kSqlCount> statements;
 
@@ -147,6 +163,17 @@ struct SqliteTable::Impl {
     // the connection's message first: nothing may run in between.
     [[noreturn]] void fail(int rc, std::string_view what) const {
         const std::string message = sqlite3_errmsg(db.get());
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+            // A deferred key (Django declares them DEFERRABLE INITIALLY
+            // DEFERRED) fired at COMMIT: a row was referenced after our check.
+            std::string names;
+            for (const auto& ref : references)
+                if (ref.rejects_delete()) names += (names.empty() ? "" : ", ") + ref.constraint;
+            throw StoreError(
+                fmt::format("cannot {} in {}: a row references the session (foreign key {}); nothing "
+                            "was deleted by this transaction",
+                            what, path, names.empty() ? message : names));
+        }
         switch (rc & 0xFF) {
             case SQLITE_BUSY:
             case SQLITE_LOCKED:
@@ -229,10 +256,108 @@ struct SqliteTable::Impl {
         }
     }
 
+    // Foreign keys other tables declare on this table's session_key (or on
+    // its primary key, which is session_key).
+    void read_references() {
+        sqlite3_stmt* raw = nullptr;
+        int rc = sqlite3_prepare_v2(db.get(),
+                                    R"(SELECT m.name, f."from", f.on_delete FROM sqlite_master m JOIN )"
+                                    R"(pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f."table" = ?1 )"
+                                    R"(COLLATE NOCASE AND (f."to" IS NULL OR f."to" = 'session_key' COLLATE NOCASE) )"
+                                    R"(ORDER BY m.name, f."from")",
+                                    -1, &raw, nullptr);
+        StatementHandle stmt(raw);
+        if (rc != SQLITE_OK) fail(rc, "read the schema");
+        rc = sqlite3_bind_text64(raw, 1, table.data(), table.size(), SQLITE_STATIC, SQLITE_UTF8);
+        if (rc != SQLITE_OK) fail(rc, "read the schema");
+        while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+            auto column_text = [raw](int column) {
+                const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, column));
+                return text ? std::string(text) : std::string();
+            };
+            SqliteReference ref{column_text(0), column_text(1), {}, column_text(2)};
+            ref.constraint = fmt::format("{}.{} -> {}.session_key", ref.table, ref.column, table);
+            references.push_back(std::move(ref));
+        }
+        if (rc != SQLITE_DONE) fail(rc, "read the schema");
+    }
+
+    [[nodiscard]] std::string unreferenced_condition() const {
+        std::string sql;
+        for (const auto& ref : references)
+            if (ref.rejects_delete())
+                sql += fmt::format(R"( AND NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = {}."session_key"))",
+                                   quote_sql_identifier(ref.table), quote_sql_identifier(ref.column),
+                                   quote_sql_identifier(table));
+        return sql;
+    }
+
+    // How many distinct sessions `ref` references among those `where` selects
+    // (a condition on s."session_key", with ?1 bound to `value`), and one of them.
+    [[nodiscard]] std::pair<std::int64_t, std::string> referenced(const SqliteReference& ref, const std::string& where,
+                                                                  std::string_view value) const {
+        const std::string sql = fmt::format(
+            R"(SELECT count(DISTINCT s."session_key"), min(s."session_key") FROM {} s JOIN {} r ON r.{} = )"
+            R"(s."session_key" WHERE {})",
+            quote_sql_identifier(table), quote_sql_identifier(ref.table), quote_sql_identifier(ref.column), where);
+        sqlite3_stmt* raw = nullptr;
+        int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw, nullptr);
+        StatementHandle stmt(raw);
+        if (rc != SQLITE_OK) fail(rc, "look up referencing rows");
+        rc = sqlite3_bind_text64(raw, 1, value.data() ? value.data() : "", value.size(), SQLITE_STATIC, SQLITE_UTF8);
+        if (rc != SQLITE_OK) fail(rc, "look up referencing rows");
+        rc = sqlite3_step(raw);
+        if (rc != SQLITE_ROW) fail(rc, "look up referencing rows");
+        const auto* sample = reinterpret_cast<const char*>(sqlite3_column_text(raw, 1));
+        return {sqlite3_column_int64(raw, 0), sample ? std::string(sample) : std::string()};
+    }
+
+    // Before deleting `keys`: a rejecting foreign key that references any of
+    // them refuses the whole operation, naming the table and the key.
+    void refuse_referenced(const std::vector<std::string_view>& keys) const {
+        for (const auto& ref : references) {
+            if (!ref.rejects_delete()) continue;
+            std::int64_t count = 0;
+            std::string sample;
+            for (auto key : keys) {
+                auto [n, one] = referenced(ref, R"(s."session_key" = ?1)", key);
+                if (n > 0 && count++ == 0) sample = one;
+            }
+            if (count > 0)
+                throw StoreError(fmt::format(
+                    "refusing to delete {} (e.g. {}): still referenced from table {} (column {}, foreign key {}), "
+                    "which would reject the delete. Django deletes through its model's on_delete, which sessionctl "
+                    "cannot see: delete the referencing rows first, or delete these sessions through Django",
+                    count_of(static_cast<std::uint64_t>(count), "session"),
+                    sample.size() > 8 ? sample.substr(0, 8) + "..." : sample, ref.table, ref.column, ref.constraint));
+        }
+    }
+
+    // After a clearsessions: expired rows a foreign key kept make it fail,
+    // naming the table and key and saying what was removed.
+    void refuse_kept_by_references(const std::string& cutoff, std::uint64_t removed) const {
+        std::string detail;
+        for (const auto& ref : references) {
+            if (!ref.rejects_delete()) continue;
+            auto [n, one] = referenced(ref, R"(s."expire_date" < ?1)", cutoff);
+            if (n > 0)
+                detail += fmt::format("{}{} referenced from table {} (column {}, foreign key {})",
+                                      detail.empty() ? "" : "; ", count_of(static_cast<std::uint64_t>(n), "session"),
+                                      ref.table, ref.column, ref.constraint);
+        }
+        if (detail.empty()) return;
+        throw StoreError(fmt::format(
+            "removed {} but kept the sessions that foreign keys would not let go: {}. Django deletes through its "
+            "model's on_delete, which sessionctl cannot see: run manage.py clearsessions, or delete the referencing "
+            "rows first",
+            count_of(removed, "expired session"), detail));
+    }
+
     void prepare_all() {
         const std::string t = quote_sql_identifier(table);
+        const std::string unreferenced = unreferenced_condition();
         for (std::size_t i = 0; i < kSqlCount; ++i) {
-            const std::string sql = sql_text(static_cast<Sql>(i), t);
+            const std::string sql = sql_text(static_cast<Sql>(i), t, unreferenced);
             sqlite3_stmt* raw = nullptr;
             int rc = sqlite3_prepare_v3(db.get(), sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                         &raw, nullptr);
@@ -363,6 +488,9 @@ std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOp
     if (rc != SQLITE_OK) impl->fail(rc, "open the database");
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, std::max(0, options.busy_timeout_ms));
+    // As Django's own connection does: the database applies ON DELETE
+    // CASCADE / SET NULL and refuses to leave a dangling reference.
+    impl->exec("PRAGMA foreign_keys = ON", "enable foreign keys");
 
     // Only reads until we know this is a Django database: a wrong path must
     // never be written to.
@@ -370,6 +498,7 @@ std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOp
         if (!create || !impl->is_empty()) throw impl->missing_table();
         impl->create_schema();  // checks again under the write lock
     }
+    impl->read_references();
     impl->prepare_all();
     return std::unique_ptr<SqliteTable>(new SqliteTable(std::move(impl)));
 }
@@ -437,6 +566,7 @@ bool SqliteTable::exists(std::string_view key) {
 }
 
 void SqliteTable::erase(std::string_view key) {
+    impl_->refuse_referenced({key});
     Impl::WriteTransaction tx(*impl_, "delete a session");
     Impl::Statement(*impl_, Sql::erase, "delete a session").bind(1, key).run();
     tx.commit();
@@ -530,11 +660,18 @@ BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool
     // Batches follow the expire_date index; report keys in key order, as the
     // dry run and every other table do.
     std::sort(result.keys.begin(), result.keys.end());
+    if (result.end == BulkEnd::complete) impl_->refuse_kept_by_references(cutoff, result.removed);
     return result;
 }
 
 BulkResult SqliteTable::delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) {
     BulkResult result;
+    {
+        std::vector<std::string_view> keys;
+        keys.reserve(rows.size());
+        for (const auto& row : rows) keys.push_back(row.key);
+        impl_->refuse_referenced(keys);
+    }
     for (std::size_t start = 0; start < rows.size(); start += kUnchangedBatchRows) {
         const std::size_t end = std::min(rows.size(), start + kUnchangedBatchRows);
         std::uint64_t removed = 0;

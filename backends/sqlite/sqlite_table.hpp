@@ -7,7 +7,10 @@
 // A live Django site owns the file: we never change its journal mode or
 // schema, every write is a short BEGIN IMMEDIATE transaction (so lock waits
 // happen up front and honour the busy timeout), and bulk deletes commit in
-// batches so the site is never stalled by one huge transaction.
+// batches so the site is never stalled by one huge transaction. Foreign keys
+// are on (PRAGMA foreign_keys, as on Django's connection): a session another
+// table references through a key that would reject the delete is refused,
+// naming the table; clearsessions removes the others, then says which it kept.
 //
 // One SqliteTable is one connection: not safe to share between threads.
 

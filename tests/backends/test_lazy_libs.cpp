@@ -26,6 +26,7 @@
 #include "backends/cache/liblzma_api.hpp"
 #include "backends/cache/libzstd_api.hpp"
 #include "backends/memcached/libmemcached_api.hpp"
+#include "backends/mysql/libmariadb_api.hpp"
 #include "backends/postgres/libpq_api.hpp"
 #include "core/errors.hpp"
 
@@ -123,6 +124,20 @@ TEST_CASE("the libmemcached shim resolves every libmemcached function sessionctl
     CHECK(std::string(api.memcached_strerror(handle, MEMCACHED_NOTFOUND)) == "NOT FOUND");
     CHECK(api.memcached_server_add(handle, "127.0.0.1", 1) == MEMCACHED_SUCCESS);
     api.memcached_free(handle);
+}
+
+TEST_CASE("the libmariadb shim resolves every libmariadb function sessionctl calls", "[backends][lazy_libs]") {
+    CHECK(std::string(kLibmariadbSoname).rfind("libmariadb.so.", 0) == 0);
+    const LibmariadbApi& api = mariadb();
+    CHECK(bound_functions(api) == 21);  // what mysql_connection.cpp calls
+    CHECK(file_of(reinterpret_cast<void*>(api.mysql_init)).find(kLibmariadbSoname) != std::string::npos);
+    CHECK(&mariadb() == &api);
+    CHECK(dlsym(RTLD_DEFAULT, "mysql_real_connect") == nullptr);  // not linked, loaded RTLD_LOCAL
+
+    MYSQL* handle = api.mysql_init(nullptr);
+    REQUIRE(handle != nullptr);
+    CHECK(api.mysql_errno(handle) == 0);
+    api.mysql_close(handle);
 }
 
 TEST_CASE("the compressors' shims (liblz4, liblzma, libzstd) resolve every function", "[backends][lazy_libs]") {

@@ -1,11 +1,12 @@
 // The db engine's contract, proven once per SessionTable: the same test cases
 // run through DbStore over MemoryTable, over SqliteTable (a fresh file in a
-// fresh temporary directory per test) and over PgTable (a fresh table in this
-// process's own PostgreSQL database). Time comes from a FakeClock; no test
+// fresh temporary directory per test), over PgTable (a fresh table in this
+// process's own PostgreSQL database) and over MysqlTable (likewise on MariaDB). Time comes from a FakeClock; no test
 // sleeps.
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/mysql_test_support.hpp"
 #include "tests/support/pg_test_support.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -38,7 +39,8 @@ namespace {
 
 constexpr std::int64_t kNowMicros = 1700000000750000;  // db.json's now (1700000000.75)
 
-using sessionctl::testing::PgBackend;  // tests/pg_test_support.hpp
+using sessionctl::testing::MysqlBackend;  // tests/support/mysql_test_support.hpp
+using sessionctl::testing::PgBackend;     // tests/support/pg_test_support.hpp
 using sessionctl::testing::TempDir;
 
 // Each backend hands out tables over the same rows: one per "process".
@@ -111,7 +113,7 @@ nlohmann::json load_db_vectors() {
 }  // namespace
 
 TEMPLATE_TEST_CASE("a saved session exists and loads in a fresh session", "[contract]", MemoryBackend, SqliteBackend,
-                   PgBackend) {
+                   PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar");
 
@@ -122,7 +124,7 @@ TEMPLATE_TEST_CASE("a saved session exists and loads in a fresh session", "[cont
 }
 
 TEMPLATE_TEST_CASE("create yields a 32-character key from VALID_KEY_CHARS and stores it", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     auto session = c.store().open(std::nullopt);
     session->create();
@@ -136,7 +138,7 @@ TEMPLATE_TEST_CASE("create yields a 32-character key from VALID_KEY_CHARS and st
 }
 
 TEMPLATE_TEST_CASE("save(must_create) on a taken key throws CreateError and keeps the stored row", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+                   MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("original");
     auto before = c.store().fetch(key);
@@ -152,7 +154,7 @@ TEMPLATE_TEST_CASE("save(must_create) on a taken key throws CreateError and keep
 }
 
 TEMPLATE_TEST_CASE("saving a session deleted in another context throws UpdateError and does not resurrect it",
-                   "[contract]", MemoryBackend, SqliteBackend, PgBackend) {
+                   "[contract]", MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     // Django's test_session_save_does_not_resurrect_session_logged_out_in_other_context.
     Contract<TestType> c;
     auto s1 = c.store().open(std::nullopt);
@@ -172,7 +174,7 @@ TEMPLATE_TEST_CASE("saving a session deleted in another context throws UpdateErr
 }
 
 TEMPLATE_TEST_CASE("loading an unknown key returns {} and resets the key without creating a row", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+                   MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     auto session = c.store().open("nonexistent-key-but-long-enough");
     REQUIRE(session->session_key());
@@ -183,8 +185,8 @@ TEMPLATE_TEST_CASE("loading an unknown key returns {} and resets the key without
     CHECK_FALSE(c.store().fetch("nonexistent-key-but-long-enough"));
 }
 
-TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend,
-                   PgBackend) {
+TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", MemoryBackend, SqliteBackend, PgBackend,
+                   MysqlBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar", 300);
     c.clock().advance_seconds(301);
@@ -197,7 +199,7 @@ TEMPLATE_TEST_CASE("an expired row loads as {} but still exists", "[contract]", 
 }
 
 TEMPLATE_TEST_CASE("a row expiring exactly now is not loaded but survives clear_expired", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     // db.json: clear_expired.row_with_expire_date_equal_now (load uses >, clear uses <).
     Contract<TestType> c;
     std::string key = c.saved_session("bar", 100);
@@ -215,7 +217,8 @@ TEMPLATE_TEST_CASE("a row expiring exactly now is not loaded but survives clear_
     CHECK_FALSE(c.store().fetch(key));
 }
 
-TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", MemoryBackend, SqliteBackend, PgBackend) {
+TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", MemoryBackend, SqliteBackend, PgBackend,
+                   MysqlBackend) {
     Contract<TestType> c;
     std::string past_1h = c.saved_session("a", 10);
     std::string past_1s = c.saved_session("b", 3599);
@@ -234,7 +237,7 @@ TEMPLATE_TEST_CASE("clear_expired removes only expired rows", "[contract]", Memo
 }
 
 TEMPLATE_TEST_CASE("clear_expired with DryRun::yes counts and lists without deleting", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::vector<std::string> expired{c.saved_session("a", 10), c.saved_session("b", 20)};
     std::string live = c.saved_session("c", 1000);
@@ -260,7 +263,7 @@ TEMPLATE_TEST_CASE("clear_expired with DryRun::yes counts and lists without dele
 }
 
 TEMPLATE_TEST_CASE("remove() skips a record whose data changed since it was read", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::string untouched = c.saved_session("a");
     std::string rewritten = c.saved_session("b");
@@ -289,7 +292,7 @@ TEMPLATE_TEST_CASE("remove() skips a record whose data changed since it was read
 }
 
 TEMPLATE_TEST_CASE("scan visits every row, expired ones too, in a stable order and can stop early", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+                   MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     CHECK(c.store().records_are_signed_session_data());  // the db engine keeps signed session_data
     std::vector<std::string> keys;
@@ -323,7 +326,7 @@ TEMPLATE_TEST_CASE("scan visits every row, expired ones too, in a stable order a
 }
 
 TEMPLATE_TEST_CASE("cycle_key keeps the data under a new key and removes the old row", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::string old_key = c.saved_session("bar");
     auto session = c.store().open(old_key);
@@ -339,7 +342,7 @@ TEMPLATE_TEST_CASE("cycle_key keeps the data under a new key and removes the old
 }
 
 TEMPLATE_TEST_CASE("flush deletes the row and leaves an empty session without a key", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     std::string key = c.saved_session("bar");
     auto session = c.store().open(key);
@@ -353,7 +356,7 @@ TEMPLATE_TEST_CASE("flush deletes the row and leaves an empty session without a 
 }
 
 TEMPLATE_TEST_CASE("a session saved with an expiry in the past is invisible to a fresh session", "[contract]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+                   MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     // Django's test_actual_expiry.
     Contract<TestType> c;
     auto session = c.store().open(std::nullopt);
@@ -370,7 +373,7 @@ TEMPLATE_TEST_CASE("a session saved with an expiry in the past is invisible to a
 }
 
 TEMPLATE_TEST_CASE("the stored expire_date is the one Django stores with USE_TZ", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     const nlohmann::json vectors = load_db_vectors();
     const nlohmann::json& config = vectors.at("configs").at(0);
     REQUIRE(config.at("USE_TZ") == true);
@@ -400,7 +403,7 @@ TEMPLATE_TEST_CASE("the stored expire_date is the one Django stores with USE_TZ"
 }
 
 TEMPLATE_TEST_CASE("load honours db.json's expiry boundary to the microsecond", "[contract]", MemoryBackend,
-                   SqliteBackend, PgBackend) {
+                   SqliteBackend, PgBackend, MysqlBackend) {
     // db.json load_boundary: saved at 1700000000.0 with _session_expiry=100,
     // i.e. expire_date 2023-11-14 22:15:00; loaded at now + offset.
     const nlohmann::json vectors = load_db_vectors();

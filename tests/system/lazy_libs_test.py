@@ -30,8 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Libraries only libpq / libmemcached bring in (on Debian 12).
-HEAVY = ("libpq.so", "libmemcached.so", "libhashkit.so", "libsasl2.so", "libgssapi_krb5.so", "libkrb5.so",
+# Libraries only libpq / libmariadb / libmemcached bring in (on Debian 12).
+HEAVY = ("libpq.so", "libmariadb.so", "libmemcached.so", "libhashkit.so", "libsasl2.so", "libgssapi_krb5.so", "libkrb5.so",
          "libldap", "liblber", "libgnutls.so", "libp11-kit.so")
 
 SECRET = "lazy-libs-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -109,6 +109,10 @@ def main():
         pg_cfg.write_text(json.dumps(dict(base, DATABASES={"default": {
             "ENGINE": "django.db.backends.postgresql", "NAME": "sessionctl_lazy", "USER": "postgres",
             "HOST": "127.0.0.1", "PORT": str(closed_port()), "OPTIONS": {"connect_timeout": 5}}})))
+        mysql_cfg = tmp_path / "mysql.json"
+        mysql_cfg.write_text(json.dumps(dict(base, DATABASES={"default": {
+            "ENGINE": "django.db.backends.mysql", "NAME": "sessionctl_lazy", "USER": "root",
+            "HOST": "127.0.0.1", "PORT": str(closed_port()), "OPTIONS": {"connect_timeout": 5}}})))
         mc_cfg = tmp_path / "memcached.json"
         mc_cfg.write_text(json.dumps(dict(base, SESSION_ENGINE="django.contrib.sessions.backends.cache", CACHES={
             "default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
@@ -127,7 +131,8 @@ def main():
                 check(data == {"lazy": 1}, f"decode: prints Django's data (got {out.strip()[:200]!r})")
 
         sonames = {}
-        for label, cfg, library in (("PostgreSQL", pg_cfg, "libpq.so"), ("memcached", mc_cfg, "libmemcached.so")):
+        for label, cfg, library in (("PostgreSQL", pg_cfg, "libpq.so"), ("MySQL", mysql_cfg, "libmariadb.so"),
+                                    ("memcached", mc_cfg, "libmemcached.so")):
             rc, out, err, loaded = run_traced(sessionctl, ["--config", str(cfg), "stats"], tmp)
             sonames.update({library: name for name in loaded if name.startswith(library)})
             check(any(name.startswith(library) for name in loaded),
@@ -140,6 +145,7 @@ def main():
         # The library gone at run time: hidden by bind-mounting /dev/null over
         # it in a private mount namespace (root only; skipped otherwise).
         for label, cfg, soname, feature in (("PostgreSQL", pg_cfg, sonames.get("libpq.so"), "PostgreSQL support"),
+                                            ("MySQL", mysql_cfg, sonames.get("libmariadb.so"), "MySQL/MariaDB support"),
                                             ("memcached", mc_cfg, sonames.get("libmemcached.so"),
                                              "memcached support")):
             path = soname and loaded_path(soname)

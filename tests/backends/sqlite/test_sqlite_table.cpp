@@ -575,3 +575,55 @@ TEST_CASE("sessions written by another connection are visible at once", "[sqlite
     CHECK_FALSE(a->update(row("shared000001", "y", kNow + 1)));
     CHECK_FALSE(a->exists("shared000001"));
 }
+
+TEST_CASE("foreign keys: a referenced session is kept and named, the others are removed", "[sqlite][fk]") {
+    TempDir dir;
+    const std::string path = (dir.path() / "db.sqlite3").string();
+    auto table = open_sqlite_table(path, creating());
+    table.reset();
+    RawDb raw(path);
+    // As Django creates a ForeignKey(Session) on SQLite, and one declared
+    // ON DELETE CASCADE in the database.
+    raw.exec(R"(CREATE TABLE "shop_cart" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "session_id" )"
+             R"(varchar(40) NOT NULL REFERENCES "django_session" ("session_key") DEFERRABLE INITIALLY DEFERRED))");
+    raw.exec(R"(CREATE TABLE "shop_log" ("id" integer PRIMARY KEY, "session_id" varchar(40) REFERENCES )"
+             R"("django_session" ("session_key") ON DELETE CASCADE))");
+    raw.insert_row("held", "d", "2020-01-01 00:00:00");
+    raw.insert_row("free", "d", "2020-01-01 00:00:00");
+    raw.insert_row("logged", "d", "2020-01-01 00:00:00");
+    raw.insert_row("live", "d", "2030-01-01 00:00:00");
+    raw.exec(R"(INSERT INTO "shop_cart" ("session_id") VALUES ('held'), ('live'))");
+    raw.exec(R"(INSERT INTO "shop_log" VALUES (1, 'logged'))");
+    table = open_sqlite_table(path);
+
+    SECTION("delete refuses before deleting anything") {
+        CHECK_THROWS_WITH(table->erase("held"), Catch::Contains("shop_cart") && Catch::Contains("session_id") &&
+                                                    Catch::Contains("refusing"));
+        CHECK_THROWS_WITH(table->delete_if_unchanged({{"free", "d", std::nullopt}, {"live", "d", std::nullopt}}, false),
+                          Catch::Contains("shop_cart"));
+        CHECK(table->exists("free"));
+        CHECK(table->exists("held"));
+        table->erase("logged");  // the database cascades, as Django's connection would let it
+        CHECK(raw.rows("SELECT count(*) FROM shop_log")[0][0] == "0");
+    }
+    SECTION("clearsessions removes the others, then names what it kept") {
+        BulkOptions options;
+        options.batch_size = GENERATE(std::size_t{1}, BulkOptions::kOneTransaction);
+        CHECK_THROWS_WITH(table->delete_expired(naive(kNow), DryRun::no, false, options),
+                          Catch::Contains("removed 2 expired sessions") && Catch::Contains("shop_cart") &&
+                              Catch::Contains("shop_cart.session_id -> django_session.session_key"));
+        CHECK(table->exists("held"));
+        CHECK(table->exists("live"));
+        CHECK_FALSE(table->exists("free"));
+        CHECK_FALSE(table->exists("logged"));
+        CHECK(raw.rows("SELECT count(*) FROM shop_log")[0][0] == "0");
+    }
+    SECTION("a reference made after the check fails the transaction, not the database") {
+        auto stale = open_sqlite_table(path);
+        raw.exec(R"(CREATE TABLE "late" ("session_id" varchar(40) REFERENCES "django_session" ("session_key") )"
+                 R"(DEFERRABLE INITIALLY DEFERRED))");
+        raw.exec(R"(INSERT INTO "late" VALUES ('free'))");
+        CHECK_THROWS_AS(stale->erase("free"), StoreError);
+        CHECK(stale->exists("free"));
+    }
+}

@@ -1,0 +1,73 @@
+#pragma once
+
+// MysqlTable's state and the helpers its two source files share
+// (mysql_table.cpp: open, schema, single-row statements; mysql_table_bulk.cpp:
+// clearsessions, conditional deletes, scans). Private to backends/mysql/.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/mysql/mysql_connection.hpp"
+#include "backends/mysql/mysql_table.hpp"
+
+namespace sessionctl {
+
+// A session key in a message: enough to find it, not enough to use it.
+[[nodiscard]] std::string mysql_key_hint(std::string_view key);
+
+struct MysqlTable::Impl {
+    std::unique_ptr<MysqlConnection> conn;
+    MysqlOptions options;
+    MysqlSchema schema;
+    std::string t;        // quoted table name
+    std::string columns;  // session_key, session_data, expire_date
+    bool schema_notes_taken = false;
+
+    // The text Django's driver sends for a datetime: naive, UTC when aware.
+    [[nodiscard]] std::string datetime_literal(const DateTime& value) const;
+    [[nodiscard]] static std::optional<DateTime> read_datetime(const MysqlResult& r, std::size_t row,
+                                                               std::size_t column);
+    [[nodiscard]] static StoredSession session(const MysqlResult& r, std::size_t row);
+    [[nodiscard]] std::string quoted_list(const std::vector<std::string_view>& items) const;
+
+    // Whether batches can skip rows a live request holds.
+    [[nodiscard]] bool has_skip_locked() const;
+
+    // Rollback unless committed: a failed batch leaves nothing half done.
+    class Transaction {
+    public:
+        Transaction(Impl& impl, std::string_view what);
+        ~Transaction();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+        void commit();
+
+    private:
+        Impl& impl_;
+        std::string what_;
+        bool open_ = true;
+    };
+
+    [[nodiscard]] std::vector<const MysqlReference*> rejecting_references() const;
+    [[nodiscard]] std::string refusal(const MysqlReference& ref, std::uint64_t count, std::string_view sample) const;
+    // Before deleting `keys`: a rejecting foreign key that references any of
+    // them refuses the whole operation, naming the table and constraint.
+    void refuse_referenced(const std::vector<std::string_view>& keys, std::string_view what);
+    // After a clearsessions: expired rows a foreign key kept make it fail,
+    // saying which table holds them and what was removed.
+    void refuse_kept_by_references(const std::string& cutoff, std::uint64_t removed);
+    // NOT EXISTS for every rejecting foreign key: a batch never tries to
+    // delete a row the database would refuse to (which would fail it whole).
+    [[nodiscard]] std::string unreferenced_condition(std::string_view alias) const;
+
+    // Classifies a failed write: a foreign key (table and constraint named),
+    // a NOT NULL extra column, a read-only connection; else conn->fail().
+    [[noreturn]] void fail_write(const MysqlFailure& failure, std::string_view what) const;
+    MysqlResult write(std::string_view sql, std::string_view what);
+};
+
+}  // namespace sessionctl
