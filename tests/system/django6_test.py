@@ -31,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django_integration_test import run_module_process  # noqa: E402 (tests/system)
+
 HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
           "test_memcached_engine.py"]
@@ -99,18 +101,7 @@ def run_suite(root, suite_dir, suite, sessionctl, filter_):
             "--django", "6.1"]
     if filter_:
         argv += ["-k", filter_]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    result = None
-    for line in proc.stdout:
-        if line.startswith("RESULT "):
-            result = line.split()
-            continue
-        print(line, end="", flush=True)
-    rc = proc.wait()
-    if result is None or len(result) != 3:
-        print(f"FAIL django-6.1 {suite}: exited {rc} without a result", flush=True)
-        return 0, 1
-    return int(result[1]), int(result[2])
+    return run_module_process(argv, env, f"django-6.1 {suite}")
 
 
 def main():

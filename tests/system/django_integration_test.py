@@ -62,6 +62,13 @@ def run_version(version, args, tests):
         argv += ["-k", args.filter]
     if args.keep:
         argv.append("--keep")
+    return run_module_process(argv, env, f"{label} runner")
+
+
+def run_module_process(argv, env, what):
+    """Runs one test module process (djangoharness.run_module), echoing its lines;
+    returns (passed, failed) from its `RESULT p f` line, (0, 1) when it has none.
+    Also used by django6_test.py, which runs the modules inside a chroot."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     result = None
     for line in proc.stdout:
@@ -71,7 +78,7 @@ def run_version(version, args, tests):
         print(line, end="", flush=True)
     rc = proc.wait()
     if result is None or len(result) != 3:
-        print(f"FAIL {label} runner: test process exited {rc} without a result", flush=True)
+        print(f"FAIL {what}: test process exited {rc} without a result", flush=True)
         return 0, 1
     return int(result[1]), int(result[2])
 
