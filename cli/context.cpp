@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <ostream>
 
 #include <fmt/format.h>
+
+#include "backends/users/login_check.hpp"
 
 namespace sessionctl::cli {
 
@@ -64,6 +67,19 @@ std::unique_ptr<Store> Context::open_store(Access access, SecretUse use) {
     StoreOptions store_options;
     store_options.access = access;
     return sessionctl::open_store(config(), std::move(env), store_options);
+}
+
+const UserTable& Context::user_table() {
+    if (!users_) {
+        const Config& cfg = config();
+        auto source = open_user_source(cfg);
+        const auto started = std::chrono::steady_clock::now();
+        users_ = UserTable::load(*source, auth_hash_options(cfg));
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        note(fmt::format("read {} users from {} in {:.2f}s ({:.1f} MiB)", users_->size(), source->describe(), seconds,
+                         static_cast<double>(users_->memory_bytes()) / (1 << 20)));
+    }
+    return *users_;
 }
 
 std::string Context::scrub(std::string message) const {

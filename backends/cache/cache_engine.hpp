@@ -48,6 +48,11 @@ public:
     // Compare-and-delete per record (Redis: a Lua script, atomic), in batches.
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
+    [[nodiscard]] EncodedRecord encode_record(const PyValue& data) const override;
+    // Compare-and-replace per record, the TTL kept (Redis KEEPTTL; memcached:
+    // the remaining lifetime the scan saw).
+    [[nodiscard]] bool can_rewrite() const override { return true; }
+    RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
     [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // pickles
 
     // take_listing_note() as a warning.

@@ -105,6 +105,9 @@ public:
     // Refuses before deleting anything when a rejecting foreign key references
     // one of the rows; then DELETE ... USING unnest(keys, datas), in batches.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
+    // UPDATE ... FROM unnest(keys, old datas, new datas), kUnchangedBatchRows a statement.
+    RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
+    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Key (byte) order, kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 

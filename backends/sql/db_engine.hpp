@@ -25,6 +25,10 @@ public:
     BulkResult clear_expired(DryRun dry_run, bool want_keys, const BulkOptions& options) override;
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
     [[nodiscard]] std::vector<StoreMessage> take_messages() override { return table_->take_messages(); }
+    [[nodiscard]] bool can_rewrite() const override { return table_->can_update_if_unchanged(); }
+    RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override {
+        return table_->update_if_unchanged(rewrites, want_keys);
+    }
 
     [[nodiscard]] SessionTable& table() { return *table_; }
 

@@ -49,6 +49,7 @@ enum class Sql : std::size_t {
     delete_expired_range,
     delete_expired_range_keys,
     delete_unchanged,
+    update_unchanged,
     scan_next,
     count_,
 };
@@ -87,6 +88,9 @@ std::string sql_text(Sql which, const std::string& t) {
                 R"(DELETE FROM {} WHERE rowid >= ?2 AND rowid < ?3 AND "expire_date" < ?1 RETURNING "session_key")", t);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
+        case Sql::update_unchanged:
+            return fmt::format(R"(UPDATE {} SET "session_data" = ?3 WHERE "session_key" = ?1 AND "session_data" = ?2)",
+                               t);
         // Scans walk the table in rowid order: consecutive pages of one
         // b-tree. Key order would walk the key index and look every row up
         // in the table, which costs more than decoding it.
@@ -544,6 +548,27 @@ BulkResult SqliteTable::delete_if_unchanged(const std::vector<StoredSession>& ro
         tx.commit();
         result.matched += end - start;
         result.removed += removed;
+        std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
+    }
+    return result;
+}
+
+RewriteResult SqliteTable::update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    RewriteResult result;
+    for (std::size_t start = 0; start < rewrites.size(); start += kUnchangedBatchRows) {
+        const std::size_t end = std::min(rewrites.size(), start + kUnchangedBatchRows);
+        std::uint64_t rewritten = 0;
+        std::vector<std::string> keys;
+        Impl::WriteTransaction tx(*impl_, "rewrite sessions");
+        for (std::size_t i = start; i < end; ++i) {
+            const Rewrite& r = rewrites[i];
+            Impl::Statement update(*impl_, Sql::update_unchanged, "rewrite sessions");
+            if (update.bind(1, r.record.key).bind(2, r.record.data).bind(3, r.data).run() == 0) continue;
+            ++rewritten;
+            if (want_keys) keys.push_back(r.record.key);
+        }
+        tx.commit();
+        result.rewritten += rewritten;
         std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
     }
     return result;

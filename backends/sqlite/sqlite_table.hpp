@@ -93,6 +93,10 @@ public:
     // DELETE ... WHERE session_key = ? AND session_data = ?, kUnchangedBatchRows
     // per transaction; `removed` counts rows actually deleted.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
+    // UPDATE ... SET session_data WHERE session_key = ? AND session_data = ?,
+    // kUnchangedBatchRows per transaction.
+    RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
+    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Every row in rowid order (creation order; the table's own pages in
     // sequence), read a page at a time: memory stays bounded and no read lock is held while `visit`
     // runs, so a long scan never blocks the site's writers. `visit` may call
