@@ -45,7 +45,8 @@ CLI::App* setup_create(CLI::App& parent, CreateArgs& args) {
                     "Also write a Playwright storage state with the session cookie to FILE (mode 0600)")
         ->type_name("FILE");
     cmd->add_option("--cookie-jar", args.cookie_jar,
-                    "Also write the cookie to FILE in the Netscape format curl -b and wget read (mode 0600)")
+                    "Also write the cookie to FILE in the Netscape cookie file format curl, wget and http.cookiejar "
+                    "read (mode 0600)")
         ->type_name("FILE");
     cmd->add_option("--url", args.url,
                     "The site's address, whose host is the cookie's domain unless SESSION_COOKIE_DOMAIN is set")

@@ -74,13 +74,13 @@ def test_storage_state_and_cookie_jar_log_in(c):
         2, "SESSION_COOKIE_DOMAIN", "--url")
     before = time.time()
     c.sessionctl("create", "--user", "314", "--storage-state", state, "--cookie-jar", jar,
-                 "--url", "http://testserver/").ok()
+                 "--url", "http://app.example.test:8000/").ok()
     check_eq((mode_of(state), mode_of(jar)), (0o600, 0o600), "modes of the storage state and cookie jar")
     doc = json.loads(state.read_text())
     check_eq(doc["origins"], [], "storage state origins")
     cookie = doc["cookies"][0]
     check_eq({k: cookie[k] for k in ("name", "domain", "path", "httpOnly", "secure", "sameSite")},
-             {"name": "sessionid", "domain": "testserver", "path": "/", "httpOnly": True, "secure": False,
+             {"name": "sessionid", "domain": "app.example.test", "path": "/", "httpOnly": True, "secure": False,
               "sameSite": "Lax"}, "storage state cookie attributes")
     check(before + COOKIE_AGE - 5 <= cookie["expires"] <= time.time() + COOKIE_AGE + 5,
           f"storage state expires {cookie['expires']} is now + SESSION_COOKIE_AGE")
@@ -92,8 +92,8 @@ def test_storage_state_and_cookie_jar_log_in(c):
     cj.load()
     loaded = list(cj)
     check_eq([(k.name, k.value, k.domain, k.path) for k in loaded],
-             [("sessionid", cookie["value"], "testserver", "/")], "cookies http.cookiejar reads from the jar")
-    request = urllib.request.Request("http://testserver/whoami")
+             [("sessionid", cookie["value"], "app.example.test", "/")], "cookies http.cookiejar reads from the jar")
+    request = urllib.request.Request("http://app.example.test:8000/whoami")
     cj.add_cookie_header(request)
     check_eq(request.get_header("Cookie"), f"sessionid={cookie['value']}", "Cookie header http.cookiejar sends")
     check_eq(c.get(c.client_with_cookie(loaded[0].value), "/whoami"), "314", "Django client with the jar's cookie")
