@@ -25,6 +25,7 @@ testing=(
   redis-server python3-redis python3-django-redis
   memcached python3-pymemcache
   postgresql python3-psycopg2
+  debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)
 )
 
 case "${1:-}" in
