@@ -54,7 +54,10 @@ public:
                             describe_));
         const std::string pk = quote_sql_identifier(pk_column);
         const std::string columns =
-            fmt::format("{}::text, \"password\", {}", pk, has_is_active_ ? "coalesce(\"is_active\", true)" : "true");
+            // Aliased: ORDER BY "id" must sort the column, not its text
+            // (which an output column named "id" would be).
+            fmt::format("{}::text AS user_key, \"password\", {}", pk,
+                        has_is_active_ ? "coalesce(\"is_active\", true)" : "true");
         first_page_ = fmt::format("SELECT {} FROM {} ORDER BY {} LIMIT {}", columns, qualified, pk, kPageRows);
         next_page_ =
             fmt::format("SELECT {} FROM {} WHERE {} > $1 ORDER BY {} LIMIT {}", columns, qualified, pk, pk, kPageRows);

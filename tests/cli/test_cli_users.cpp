@@ -274,7 +274,7 @@ TEST_CASE("--dead finds exactly the logins Django would refuse, and why", "[cli]
     REQUIRE(stats.code == 0);
     const json s = json::parse(stats.out);
     CHECK(s["dead"] ==
-          json{{"total", 4}, {"backend_removed", 1}, {"user_gone", 1}, {"user_inactive", 1}, {"password_changed", 1}});
+          json{{"total", 5}, {"backend_removed", 1}, {"user_gone", 2}, {"user_inactive", 1}, {"password_changed", 1}});
     CHECK(s["verified_with"]["SECRET_KEY"] == 10);
     CHECK(s["verified_with"]["SECRET_KEY_FALLBACKS[0]"] == 0);
 
