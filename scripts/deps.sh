@@ -22,7 +22,7 @@ packaging=(scdoc file dpkg-dev)
 testing=(
   catch2
   python3 python3-django
-  redis-server python3-redis python3-django-redis
+  redis-server redis-sentinel python3-redis python3-django-redis openssl
   memcached python3-pymemcache
   postgresql python3-psycopg2
   debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)

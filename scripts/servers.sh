@@ -6,13 +6,15 @@
 #   eval "$(scripts/servers.sh start)"    # exports SESSIONCTL_TEST_* variables
 #   scripts/servers.sh stop
 #
-# Redis (redis-server), memcached and a PostgreSQL cluster (as the postgres
-# user when run as root). A server whose program is missing is left out with a
+# Redis (redis-server), Redis in TLS-only mode (rediss://, with a test CA and
+# certificates scripts/test_certs.sh makes), memcached and a PostgreSQL cluster
+# (as the postgres user when run as root). A server whose program is missing is left out with a
 # note on stderr; the tests then skip, except under CI=true, where they fail.
 set -euo pipefail
 
 state=${SESSIONCTL_SERVERS_DIR:-/tmp/sessionctl-test-servers}
 redis_port=${SESSIONCTL_TEST_REDIS_PORT:-6391}
+redis_tls_port=${SESSIONCTL_TEST_REDIS_TLS_PORT:-6392}
 memcached_port=${SESSIONCTL_TEST_MEMCACHED_PORT:-11291}
 pg_port=${SESSIONCTL_TEST_PG_PORT:-5491}
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -37,6 +39,23 @@ start_redis() {
     --daemonize yes --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" >&2
   wait_for "redis-server" redis-cli -p "$redis_port" ping
   echo "export SESSIONCTL_TEST_REDIS=redis://127.0.0.1:$redis_port"
+}
+
+# TLS only (--port 0): a client must speak TLS and trust the test CA; client
+# certificates are accepted but not required, as on managed Redis.
+start_redis_tls() {
+  command -v redis-server >/dev/null || { note "redis-server not installed"; return 0; }
+  command -v openssl >/dev/null || { note "openssl not installed (TLS Redis left out)"; return 0; }
+  local dir=$state/redis-tls certs=$state/redis-tls/certs
+  mkdir -p "$dir"
+  "$(dirname -- "$0")/test_certs.sh" "$certs"
+  redis-server --bind 127.0.0.1 --port 0 --tls-port "$redis_tls_port" --tls-cert-file "$certs/server.crt" \
+    --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.crt" --tls-auth-clients optional \
+    --dir "$dir" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >&2
+  wait_for "redis-server (TLS)" redis-cli --tls --cacert "$certs/ca.crt" -h localhost -p "$redis_tls_port" ping
+  echo "export SESSIONCTL_TEST_REDIS_TLS=rediss://localhost:$redis_tls_port"
+  echo "export SESSIONCTL_TEST_REDIS_TLS_CERTS=$certs"
 }
 
 start_memcached() {
@@ -88,6 +107,7 @@ start_postgres() {
 
 stop_all() {
   [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
+  [ -f "$state/redis-tls/redis.pid" ] && kill "$(cat "$state/redis-tls/redis.pid")" 2>/dev/null || true
   [ -f "$state/memcached/memcached.pid" ] && kill "$(cat "$state/memcached/memcached.pid")" 2>/dev/null || true
   if [ -n "$pg_bin" ] && [ -f "$state/pg/postmaster.pid" ]; then
     as_pg_owner "$pg_bin/pg_ctl" -D "$state/pg" -m fast stop >/dev/null 2>&1 || true
@@ -99,6 +119,7 @@ case "${1:-start}" in
     mkdir -p "$state"
     [ "$(id -u)" -eq 0 ] && chmod 755 "$state"
     start_redis
+    start_redis_tls
     start_memcached
     start_postgres
     ;;

@@ -33,7 +33,10 @@ void check_redis_options(const nlohmann::json& cache, std::string_view backend) 
     nlohmann::json options = cache.value("OPTIONS", nlohmann::json::object());
     if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
     if (backend == kDjangoRedis) {
-        require_default(options, "CLIENT_CLASS", "django_redis.client.DefaultClient");
+        // SentinelClient is DefaultClient reaching its primary through Sentinel
+        // (backends/redis/redis_sentinel.hpp).
+        if (options.value("CLIENT_CLASS", nlohmann::json()) != "django_redis.client.SentinelClient")
+            require_default(options, "CLIENT_CLASS", "django_redis.client.DefaultClient");
         require_default(options, "SERIALIZER", "django_redis.serializers.pickle.PickleSerializer");
         require_default(options, "COMPRESSOR", "django_redis.compressors.identity.IdentityCompressor");
     } else {
@@ -75,7 +78,7 @@ CacheTarget open_cache_target(const Config& config) {
     if (t.backend == kRedisCache || t.backend == kDjangoRedis) {
         check_redis_options(cache, t.backend);
         t.family = CacheFamily::redis;
-        t.client = open_redis_client(redis_endpoint_from_cache_config(cache));
+        t.client = open_redis_client(redis_target_from_cache_config(cache));
     } else if (is_memcached(t.backend)) {
         t.family = CacheFamily::memcached;
         t.client = open_memcached_client(cache);

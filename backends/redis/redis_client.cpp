@@ -1,11 +1,15 @@
 #include "backends/redis/redis_client.hpp"
 
-#include <hiredis/hiredis.h>
+#include "backends/redis/redis_connection.hpp"
+#include "backends/redis/redis_sentinel.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -13,68 +17,15 @@
 #include "core/append_decimal.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
-#include "core/url_redact.hpp"
-#include "util/text.hpp"
 
 namespace sessionctl {
 namespace {
 
 constexpr std::size_t kScanCount = 1000;  // SCAN COUNT hint per round trip
+constexpr std::chrono::milliseconds kSentinelRetryPause{400};
+constexpr std::chrono::milliseconds kFailoverCheckPause{100};
 
-std::string percent_decode(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
-int parse_int(std::string_view text, const char* what) {
-    if (text.empty() || text.size() > 9 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        throw ConfigError(fmt::format("CACHES LOCATION: {} '{}' is not a number", what, text));
-    return std::atoi(std::string(text).c_str());
-}
-
-// The query string's db / password (redis-py reads both from the URL).
-void apply_query(RedisEndpoint& ep, std::string_view query) {
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        auto eq = pair.find('=');
-        std::string_view name = pair.substr(0, eq);
-        std::string value = eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
-        if (name == "db") ep.db = parse_int(value, "db");
-        else if (name == "password") ep.password = value;
-        else if (name == "username") ep.username = value;
-    }
-}
-
-std::chrono::milliseconds seconds_option(const nlohmann::json& value, const char* name) {
-    if (!value.is_number() || value.get<double>() <= 0)
-        throw ConfigError(fmt::format("CACHES OPTIONS {} must be a positive number of seconds", name));
-    return std::chrono::milliseconds(std::llround(value.get<double>() * 1000));
-}
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-    timeval tv{};
-    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
-    tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
-    return tv;
-}
-
-struct ReplyDeleter {
-    void operator()(redisReply* r) const {
-        if (r) freeReplyObject(r);
-    }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using Reply = RedisReply;
 
 // SCAN MATCH treats * ? [ ] and \ as glob syntax: escape them in the prefix.
 std::string glob_escape(std::string_view prefix) {
@@ -93,14 +44,24 @@ constexpr const char* kCompareAndDelete =
 
 class RedisClient final : public CacheClient {
 public:
-    explicit RedisClient(RedisEndpoint ep) : ep_(std::move(ep)) { connect(); }
-    ~RedisClient() override {
-        if (ctx_) redisFree(ctx_);
-    }
+    explicit RedisClient(RedisEndpoint ep) : ep_(std::move(ep)), conn_(ep_) { log_in(); }
     RedisClient(const RedisClient&) = delete;
     RedisClient& operator=(const RedisClient&) = delete;
 
     std::string description() const override { return ep_.description(); }
+
+    // Sentinel: called before each write (at most every kFailoverCheckPause);
+    // throws StoreUnavailable once the sentinels name another primary, so a
+    // bulk delete stops there instead of writing to a demoted server.
+    void watch_failover(std::function<void()> confirm_primary) { confirm_primary_ = std::move(confirm_primary); }
+
+    // ROLE's first element: "master" on a primary.
+    bool is_primary() {
+        Reply role = command({"ROLE"});
+        return role->type == REDIS_REPLY_ARRAY && role->elements > 0 && role->element[0]->type == REDIS_REPLY_STRING &&
+               std::string_view(role->element[0]->str, role->element[0]->len) == "master";
+    }
+
     bool listing_is_exact() const override { return true; }
 
     std::optional<CacheValue> get(std::string_view key) override {
@@ -113,6 +74,7 @@ public:
     }
 
     bool add(std::string_view key, std::string_view bytes, std::uint32_t, std::optional<std::int64_t> ttl) override {
+        before_write();
         bool stored;
         if (ttl && *ttl <= 0) {
             // RedisCache.add with timeout 0: SET NX, then DEL what it stored.
@@ -130,6 +92,7 @@ public:
     }
 
     void set(std::string_view key, std::string_view bytes, std::uint32_t, std::optional<std::int64_t> ttl) override {
+        before_write();
         if (ttl && *ttl <= 0) {
             (void)command({"DEL", key});  // RedisCache.set with timeout 0 deletes
             return;
@@ -143,6 +106,7 @@ public:
     }
 
     bool remove(std::string_view key) override {
+        before_write();
         Reply r = command({"DEL", key});
         return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     }
@@ -152,6 +116,7 @@ public:
     }
 
     std::vector<bool> remove_many_if_unchanged(const std::vector<std::pair<std::string, std::string>>& items) override {
+        before_write();
         for (const auto& [key, expected] : items) append({"EVAL", kCompareAndDelete, "1", key, expected});
         std::vector<bool> removed;
         removed.reserve(items.size());
@@ -159,6 +124,7 @@ public:
             Reply r = read_reply();
             removed.push_back(r->type == REDIS_REPLY_INTEGER && r->integer > 0);
         }
+        after_write_batch(items.size());
         return removed;
     }
 
@@ -176,6 +142,7 @@ public:
         std::uint64_t removed = 0;
         constexpr std::size_t kBatch = 500;
         for (std::size_t start = 0; start < keys.size(); start += kBatch) {
+            before_write();
             std::vector<std::string_view> argv{unlink_ ? "UNLINK" : "DEL"};
             for (std::size_t i = start; i < std::min(keys.size(), start + kBatch); ++i) argv.push_back(keys[i]);
             Reply r = command(argv, /*allow_error=*/true);
@@ -233,6 +200,28 @@ public:
     }
 
 private:
+    void before_write() {
+        if (!confirm_primary_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_confirmed_ < kFailoverCheckPause) return;
+        confirm_primary_();
+        last_confirmed_ = now;
+    }
+
+    // A batch sent just before a failover went to a server that will drop it
+    // when it rejoins as a replica: asked once more after each batch, so that
+    // such a batch is not counted as done.
+    void after_write_batch(std::size_t size) {
+        if (!confirm_primary_) return;
+        try {
+            confirm_primary_();
+        } catch (const StoreUnavailable& e) {
+            throw StoreUnavailable(fmt::format(
+                "{}; its last {} deletions went to it after the switch and are not counted", e.what(), size));
+        }
+        last_confirmed_ = std::chrono::steady_clock::now();
+    }
+
     Reply read_scan_reply() {
         Reply r = read_reply();
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
@@ -243,11 +232,7 @@ private:
     static const redisReply& scan_keys(const redisReply& scan) { return *scan.element[1]; }
 
     // Sends what append() buffered without waiting for a reply.
-    void flush() {
-        int done = 0;
-        while (!done)
-            if (redisBufferWrite(ctx_, &done) != REDIS_OK) throw_io_error();
-    }
+    void flush() { conn_.flush(); }
 
     // With the TTL: GET + TTL per key. Without: one MGET (one command on the
     // server instead of one or two per key).
@@ -263,18 +248,13 @@ private:
                 append_resp(fetch_commands_, "GET", key);
                 append_resp(fetch_commands_, "TTL", key);
             }
-            if (redisAppendFormattedCommand(ctx_, fetch_commands_.data(), fetch_commands_.size()) != REDIS_OK)
-                throw_io_error();
+            conn_.append_formatted(fetch_commands_);
             return;
         }
-        std::vector<const char*> argv{"MGET"};
-        std::vector<std::size_t> lens{4};
-        for (std::size_t i = 0; i < keys.elements; ++i) {
-            argv.push_back(keys.element[i]->str);
-            lens.push_back(keys.element[i]->len);
-        }
-        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
-            throw_io_error();
+        std::vector<std::string_view> argv{"MGET"};
+        argv.reserve(keys.elements + 1);
+        for (std::size_t i = 0; i < keys.elements; ++i) argv.emplace_back(keys.element[i]->str, keys.element[i]->len);
+        conn_.append(argv);
     }
 
     // The replies to append_fetch. A key gone meanwhile (expired, deleted, or
@@ -306,14 +286,8 @@ private:
         return batch;
     }
 
-    void connect() {
-        timeval tv = to_timeval(ep_.connect_timeout);
-        ctx_ = ep_.unix_path.empty() ? redisConnectWithTimeout(ep_.host.c_str(), ep_.port, tv)
-                                     : redisConnectUnixWithTimeout(ep_.unix_path.c_str(), tv);
-        if (!ctx_) throw StoreUnavailable(fmt::format("{}: cannot allocate a Redis connection", description()));
-        if (ctx_->err)
-            throw StoreUnavailable(fmt::format("cannot connect to Redis at {}: {}", description(), ctx_->errstr));
-        (void)redisSetTimeout(ctx_, to_timeval(ep_.command_timeout));
+    // AUTH and SELECT as redis-py does on a new connection.
+    void log_in() {
         if (ep_.password) {
             Reply r = ep_.username.empty() ? command({"AUTH", *ep_.password}, true)
                                            : command({"AUTH", ep_.username, *ep_.password}, true);
@@ -332,12 +306,6 @@ private:
         if (ping->type == REDIS_REPLY_ERROR) throw_reply_error(*ping);
     }
 
-    [[noreturn]] void throw_io_error() const {
-        std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection lost";
-        if (ctx_->err == REDIS_ERR_EOF) why = "the server closed the connection";
-        throw StoreUnavailable(fmt::format("Redis at {} went away: {}", description(), why));
-    }
-
     [[noreturn]] void throw_reply_error(const redisReply& r) const {
         std::string_view text(r.str, r.len);
         if (text.starts_with("NOAUTH") || text.starts_with("WRONGPASS"))
@@ -345,29 +313,20 @@ private:
                 fmt::format("Redis at {} needs a valid password (set OPTIONS PASSWORD or the LOCATION "
                             "URL's password): {}",
                             description(), text));
+        if (text.find("READONLY") != std::string_view::npos || text.starts_with("MASTERDOWN"))
+            throw StoreUnavailable(
+                fmt::format("Redis at {} is no longer the primary (a failover?): {}", description(), text));
         if (text.starts_with("LOADING") || text.starts_with("BUSY") || text.starts_with("TRYAGAIN"))
             throw StoreUnavailable(fmt::format("Redis at {} is busy: {}", description(), text));
         throw StoreError(fmt::format("Redis at {} answered with an error: {}", description(), text));
     }
 
     // Queues one command (hiredis formats it); its reply is read later.
-    template <class Args>
-    void append_args(const Args& args) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        for (auto a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
-            throw_io_error();
-    }
-    void append(std::initializer_list<std::string_view> args) { append_args(args); }
+    void append_args(const std::vector<std::string_view>& args) { conn_.append(args); }
+    void append(std::initializer_list<std::string_view> args) { conn_.append(args); }
 
     Reply read_reply(bool allow_error = false) {
-        void* raw = nullptr;
-        if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) throw_io_error();
-        Reply r(static_cast<redisReply*>(raw));
+        Reply r = conn_.read_reply();
         if (r->type == REDIS_REPLY_ERROR && !allow_error) throw_reply_error(*r);
         return r;
     }
@@ -410,123 +369,42 @@ private:
     }
 
     RedisEndpoint ep_;
-    redisContext* ctx_ = nullptr;
+    RedisConnection conn_;
+    std::function<void()> confirm_primary_;
+    std::chrono::steady_clock::time_point last_confirmed_{};
     std::string fetch_commands_;  // append_fetch's buffer, kept for its capacity
     bool unlink_ = true;
 };
 
 }  // namespace
 
-std::string RedisEndpoint::description() const {
-    std::string auth;
-    if (password) auth = fmt::format("{}:{}@", username, kRedacted);
-    else if (!username.empty()) auth = username + "@";
-    if (!unix_path.empty()) return fmt::format("unix://{}{}?db={}", auth, unix_path, db);
-    return fmt::format("redis://{}{}:{}/{}", auth, host, port, db);
-}
-
-RedisEndpoint parse_redis_url(const std::string& url) {
-    RedisEndpoint ep;
-    std::string_view rest(url);
-    bool unix_socket = false;
-    if (rest.starts_with("redis://")) rest.remove_prefix(8);
-    else if (rest.starts_with("unix://")) {
-        rest.remove_prefix(7);
-        unix_socket = true;
-    } else if (rest.starts_with("rediss://")) {
-        throw ConfigError(fmt::format("CACHES LOCATION '{}': rediss:// (TLS) is not supported", redact_url(url)));
-    } else {
-        throw ConfigError(fmt::format("CACHES LOCATION '{}' is not a redis:// or unix:// URL", redact_url(url)));
-    }
-    std::string_view query;
-    if (auto q = rest.find('?'); q != std::string_view::npos) {
-        query = rest.substr(q + 1);
-        rest = rest.substr(0, q);
-    }
-    // userinfo ends at the last '@' (a password may contain '@').
-    if (auto at = rest.rfind('@'); at != std::string_view::npos &&
-                                   (unix_socket || rest.find('/') > at || rest.find('/') == std::string_view::npos)) {
-        std::string_view userinfo = rest.substr(0, at);
-        rest = rest.substr(at + 1);
-        auto colon = userinfo.find(':');
-        if (colon == std::string_view::npos) {
-            // redis-py: "redis://secret@host" is a username only; Redis treats it as such.
-            ep.username = percent_decode(userinfo);
-        } else {
-            ep.username = percent_decode(userinfo.substr(0, colon));
-            ep.password = percent_decode(userinfo.substr(colon + 1));
-        }
-    }
-    if (unix_socket) {
-        if (rest.empty() || rest.front() != '/')
-            throw ConfigError(
-                fmt::format("CACHES LOCATION '{}': unix:// needs an absolute socket path", redact_url(url)));
-        ep.unix_path = percent_decode(rest);
-        ep.host.clear();
-    } else {
-        std::string_view hostport = rest.substr(0, rest.find('/'));
-        std::string_view path =
-            rest.find('/') == std::string_view::npos ? std::string_view{} : rest.substr(rest.find('/') + 1);
-        if (!hostport.empty() && hostport.front() == '[') {  // [::1]:6379
-            auto close = hostport.find(']');
-            if (close == std::string_view::npos)
-                throw ConfigError(fmt::format("CACHES LOCATION '{}': unclosed '['", redact_url(url)));
-            ep.host = std::string(hostport.substr(1, close - 1));
-            hostport = hostport.substr(close + 1);
-            if (hostport.starts_with(":")) ep.port = parse_int(hostport.substr(1), "port");
-        } else {
-            auto colon = hostport.rfind(':');
-            if (colon != std::string_view::npos) {
-                ep.port = parse_int(hostport.substr(colon + 1), "port");
-                hostport = hostport.substr(0, colon);
-            }
-            if (!hostport.empty()) ep.host = percent_decode(hostport);
-        }
-        if (!path.empty()) ep.db = parse_int(path, "db");
-    }
-    apply_query(ep, query);
-    return ep;
-}
-
-RedisEndpoint redis_endpoint_from_cache_config(const nlohmann::json& cache) {
-    const nlohmann::json location = cache.value("LOCATION", nlohmann::json());
-    std::string first;
-    if (location.is_string()) {
-        std::string all = location.get<std::string>();
-        first = all.substr(0, all.find_first_of(";,"));
-    } else if (location.is_array() && !location.empty() && location.front().is_string()) {
-        first = location.front().get<std::string>();
-    } else {
-        throw ConfigError("CACHES LOCATION must be a redis:// URL (or a list of them)");
-    }
-    RedisEndpoint ep = parse_redis_url(first);
-    nlohmann::json options = cache.value("OPTIONS", nlohmann::json::object());
-    if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
-    for (auto it = options.begin(); it != options.end(); ++it) {
-        const std::string& name = it.key();
-        const nlohmann::json& v = it.value();
-        if (name == "password" || name == "PASSWORD") {
-            if (v.is_null()) continue;
-            if (!v.is_string()) throw ConfigError(fmt::format("CACHES OPTIONS {} must be a string", name));
-            ep.password = v.get<std::string>();
-        } else if (name == "username" || name == "USERNAME") {
-            if (!v.is_string()) throw ConfigError(fmt::format("CACHES OPTIONS {} must be a string", name));
-            ep.username = v.get<std::string>();
-        } else if (name == "db" || name == "DB") {
-            if (!v.is_number_integer()) throw ConfigError(fmt::format("CACHES OPTIONS {} must be an integer", name));
-            ep.db = v.get<int>();
-        } else if (name == "socket_connect_timeout" || name == "SOCKET_CONNECT_TIMEOUT") {
-            ep.connect_timeout = seconds_option(v, name.c_str());
-        } else if (name == "socket_timeout" || name == "SOCKET_TIMEOUT") {
-            ep.command_timeout = seconds_option(v, name.c_str());
-        }
-        // Other options (pool classes, parser, retry policy) change nothing stored.
-    }
-    return ep;
-}
-
 std::unique_ptr<CacheClient> open_redis_client(const RedisEndpoint& endpoint) {
     return std::make_unique<RedisClient>(endpoint);
+}
+
+std::unique_ptr<CacheClient> open_redis_client(const RedisTarget& target) {
+    if (!target.sentinel) return open_redis_client(target.endpoint);
+    constexpr int kAttempts = 5;
+    std::string why;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(kSentinelRetryPause);
+        SentinelAnswer answer = ask_sentinels_for_primary(*target.sentinel, target.endpoint);
+        // The sentinels' view lags a failover by a moment: the server named may
+        // be a replica already (or not yet the primary). It gets no writes.
+        auto client = std::make_unique<RedisClient>(answer.primary);
+        if (client->is_primary()) {
+            client->watch_failover([settings = *target.sentinel, server = target.endpoint, was = answer.primary]() {
+                const SentinelAnswer now = ask_sentinels_for_primary(settings, server);
+                if (now.primary.host != was.host || now.primary.port != was.port)
+                    throw StoreUnavailable(fmt::format(
+                        "a failover made {}:{} the primary of '{}' (sentinel {}); stopped writing to {}:{}",
+                        now.primary.host, now.primary.port, settings.service, now.sentinel, was.host, was.port));
+            });
+            return client;
+        }
+        why = fmt::format("Redis at {} is not the primary (ROLE says replica)", answer.primary.description());
+    }
+    throw StoreUnavailable(fmt::format("{}; a failover may be under way, rerun in a moment", why));
 }
 
 }  // namespace sessionctl

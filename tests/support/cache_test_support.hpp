@@ -39,6 +39,15 @@ inline CacheServer redis_server(const std::string& url) {
             [url](const std::string& prefix) { return open_target(redis_cache(url, prefix)); }};
 }
 
+// rediss:// trusting the test CA in `certs` (scripts/test_certs.sh).
+inline CacheServer redis_tls_server(const std::string& url, const std::string& certs) {
+    return {"TLS Redis", CacheFamily::redis, true, [url, certs](const std::string& prefix) {
+                nlohmann::json cache = redis_cache(url, prefix);
+                cache["OPTIONS"] = {{"ssl_ca_certs", certs + "/ca.crt"}};
+                return open_target(cache);
+            }};
+}
+
 inline CacheServer memcached_server(const std::string& location) {
     return {"memcached", CacheFamily::memcached, false, [location](const std::string& prefix) {
                 nlohmann::json cache{{"BACKEND", "django.core.cache.backends.memcached.PyMemcacheCache"},

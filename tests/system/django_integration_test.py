@@ -27,7 +27,8 @@ DJANGO_ENV = HERE / "django_env.sh"
 # test_pg_engine.py needs SESSIONCTL_TEST_PG likewise.
 MODULES = HERE / "django_integration"
 TEST_MODULES = [MODULES / "test_db_engine.py", MODULES / "test_file_engine.py", MODULES / "test_memcached_engine.py",
-                MODULES / "test_pg_engine.py", MODULES / "test_cache_engines.py", MODULES / "test_users.py"]
+                MODULES / "test_pg_engine.py", MODULES / "test_cache_engines.py", MODULES / "test_redis_tls.py",
+                MODULES / "test_redis_sentinel.py", MODULES / "test_users.py"]
 PYTHON = "/usr/bin/python3"
 
 

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/cache_test_support.hpp"
+#include "tests/support/private_redis.hpp"
 #include "tests/support/server_support.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/support/vector_support.hpp"
@@ -55,8 +56,6 @@ using namespace sessionctl;
 using namespace sessionctl::testing;
 using nlohmann::json;
 
-extern char** environ;
-
 namespace {
 
 constexpr std::int64_t kNowMicros = 1700000000750000;
@@ -76,71 +75,6 @@ std::string unique_prefix(const std::string& tag) {
 std::shared_ptr<const SessionEnvironment> make_env(std::shared_ptr<FakeClock> clock) {
     return SessionEnvironment::make(SessionSettings{}, SecretKeys{"secret-for-tests-cache", {}}, std::move(clock));
 }
-
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    int port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
-}
-
-// A redis-server of this test's own, killed at the end (or on purpose).
-class PrivateRedis {
-public:
-    explicit PrivateRedis(const std::vector<std::string>& extra = {}) : port_(free_port()) {
-        std::vector<std::string> args = {
-            "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "no",           "--dir",  dir_.path().string()};
-        args.insert(args.end(), extra.begin(), extra.end());
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        int rc = posix_spawnp(&pid_, "redis-server", &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        REQUIRE(rc == 0);
-        for (int i = 0; i < 200; ++i) {  // up to 4 s for it to listen
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            sockaddr_in addr{};
-            addr.sin_family = AF_INET;
-            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-            bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-            close(fd);
-            if (up) return;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        FAIL("private redis-server did not start");
-    }
-    ~PrivateRedis() { stop(); }
-    PrivateRedis(const PrivateRedis&) = delete;
-    PrivateRedis& operator=(const PrivateRedis&) = delete;
-
-    void stop() {
-        if (pid_ <= 0) return;
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-    [[nodiscard]] std::string url() const { return fmt::format("redis://127.0.0.1:{}", port_); }
-    [[nodiscard]] int port() const { return port_; }
-
-private:
-    sessionctl::testing::TempDir dir_{"sessionctl-redis"};
-    int port_;
-    pid_t pid_ = -1;
-};
-
-bool have_redis_server() { return std::system("command -v redis-server >/dev/null 2>&1") == 0; }
 
 }  // namespace
 
@@ -172,7 +106,7 @@ TEST_CASE("redis LOCATION URLs parse as redis-py reads them, passwords never sho
     CHECK(u.db == 3);
     CHECK(u.description() == "unix:///run/redis/redis.sock?db=3");
 
-    CHECK_THROWS_AS(parse_redis_url("rediss://h:1/0"), ConfigError);
+    CHECK(parse_redis_url("rediss://h:1/0").tls.enabled);
     CHECK_THROWS_AS(parse_redis_url("memcached://h"), ConfigError);
     CHECK_THROWS_AS(parse_redis_url("redis://h:notaport/0"), ConfigError);
     try {
@@ -498,6 +432,13 @@ TEST_CASE("cache engine on Redis: the store contract", "[cache][redis]") {
     auto url = shared_redis();
     if (!url) return;
     CacheFixture fx(redis_server(*url));
+    cache_store_contract(fx);
+}
+
+TEST_CASE("cache engine on TLS Redis (rediss://, verified): the store contract", "[cache][redis][tls]") {
+    auto url = testing::shared_server("SESSIONCTL_TEST_REDIS_TLS", "TLS Redis");
+    if (!url) return;
+    CacheFixture fx(redis_tls_server(*url, std::getenv("SESSIONCTL_TEST_REDIS_TLS_CERTS")));
     cache_store_contract(fx);
 }
 
