@@ -156,20 +156,26 @@ TEST_CASE("each batch is taken inside around_take, and each worker runs worker_s
     };
     Counter source{95};
     int taken = 0;
-    OrderedPipeline<Item> pipeline(
-        std::move(shape),
-        [&](Item& item) {
-            if (!ready) ++unset_work;
-            slow_square(item);
-        },
-        [&](Item&) {
-            CHECK(inside);
-            ++taken;
-            return true;
-        });
-    CHECK(pipeline.run([&](Item& item) { return source.fill(item); }, true));
-    CHECK(taken == 95);
-    CHECK(batches == 10);  // 9 full batches of 10 and one of 5
+    {
+        OrderedPipeline<Item> pipeline(
+            std::move(shape),
+            [&](Item& item) {
+                if (!ready) ++unset_work;
+                slow_square(item);
+            },
+            [&](Item&) {
+                CHECK(inside);
+                ++taken;
+                return true;
+            });
+        CHECK(pipeline.run([&](Item& item) { return source.fill(item); }, true));
+        CHECK(taken == 95);
+        CHECK(batches == 10);  // 9 full batches of 10 and one of 5
+    }
+    // Counted once the pipeline is gone (its threads joined): on a loaded
+    // machine a worker may first be scheduled after the others did all the
+    // work, and then runs worker_setup only as the pipeline stops. Checking
+    // before that was the unit suite's rare flaky assertion (2 == 3).
     CHECK(unset_work == 0);
     CHECK(set_up.size() == 3);
     CHECK(set_up.count(std::this_thread::get_id()) == 0);
