@@ -37,7 +37,7 @@ public:
         }
         // Django >= 5.1 logs a cache failure and carries on; an administrator's
         // change must not leave a stale cached copy unnoticed, so it is reported.
-        EncodedCacheValue value = encode_cache_value(store_.cache().family, PyValue(std::move(data)));
+        EncodedCacheValue value = encode_cache_value(store_.cache().codec, PyValue(std::move(data)));
         try {
             store_.client().set(store_.cache_key(*session_key()), value.bytes, value.flags,
                                 cache_timeout_seconds(get_expiry_age()));
@@ -64,7 +64,7 @@ public:
         std::string cache_key = store_.cache_key(*session_key());
         if (auto cached = store_.client().get(cache_key)) {
             StoredSession record{*session_key(), std::move(cached->bytes), std::nullopt, cached->flags};
-            DecodeResult decoded = decode_cache_record(store_.cache().family, record);
+            DecodeResult decoded = decode_cache_record(store_.cache().codec, record);
             if (decoded.ok() && decoded.data.is_dict()) return decoded.data.as_dict();
         }
         const bool use_tz = environment().settings.use_tz;
@@ -79,7 +79,7 @@ public:
         // the floor of the seconds left (both naive in the db's zone).
         std::int64_t left = row->expire_date->wall_micros - now_db.wall_micros;
         std::int64_t age = left >= 0 ? left / 1'000'000 : -((-left + 999'999) / 1'000'000);
-        EncodedCacheValue value = encode_cache_value(store_.cache().family, PyValue(data));
+        EncodedCacheValue value = encode_cache_value(store_.cache().codec, PyValue(data));
         store_.client().set(cache_key, value.bytes, value.flags, age);
         return data;
     }

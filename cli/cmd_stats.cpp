@@ -187,7 +187,7 @@ struct Counted {
 
 std::ptrdiff_t verified_with_of(const DecodeResult& d) {
     if (!d.verified) return Counted::kUnverified;
-    if (d.format == PayloadFormat::cache_pickle) return Counted::kNotSigned;
+    if (d.is_cache_value()) return Counted::kNotSigned;
     if (d.is_legacy()) return Counted::kLegacy;
     return static_cast<std::ptrdiff_t>(d.key_index.value_or(0));
 }

@@ -28,7 +28,9 @@ std::optional<std::int64_t> expire_micros(const std::optional<DateTime>& date, b
 
 std::string verified_with_text(const DecodeResult& decoded) {
     if (!decoded.verified) return "";
-    if (decoded.format == PayloadFormat::cache_pickle) return "not signed (the cache holds the pickled dict)";
+    if (decoded.is_cache_value())
+        return fmt::format("not signed (the cache holds the {} dict)",
+                           decoded.format == PayloadFormat::cache_pickle ? "pickled" : decoded.format_name());
     std::string who = !decoded.key_index || *decoded.key_index == 0
                           ? std::string("SECRET_KEY")
                           : fmt::format("SECRET_KEY_FALLBACKS[{}]", *decoded.key_index - 1);

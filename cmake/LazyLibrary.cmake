@@ -46,6 +46,12 @@ function(sessionctl_lazy_library target name prefix shim)
   if(SESSIONCTL_DPKG_QUERY)
     get_filename_component(real ${file} REALPATH)
     execute_process(COMMAND ${SESSIONCTL_DPKG_QUERY} -S ${real} OUTPUT_VARIABLE owner RESULT_VARIABLE rc ERROR_QUIET)
+    # Some packages (liblzma5) ship their library under /lib, which merged-/usr
+    # systems reach as /usr/lib: dpkg knows it by the /lib path.
+    if(NOT rc EQUAL 0 AND real MATCHES "^/usr(/lib/.*)$")
+      execute_process(COMMAND ${SESSIONCTL_DPKG_QUERY} -S ${CMAKE_MATCH_1} OUTPUT_VARIABLE owner RESULT_VARIABLE rc
+                      ERROR_QUIET)
+    endif()
     if(rc EQUAL 0 AND owner MATCHES "^([a-z0-9][a-z0-9.+-]+)(:[a-z0-9]+)?: ")
       set(package ${CMAKE_MATCH_1})
     endif()

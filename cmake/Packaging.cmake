@@ -95,8 +95,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: computed by dpkg-shlibdeps (package dpkg-dev) from what the binary links.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libpq and libmemcached are opened with dlopen only when a PostgreSQL database
-# or a memcached cache is used (cmake/LazyLibrary.cmake), so shlibdeps cannot
-# see them; without them those stores exit 3 naming the package.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libmemcached11")
+# or a memcached cache is used, liblz4, liblzma and libzstd only for django-redis's
+# compressors (cmake/LazyLibrary.cmake), so shlibdeps cannot see them; without
+# them those stores exit 3 naming the package.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libmemcached11, liblz4-1, liblzma5, libzstd1")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

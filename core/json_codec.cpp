@@ -173,35 +173,41 @@ void append_float_repr(std::string& out, double value) {
     }
 }
 
-void dump_value(std::string& out, const PyValue& value);
+// The item and key separators: (",", ":") or json.dumps' default (", ", ": ").
+struct Separators {
+    std::string_view item;
+    std::string_view key;
+};
+
+void dump_value(std::string& out, const PyValue& value, const Separators& sep);
 
 // A JSON array: a list, or a tuple (json.dumps writes both as one).
-void dump_array(std::string& out, const PyList& items) {
+void dump_array(std::string& out, const PyList& items, const Separators& sep) {
     out.push_back('[');
     bool first = true;
     for (const auto& item : items) {
-        if (!first) out.push_back(',');
+        if (!first) out += sep.item;
         first = false;
-        dump_value(out, item);
+        dump_value(out, item, sep);
     }
     out.push_back(']');
 }
 
 // A JSON object: a dict, or an OrderedDict (json.dumps writes both as one).
-void dump_object(std::string& out, const PyDict& dict) {
+void dump_object(std::string& out, const PyDict& dict, const Separators& sep) {
     out.push_back('{');
     bool first = true;
     for (const auto& entry : dict) {
-        if (!first) out.push_back(',');
+        if (!first) out += sep.item;
         first = false;
         dump_string(out, entry.key);
-        out.push_back(':');
-        dump_value(out, entry.value);
+        out += sep.key;
+        dump_value(out, entry.value, sep);
     }
     out.push_back('}');
 }
 
-void dump_value(std::string& out, const PyValue& value) {
+void dump_value(std::string& out, const PyValue& value, const Separators& sep) {
     const auto& v = value.variant();
     switch (v.index()) {
         case 0: out += "null"; return;
@@ -225,13 +231,13 @@ void dump_value(std::string& out, const PyValue& value) {
             return;
         }
         case 5: dump_string(out, std::get<std::string>(v)); return;
-        case 6: dump_array(out, std::get<PyList>(v)); return;
-        case 7: dump_object(out, std::get<PyDict>(v)); return;
+        case 6: dump_array(out, std::get<PyList>(v), sep); return;
+        case 7: dump_object(out, std::get<PyDict>(v), sep); return;
         default: {
             // The pickle-only kinds: json.dumps writes a tuple as a list and an
             // OrderedDict as an object, and raises TypeError for the rest.
-            if (const auto* tuple = std::get_if<PyTuple>(&v)) return dump_array(out, tuple->items);
-            if (const auto* od = std::get_if<PyOrderedDict>(&v)) return dump_object(out, od->dict);
+            if (const auto* tuple = std::get_if<PyTuple>(&v)) return dump_array(out, tuple->items, sep);
+            if (const auto* od = std::get_if<PyOrderedDict>(&v)) return dump_object(out, od->dict, sep);
             throw JsonEncodeError(std::string("Object of type ") + value.type_name() + " is not JSON serializable");
         }
     }
@@ -255,8 +261,11 @@ inline std::int32_t hex4(const char* p) {
 
 class Parser {
 public:
-    Parser(std::string_view text, std::size_t max_depth)
-        : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth) {}
+    // utf8: the input is valid UTF-8 text (json.loads(bytes.decode())), so a
+    // non-ASCII byte in a string is copied as it is; otherwise every byte is
+    // one latin-1 code point.
+    Parser(std::string_view text, std::size_t max_depth, bool utf8 = false)
+        : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth), utf8_(utf8) {}
 
     PyValue parse_document() {
         skip_ws();
@@ -271,6 +280,7 @@ private:
     const char* p_;
     const char* const end_;
     const std::size_t max_depth_;
+    const bool utf8_;
     std::size_t depth_ = 0;
 
     [[noreturn]] void fail(const char* what, const char* at) const {
@@ -444,8 +454,10 @@ private:
                 return;
             }
             if (c >= 0x80) {
-                // A latin-1 character U+0080..U+00FF: two UTF-8 bytes.
-                append_code_point(out, c);
+                // UTF-8 input: one byte of a sequence checked beforehand.
+                // Latin-1: a character U+0080..U+00FF, two UTF-8 bytes.
+                if (utf8_) out.push_back(static_cast<char>(c));
+                else append_code_point(out, c);
                 ++p_;
                 continue;
             }
@@ -595,15 +607,35 @@ private:
 
 }  // namespace
 
-std::string json_dumps(const PyValue& value) {
+std::string json_dumps(const PyValue& value, JsonSeparators separators) {
     std::string out;
     out.reserve(64);
-    dump_value(out, value);
+    const Separators sep = separators == JsonSeparators::compact ? Separators{",", ":"} : Separators{", ", ": "};
+    dump_value(out, value, sep);
     return out;
 }
 
 PyValue json_loads_latin1(std::string_view bytes, const JsonLimits& limits) {
     Parser parser(bytes, limits.max_depth);
+    return parser.parse_document();
+}
+
+PyValue json_loads_utf8(std::string_view bytes, const JsonLimits& limits) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    const auto* const end = p + bytes.size();
+    for (const auto* q = p; q < end;) {
+        if (*q < 0x80) {
+            ++q;
+            continue;
+        }
+        std::uint32_t cp = 0;
+        const std::size_t len = utf8_sequence_strict(q, end, cp);
+        if (len == 0)
+            throw JsonDecodeError("'utf-8' codec can't decode byte 0x" + std::string{kLowerHex[*q >> 4]} +
+                                  kLowerHex[*q & 0xF] + " in position " + std::to_string(q - p));
+        q += len;
+    }
+    Parser parser(bytes, limits.max_depth, /*utf8=*/true);
     return parser.parse_document();
 }
 

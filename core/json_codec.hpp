@@ -34,14 +34,24 @@ struct JsonLimits {
     std::size_t max_depth = 2048;
 };
 
-// The exact ASCII bytes of json.dumps(value, separators=(",", ":")) with
+enum class JsonSeparators {
+    compact,         // separators=(",", ":"), as Django's JSONSerializer
+    python_default,  // json.dumps' own (", ", ": "), as django-redis's JSONSerializer
+};
+
+// The exact ASCII bytes of json.dumps(value, separators=...) with
 // ensure_ascii=True.
-[[nodiscard]] std::string json_dumps(const PyValue& value);
+[[nodiscard]] std::string json_dumps(const PyValue& value, JsonSeparators separators = JsonSeparators::compact);
 
 // json.loads(bytes.decode("latin-1")): every input byte is one code point
 // (U+0000..U+00FF), so raw UTF-8 reads as mojibake exactly as in Django.
 // Any JSON value is accepted at the top level.
 [[nodiscard]] PyValue json_loads_latin1(std::string_view bytes, const JsonLimits& limits = {});
+
+// json.loads(bytes.decode()): the bytes must be UTF-8 (strict: encoded
+// surrogates are refused, as bytes.decode() refuses them); non-ASCII text
+// reads as the characters it encodes.
+[[nodiscard]] PyValue json_loads_utf8(std::string_view bytes, const JsonLimits& limits = {});
 
 // Python's repr() of a float: shortest round-trip digits, "1e+16", "1.5e-07",
 // "1000000000000000.0", "-0.0", "nan", "inf", "-inf".

@@ -119,7 +119,9 @@ struct PickleLoadResult {
 // lists and dicts are never shared. With that model the output is
 // byte-identical to Python's for every cache vector. Throws PickleError for a
 // value Python could not have held (an invalid datetime, a bad PyBigInt).
-[[nodiscard]] std::string pickle_dumps(const PyValue& value);
+// protocol 4 (pickle.DEFAULT_PROTOCOL on Python 3.8-3.13, what django-redis
+// writes) differs from 5 only for a bytearray; other protocols are refused.
+[[nodiscard]] std::string pickle_dumps(const PyValue& value, int protocol = 5);
 
 // ---- rendering
 

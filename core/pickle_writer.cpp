@@ -37,8 +37,10 @@ struct TzMemoEntry {
 
 class Pickler {
 public:
+    explicit Pickler(int protocol) : protocol_(protocol) {}
+
     std::string dump(const PyValue& value) {
-        out_.assign("\x80\x05", 2);
+        out_.assign({'\x80', static_cast<char>(protocol_)});
         framing_ = true;
         save(value);
         write_op(op::STOP);
@@ -47,6 +49,7 @@ public:
     }
 
 private:
+    const int protocol_;  // 4 or 5: they differ only in how a bytearray is written
     std::string out_;
     bool framing_ = false;
     std::ptrdiff_t frame_start_ = -1;
@@ -200,6 +203,14 @@ private:
                     data);
         const std::uint32_t index = memo_put();
         if (singleton) bytes_memo_.emplace(std::string(data), index);
+    }
+
+    // Protocol 5 has an opcode for it; 4 reduces it to bytearray(bytes)
+    // (bytearray() when empty), as CPython's save_bytearray does.
+    void save_bytearray(std::string_view data) {
+        if (protocol_ >= 5) return save_bytes(data, true);
+        save_reduce("builtins", "bytearray", data.empty() ? 0 : 1, [&] { save_bytes(data, false); });
+        memo_put();
     }
 
     // ---- containers
@@ -470,7 +481,7 @@ private:
                 } else if constexpr (std::is_same_v<T, PyTuple>) save_tuple_items(x.items);
                 else if constexpr (std::is_same_v<T, PySet>) save_set(x);
                 else if constexpr (std::is_same_v<T, PyBytes>) save_bytes(x.data, false);
-                else if constexpr (std::is_same_v<T, PyByteArray>) save_bytes(x.data, true);
+                else if constexpr (std::is_same_v<T, PyByteArray>) save_bytearray(x.data);
                 else if constexpr (std::is_same_v<T, PyDecimal>) {
                     if (!decimal_canonical(x.text)) throw PickleError("cannot pickle Decimal " + quoted_bytes(x.text));
                     save_reduce("decimal", "Decimal", 1, [&] { save_str(x.text, false); });
@@ -491,6 +502,10 @@ private:
 }  // namespace
 }  // namespace pickle
 
-std::string pickle_dumps(const PyValue& value) { return pickle::Pickler().dump(value); }
+std::string pickle_dumps(const PyValue& value, int protocol) {
+    if (protocol != 4 && protocol != 5)
+        throw PickleError("pickle protocol " + std::to_string(protocol) + " is not written (4 or 5)");
+    return pickle::Pickler(protocol).dump(value);
+}
 
 }  // namespace sessionctl

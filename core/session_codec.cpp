@@ -105,7 +105,7 @@ const char* to_string(DecodeStatus status) {
 }
 
 std::string DecodeResult::verified_with() const {
-    if (!verified || format == PayloadFormat::cache_pickle) return "";
+    if (!verified || is_cache_value()) return "";
     if (is_legacy()) return "legacy";
     if (!key_index || *key_index == 0) return "SECRET_KEY";
     return fmt::format("SECRET_KEY_FALLBACKS[{}]", *key_index - 1);
@@ -117,6 +117,8 @@ const char* DecodeResult::format_name() const {
         case PayloadFormat::signed_sha1: return "legacy-sha1";
         case PayloadFormat::legacy: return "legacy";
         case PayloadFormat::cache_pickle: return "pickle";
+        case PayloadFormat::cache_json: return "json";
+        case PayloadFormat::cache_msgpack: return "msgpack";
     }
     return "?";
 }

@@ -30,6 +30,8 @@ enum class PayloadFormat {
     signed_sha1,    // 3.1/3.2 envelope with DEFAULT_HASHING_ALGORITHM='sha1' (legacy)
     legacy,         // pre-3.1 base64("hexhmac:json") (legacy)
     cache_pickle,   // the cache engines' value: the pickled dict itself, not signed
+    cache_json,     // the same, with django-redis's JSONSerializer
+    cache_msgpack,  // the same, with django-redis's MSGPackSerializer
 };
 
 struct DecodeResult {
@@ -46,11 +48,16 @@ struct DecodeResult {
 
     [[nodiscard]] bool ok() const { return status == DecodeStatus::ok; }
     [[nodiscard]] bool is_object() const { return ok() && data.is_dict(); }
+    // A cache value: the dict itself, not signed.
+    [[nodiscard]] bool is_cache_value() const {
+        return format == PayloadFormat::cache_pickle || format == PayloadFormat::cache_json ||
+               format == PayloadFormat::cache_msgpack;
+    }
     [[nodiscard]] bool is_legacy() const {
         return format == PayloadFormat::signed_sha1 || format == PayloadFormat::legacy;
     }
     // "SECRET_KEY", "SECRET_KEY_FALLBACKS[0]", "legacy", or "" when unverified
-    // or not signed at all (cache_pickle: trusted as the cache holds it).
+    // or not signed at all (a cache value: trusted as the cache holds it).
     [[nodiscard]] std::string verified_with() const;
     [[nodiscard]] const char* format_name() const;
 };

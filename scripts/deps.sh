@@ -9,12 +9,15 @@ set -euo pipefail
 
 # Building the binary: CMake configures every engine, so the -dev packages of
 # hiredis, libpq and libmemcached are needed even though libpq and libmemcached
-# are only opened (dlopen) when used. sqlite3: the demo makes its table with it.
+# are only opened (dlopen) when used; likewise liblz4, libzstd and liblzma
+# (django-redis's compressors, dlopen'ed) and msgpack-c (headers only: its
+# packer). sqlite3: the demo makes its table with it.
 binary=(
   cmake g++ ninja-build pkg-config binutils  # objdump: the SONAMEs of libraries opened with dlopen
   libfmt-dev nlohmann-json3-dev libssl-dev zlib1g-dev libcli11-dev
   libsqlite3-dev sqlite3
   libhiredis-dev libpq-dev libmemcached-dev
+  liblz4-dev libzstd-dev liblzma-dev libmsgpack-dev
 )
 # The man page (scdoc) and the .deb (CPack's DEB generator runs file and dpkg-shlibdeps).
 packaging=(scdoc file dpkg-dev)
@@ -23,7 +26,8 @@ testing=(
   catch2
   python3 python3-django
   redis-server redis-sentinel python3-redis python3-django-redis openssl
-  memcached python3-pymemcache
+  python3-lz4 python3-zstandard python3-msgpack  # django-redis's compressors and serializers
+  memcached python3-pymemcache python3-pylibmc
   postgresql python3-psycopg2
   debootstrap  # the Debian 13 chroot that runs Django 6.1 (tests/system/trixie_chroot.sh)
 )

@@ -7,7 +7,7 @@
 #   scripts/servers.sh stop
 #
 # Redis (redis-server), Redis in TLS-only mode (rediss://, with a test CA and
-# certificates scripts/test_certs.sh makes), memcached and a PostgreSQL cluster
+# certificates scripts/test_certs.sh makes), two memcacheds and a PostgreSQL cluster
 # (as the postgres user when run as root). A server whose program is missing is left out with a
 # note on stderr; the tests then skip, except under CI=true, where they fail.
 set -euo pipefail
@@ -16,6 +16,7 @@ state=${SESSIONCTL_SERVERS_DIR:-/tmp/sessionctl-test-servers}
 redis_port=${SESSIONCTL_TEST_REDIS_PORT:-6391}
 redis_tls_port=${SESSIONCTL_TEST_REDIS_TLS_PORT:-6392}
 memcached_port=${SESSIONCTL_TEST_MEMCACHED_PORT:-11291}
+memcached2_port=${SESSIONCTL_TEST_MEMCACHED2_PORT:-11292}  # a second one: keys spread over two servers
 pg_port=${SESSIONCTL_TEST_PG_PORT:-5491}
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 
@@ -58,15 +59,16 @@ start_redis_tls() {
   echo "export SESSIONCTL_TEST_REDIS_TLS_CERTS=$certs"
 }
 
-start_memcached() {
+start_memcached() {  # start_memcached NAME PORT VARIABLE
+  local name=$1 port=$2 variable=$3
   command -v memcached >/dev/null || { note "memcached not installed"; return 0; }
   local user=()
-  mkdir -p "$state/memcached"
+  mkdir -p "$state/$name"
   # As root, memcached runs as nobody, which must be able to write its pid file.
-  if [ "$(id -u)" -eq 0 ]; then user=(-u nobody); chown nobody "$state/memcached"; fi
-  memcached -d -l 127.0.0.1 -p "$memcached_port" -U 0 -m 64 "${user[@]}" -P "$state/memcached/memcached.pid" >&2
-  wait_for "memcached" bash -c "exec 3<>/dev/tcp/127.0.0.1/$memcached_port"
-  echo "export SESSIONCTL_TEST_MEMCACHED=127.0.0.1:$memcached_port"
+  if [ "$(id -u)" -eq 0 ]; then user=(-u nobody); chown nobody "$state/$name"; fi
+  memcached -d -l 127.0.0.1 -p "$port" -U 0 -m 64 "${user[@]}" -P "$state/$name/memcached.pid" >&2
+  wait_for "$name" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  echo "export $variable=127.0.0.1:$port"
 }
 
 as_pg_owner() {
@@ -108,7 +110,9 @@ start_postgres() {
 stop_all() {
   [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
   [ -f "$state/redis-tls/redis.pid" ] && kill "$(cat "$state/redis-tls/redis.pid")" 2>/dev/null || true
-  [ -f "$state/memcached/memcached.pid" ] && kill "$(cat "$state/memcached/memcached.pid")" 2>/dev/null || true
+  for name in memcached memcached2; do
+    [ -f "$state/$name/memcached.pid" ] && kill "$(cat "$state/$name/memcached.pid")" 2>/dev/null || true
+  done
   if [ -n "$pg_bin" ] && [ -f "$state/pg/postmaster.pid" ]; then
     as_pg_owner "$pg_bin/pg_ctl" -D "$state/pg" -m fast stop >/dev/null 2>&1 || true
   fi
@@ -120,7 +124,8 @@ case "${1:-start}" in
     [ "$(id -u)" -eq 0 ] && chmod 755 "$state"
     start_redis
     start_redis_tls
-    start_memcached
+    start_memcached memcached "$memcached_port" SESSIONCTL_TEST_MEMCACHED
+    start_memcached memcached2 "$memcached2_port" SESSIONCTL_TEST_MEMCACHED2
     start_postgres
     ;;
   stop) stop_all ;;

@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "backends/cache/msgpack_codec.hpp"
 #include "core/errors.hpp"
+#include "core/json_codec.hpp"
 #include "core/pickle_codec.hpp"
 #include "core/zlib_codec.hpp"
 
@@ -27,21 +29,38 @@ std::int64_t cache_timeout_seconds(const PyValue& age) {
     throw SessionError("session expiry age is not a number; no cache timeout can be derived");
 }
 
-DecodeResult decode_cache_record(CacheFamily family, const StoredSession& record) {
+DecodeResult decode_cache_record(const CacheValueCodec& codec, const StoredSession& record) {
     DecodeResult r;
-    r.format = PayloadFormat::cache_pickle;
+    r.format = codec.family == CacheFamily::memcached || codec.serializer == CacheSerializer::pickle
+                   ? PayloadFormat::cache_pickle
+               : codec.serializer == CacheSerializer::json ? PayloadFormat::cache_json
+                                                           : PayloadFormat::cache_msgpack;
+    const char* serializer_part = r.format_name();
     try {
-        r.data = decode_cache_value(family, record.data, record.flags);
+        DecodedCacheValue decoded = decode_cache_value_ex(codec, record.data, record.flags);
+        r.data = std::move(decoded.value);
         r.status = DecodeStatus::ok;
         r.verified = true;  // nothing to verify: the cache holds the dict itself
-        r.compressed = (record.flags & 8u) != 0 && family == CacheFamily::memcached;
+        r.compressed = decoded.compressed;
     } catch (const PickleError& e) {
         r.status = DecodeStatus::malformed;
-        r.malformed_part = "pickle";
+        r.malformed_part = serializer_part;
+        r.error = e.what();
+    } catch (const JsonDecodeError& e) {
+        r.status = DecodeStatus::malformed;
+        r.malformed_part = serializer_part;
+        r.error = e.what();
+    } catch (const MsgpackError& e) {
+        r.status = DecodeStatus::malformed;
+        r.malformed_part = serializer_part;
         r.error = e.what();
     } catch (const ZlibError& e) {
         r.status = DecodeStatus::malformed;
         r.malformed_part = "zlib";
+        r.error = e.what();
+    } catch (const DecompressedTooLarge& e) {
+        r.status = DecodeStatus::malformed;
+        r.malformed_part = compressor_name(codec.compressor);
         r.error = e.what();
     } catch (const StoreCorrupt& e) {
         r.status = DecodeStatus::malformed;
@@ -76,7 +95,7 @@ public:
         std::string key = store_.cache_key(*session_key());
         if (!must_create && !store_.client().get(key)) throw UpdateError();
         const PyDict& data = must_create ? session_data_without_load() : session_data();
-        EncodedCacheValue value = encode_cache_value(store_.target().family, PyValue(data));
+        EncodedCacheValue value = encode_cache_value(store_.target().codec, PyValue(data));
         std::int64_t timeout = cache_timeout_seconds(get_expiry_age());
         if (must_create) {
             if (!store_.client().add(key, value.bytes, value.flags, timeout)) throw CreateError();
@@ -97,7 +116,7 @@ public:
         auto value = store_.client().get(store_.cache_key(*session_key()));
         if (value) {
             StoredSession record{*session_key(), std::move(value->bytes), std::nullopt, value->flags};
-            DecodeResult decoded = decode_cache_record(store_.target().family, record);
+            DecodeResult decoded = decode_cache_record(store_.target().codec, record);
             if (decoded.ok() && decoded.data.is_dict()) return decoded.data.as_dict();
         }
         set_session_key(std::nullopt);
@@ -211,11 +230,11 @@ BulkResult CacheStore::remove(const std::vector<StoredSession>& records, bool wa
 }
 
 DecodeResult CacheStore::decode_record(const StoredSession& record) const {
-    return decode_cache_record(target_.family, record);
+    return decode_cache_record(target_.codec, record);
 }
 
 EncodedRecord CacheStore::encode_record(const PyValue& data) const {
-    EncodedCacheValue value = encode_cache_value(target_.family, data);
+    EncodedCacheValue value = encode_cache_value(target_.codec, data);
     return {std::move(value.bytes), value.flags};
 }
 

@@ -22,9 +22,10 @@ inline constexpr std::string_view kCacheKeyPrefix = "django.contrib.sessions.cac
 // truncated, bool 0/1; clamped to int64.
 [[nodiscard]] std::int64_t cache_timeout_seconds(const PyValue& age);
 
-// The pickled value as a DecodeResult for inspect: ok + verified with format
-// cache_pickle, or malformed ("pickle") saying why.
-[[nodiscard]] DecodeResult decode_cache_record(CacheFamily family, const StoredSession& record);
+// The stored value as a DecodeResult for inspect: ok + verified with format
+// cache_pickle / cache_json / cache_msgpack (the serializer's), or malformed
+// ("pickle", "json", "msgpack", "zlib", a compressor's name) saying why.
+[[nodiscard]] DecodeResult decode_cache_record(const CacheValueCodec& codec, const StoredSession& record);
 
 class CacheStore final : public Store {
 public:

@@ -1,6 +1,9 @@
 #include "backends/cache/cache_target.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -29,19 +32,78 @@ void require_default(const nlohmann::json& options, const char* name, std::strin
         fmt::format("CACHES OPTIONS {} {} is not supported (only {})", name, options[name].dump(), expected));
 }
 
-void check_redis_options(const nlohmann::json& cache, std::string_view backend) {
+// A class path from OPTIONS, or nullopt when absent/None.
+std::optional<std::string> class_option(const nlohmann::json& options, const char* name) {
+    if (!options.contains(name) || options[name].is_null()) return std::nullopt;
+    if (!options[name].is_string())
+        throw ConfigError(fmt::format("CACHES OPTIONS {} must be a class path string", name));
+    return options[name].get<std::string>();
+}
+
+// django-redis's SERIALIZER, COMPRESSOR and PICKLE_VERSION (DefaultClient).
+CacheValueCodec django_redis_codec(const nlohmann::json& options) {
+    static const std::pair<std::string_view, CacheSerializer> serializers[] = {
+        {"django_redis.serializers.pickle.PickleSerializer", CacheSerializer::pickle},
+        {"django_redis.serializers.json.JSONSerializer", CacheSerializer::json},
+        {"django_redis.serializers.msgpack.MSGPackSerializer", CacheSerializer::msgpack},
+    };
+    static const std::pair<std::string_view, CacheCompressor> compressors[] = {
+        {"django_redis.compressors.identity.IdentityCompressor", CacheCompressor::identity},
+        {"django_redis.compressors.zlib.ZlibCompressor", CacheCompressor::zlib},
+        {"django_redis.compressors.gzip.GzipCompressor", CacheCompressor::gzip},
+        {"django_redis.compressors.lzma.LzmaCompressor", CacheCompressor::lzma},
+        {"django_redis.compressors.lz4.Lz4Compressor", CacheCompressor::lz4},
+        {"django_redis.compressors.zstd.ZStdCompressor", CacheCompressor::zstd},
+    };
+    CacheValueCodec codec(CacheFamily::redis);
+    // pickle.DEFAULT_PROTOCOL of Python 3.8 to 3.13 (Debian 11 to 13).
+    codec.pickle_protocol = 4;
+    if (auto name = class_option(options, "SERIALIZER")) {
+        auto it = std::find_if(std::begin(serializers), std::end(serializers),
+                               [&](const auto& s) { return s.first == *name; });
+        if (it == std::end(serializers))
+            throw ConfigError(
+                fmt::format("CACHES OPTIONS SERIALIZER '{}' is not supported (django-redis's pickle, json or msgpack "
+                            "serializer; a custom class is Python code sessionctl cannot run)",
+                            *name));
+        codec.serializer = it->second;
+    }
+    if (auto name = class_option(options, "COMPRESSOR")) {
+        auto it = std::find_if(std::begin(compressors), std::end(compressors),
+                               [&](const auto& c) { return c.first == *name; });
+        if (it == std::end(compressors))
+            throw ConfigError(fmt::format(
+                "CACHES OPTIONS COMPRESSOR '{}' is not supported (django-redis's identity, zlib, gzip, lzma, lz4 "
+                "or zstd compressor; a custom class is Python code sessionctl cannot run)",
+                *name));
+        codec.compressor = it->second;
+    }
+    if (options.contains("PICKLE_VERSION") && codec.serializer == CacheSerializer::pickle) {
+        const nlohmann::json& v = options["PICKLE_VERSION"];
+        std::optional<std::int64_t> protocol;
+        if (v.is_number_integer()) protocol = v.get<std::int64_t>();
+        else if (v.is_string() && !v.get<std::string>().empty() &&
+                 v.get<std::string>().find_first_not_of("-0123456789") == std::string::npos)
+            protocol = std::stoll(v.get<std::string>());
+        if (!protocol || (*protocol != 4 && *protocol != 5 && *protocol != -1))
+            throw ConfigError(fmt::format("CACHES OPTIONS PICKLE_VERSION {} is not supported (4, 5 or -1)", v.dump()));
+        codec.pickle_protocol = *protocol == -1 ? 5 : static_cast<int>(*protocol);
+    }
+    return codec;
+}
+
+CacheValueCodec redis_codec_of(const nlohmann::json& cache, std::string_view backend) {
     nlohmann::json options = cache.value("OPTIONS", nlohmann::json::object());
     if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
     if (backend == kDjangoRedis) {
         // SentinelClient is DefaultClient reaching its primary through Sentinel
-        // (backends/redis/redis_sentinel.hpp).
+        // (backends/redis/redis_sentinel.hpp): the same encode/decode.
         if (options.value("CLIENT_CLASS", nlohmann::json()) != "django_redis.client.SentinelClient")
             require_default(options, "CLIENT_CLASS", "django_redis.client.DefaultClient");
-        require_default(options, "SERIALIZER", "django_redis.serializers.pickle.PickleSerializer");
-        require_default(options, "COMPRESSOR", "django_redis.compressors.identity.IdentityCompressor");
-    } else {
-        require_default(options, "serializer", "django.core.cache.backends.redis.RedisSerializer");
+        return django_redis_codec(options);
     }
+    require_default(options, "serializer", "django.core.cache.backends.redis.RedisSerializer");
+    return CacheValueCodec(CacheFamily::redis);
 }
 
 }  // namespace
@@ -67,6 +129,12 @@ CacheTarget cache_target_settings(const nlohmann::json& cache) {
     return t;
 }
 
+CacheValueCodec cache_value_codec(const nlohmann::json& cache) {
+    const std::string backend = cache.is_object() ? cache.value("BACKEND", "") : "";
+    if (is_memcached(backend)) return CacheValueCodec(CacheFamily::memcached);
+    return redis_codec_of(cache, backend);
+}
+
 CacheTarget open_cache_target(const Config& config) {
     const nlohmann::json& alias_json = config.get("SESSION_CACHE_ALIAS");
     std::string alias = alias_json.is_string() ? alias_json.get<std::string>() : "default";
@@ -76,11 +144,10 @@ CacheTarget open_cache_target(const Config& config) {
     const nlohmann::json& cache = caches[alias];
     CacheTarget t = cache_target_settings(cache);
     if (t.backend == kRedisCache || t.backend == kDjangoRedis) {
-        check_redis_options(cache, t.backend);
-        t.family = CacheFamily::redis;
+        t.codec = cache_value_codec(cache);
         t.client = open_redis_client(redis_target_from_cache_config(cache));
     } else if (is_memcached(t.backend)) {
-        t.family = CacheFamily::memcached;
+        t.codec = cache_value_codec(cache);
         t.client = open_memcached_client(cache);
     } else if (t.backend.find("locmem") != std::string::npos || t.backend.find("dummy") != std::string::npos) {
         throw ConfigError(

@@ -16,7 +16,7 @@ namespace sessionctl {
 
 struct CacheTarget {
     std::shared_ptr<CacheClient> client;
-    CacheFamily family = CacheFamily::redis;
+    CacheValueCodec codec;   // family, and django-redis's SERIALIZER / COMPRESSOR
     std::string backend;     // CACHES[alias]["BACKEND"]
     std::string key_prefix;  // KEY_PREFIX
     std::string version;     // VERSION as "%s" formats it
@@ -32,6 +32,11 @@ struct CacheTarget {
 
 // The key settings only (no connection): for tests and for messages.
 [[nodiscard]] CacheTarget cache_target_settings(const nlohmann::json& cache_config);
+
+// How the backend of one CACHES entry stores values (django-redis's
+// SERIALIZER, COMPRESSOR, PICKLE_VERSION); no connection. Throws ConfigError
+// for a serializer or compressor sessionctl cannot reproduce (custom classes).
+[[nodiscard]] CacheValueCodec cache_value_codec(const nlohmann::json& cache_config);
 
 // Reads SESSION_CACHE_ALIAS and CACHES, connects. Throws ConfigError for a
 // backend sessionctl cannot reach (LocMemCache lives inside each Django process),

@@ -104,6 +104,7 @@ public:
                     fmt::format("CACHES LOCATION {}: {}", server.display(), mc_.memcached_strerror(h.get(), rc)));
             handles_.push_back(std::move(h));
         }
+        if (!options_.pylibmc_servers.empty() && options_.servers.size() > 1) placement_ = pylibmc_placement();
     }
 
     [[nodiscard]] std::string description() const override {
@@ -264,7 +265,55 @@ public:
 
 private:
     std::size_t server_for(std::string_view key) const {
-        return nodes_.size() == 1 ? 0 : pymemcache_rendezvous_pick(nodes_, key);
+        if (nodes_.size() == 1) return 0;
+        if (placement_) return pylibmc_pick(key);
+        return pymemcache_rendezvous_pick(nodes_, key);
+    }
+
+    // A handle set up as pylibmc.Client sets up its own (binary protocol,
+    // then the behaviors in pylibmc's order, then the servers with their
+    // weights), used only to ask libmemcached where a key goes; no I/O.
+    Handle pylibmc_placement() {
+        Handle h(mc_.memcached_create(nullptr));
+        if (!h) throw StoreError("memcached: out of memory creating a client");
+        (void)mc_.memcached_behavior_set(h.get(), MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, options_.pylibmc_binary ? 1 : 0);
+        for (const auto& b : options_.pylibmc_behaviors) {
+            const memcached_return_t rc =
+                mc_.memcached_behavior_set(h.get(), static_cast<memcached_behavior_t>(b.flag), b.value);
+            if (rc != MEMCACHED_SUCCESS)
+                throw ConfigError(fmt::format("CACHES OPTIONS behaviors {}={}: libmemcached refuses it ({})", b.name,
+                                              b.value, mc_.memcached_strerror(h.get(), rc)));
+        }
+        for (const auto& server : options_.pylibmc_servers) {
+            const auto weight = static_cast<uint32_t>(server.weight);
+            const memcached_return_t rc =
+                server.unix_socket
+                    ? mc_.memcached_server_add_unix_socket_with_weight(h.get(), server.host.c_str(), weight)
+                    : mc_.memcached_server_add_with_weight(h.get(), server.host.c_str(),
+                                                           static_cast<in_port_t>(server.port), weight);
+            if (rc != MEMCACHED_SUCCESS)
+                throw ConfigError(
+                    fmt::format("CACHES LOCATION {}: {}", server.host, mc_.memcached_strerror(h.get(), rc)));
+        }
+        return h;
+    }
+
+    // The server pylibmc sends `key` to, as an index in options_.servers.
+    std::size_t pylibmc_pick(std::string_view key) const {
+        memcached_return_t rc = MEMCACHED_SUCCESS;
+        const memcached_instance_st* instance =
+            mc_.memcached_server_by_key(placement_.get(), key.data(), key.size(), &rc);
+        if (!instance)
+            throw StoreError(
+                fmt::format("memcached: no server for a key ({})", mc_.memcached_strerror(placement_.get(), rc)));
+        const std::string_view name = mc_.memcached_server_name(instance);
+        const int port = mc_.memcached_server_port(instance);
+        for (std::size_t i = 0; i < options_.servers.size(); ++i) {
+            const auto& s = options_.servers[i];
+            if (s.is_socket() ? s.socket_path == name : (s.host == name && s.port == port)) return i;
+        }
+        throw StoreError(
+            fmt::format("memcached: libmemcached placed a key on {}:{}, which LOCATION does not name", name, port));
     }
 
     time_t wire_exptime(std::optional<std::int64_t> ttl_seconds) const {
@@ -327,6 +376,7 @@ private:
     MemcachedClientOptions options_;
     std::vector<std::string> nodes_;
     std::vector<Handle> handles_;
+    Handle placement_;  // PyLibMCCache with several servers (see pylibmc_placement)
 };
 
 }  // namespace
@@ -338,14 +388,28 @@ MemcachedClientOptions memcached_options_from_cache_config(const nlohmann::json&
     out.backend = short_backend(backend);
     if (out.backend != "PyMemcacheCache" && out.backend != "PyLibMCCache" && out.backend != "MemcachedCache")
         throw ConfigError(fmt::format("CACHES BACKEND '{}' is not a memcached backend", backend));
-    out.servers =
-        parse_memcached_location(cache_config.contains("LOCATION") ? cache_config["LOCATION"] : nlohmann::json());
-    if (out.servers.size() > 1 && out.backend != "PyMemcacheCache")
+    const nlohmann::json location = cache_config.contains("LOCATION") ? cache_config["LOCATION"] : nlohmann::json();
+    if (out.backend == "PyLibMCCache") {
+        // pylibmc's own reading of LOCATION; each server once for I/O.
+        out.pylibmc_servers = pylibmc_servers(location);
+        for (const auto& p : out.pylibmc_servers) {
+            MemcachedServerSpec spec;
+            if (p.unix_socket) spec.socket_path = p.host;
+            else spec.host = p.host, spec.port = p.port;
+            spec.node = p.unix_socket ? p.host : fmt::format("{}:{}", p.host, p.port);
+            if (std::none_of(out.servers.begin(), out.servers.end(),
+                             [&](const auto& s) { return s.node == spec.node; }))
+                out.servers.push_back(std::move(spec));
+        }
+    } else {
+        out.servers = parse_memcached_location(location);
+    }
+    if (out.servers.size() > 1 && out.backend == "MemcachedCache")
         throw ConfigError(fmt::format(
-            "CACHES LOCATION lists {} servers: sessionctl finds keys across several memcached servers only as "
-            "PyMemcacheCache places them (pymemcache's rendezvous hashing); {} distributes them differently, "
-            "so point LOCATION at one server",
-            out.servers.size(), out.backend));
+            "CACHES LOCATION lists {} servers: sessionctl finds keys across several memcached servers as "
+            "PyMemcacheCache and PyLibMCCache place them; MemcachedCache (python-memcached) distributes them "
+            "differently, so point LOCATION at one server",
+            out.servers.size()));
     nlohmann::json options = cache_config.value("OPTIONS", nlohmann::json::object());
     if (options.is_null()) options = nlohmann::json::object();
     if (!options.is_object()) throw ConfigError("CACHES OPTIONS must be an object");
@@ -360,6 +424,15 @@ MemcachedClientOptions memcached_options_from_cache_config(const nlohmann::json&
             throw ConfigError(fmt::format("CACHES OPTIONS {}: memcached SASL authentication is not supported", sasl));
     if (options.contains("tls_context") && !options["tls_context"].is_null())
         throw ConfigError("CACHES OPTIONS tls_context: memcached over TLS is not supported");
+    if (out.backend == "PyLibMCCache") {
+        if (options.contains("behaviors")) out.pylibmc_behaviors = pylibmc_placement_behaviors(options["behaviors"]);
+        if (options.contains("binary") && !options["binary"].is_null()) {
+            if (!options["binary"].is_boolean() && !options["binary"].is_number_integer())
+                throw ConfigError("CACHES OPTIONS binary must be true or false");
+            out.pylibmc_binary = options["binary"].is_boolean() ? options["binary"].get<bool>()
+                                                                : options["binary"].get<std::int64_t>() != 0;
+        }
+    }
     if (out.backend == "PyMemcacheCache") {
         out.connect_timeout = seconds_option(options, "connect_timeout", out.connect_timeout);
         out.io_timeout = seconds_option(options, "timeout", out.io_timeout);

@@ -8,8 +8,11 @@
 //
 // Several servers: PyMemcacheCache places every key on the server pymemcache's
 // rendezvous hash picks, and so does this client (one libmemcached handle per
-// server, chosen by us; libmemcached's own distribution differs). pylibmc and
-// python-memcached hash differently; with several servers they are refused.
+// server, chosen by us). PyLibMCCache's pylibmc is libmemcached itself: a
+// second handle holds all its servers, added as pylibmc adds them after the
+// placement behaviors of OPTIONS["behaviors"], and libmemcached says which
+// server holds a key (memcached_server_by_key). python-memcached hashes
+// differently; with several servers it is refused.
 //
 // libmemcached is dlopen'ed when the first client is opened (backends/
 // libmemcached_api.hpp); without it, opening one is a StoreUnavailable.
@@ -31,8 +34,13 @@
 namespace sessionctl {
 
 struct MemcachedClientOptions {
-    std::string backend = "PyMemcacheCache";  // the class name from BACKEND
-    std::vector<MemcachedServerSpec> servers;
+    std::string backend = "PyMemcacheCache";   // the class name from BACKEND
+    std::vector<MemcachedServerSpec> servers;  // each server once, in LOCATION order
+    // PyLibMCCache: the servers as pylibmc adds them (duplicates and weights
+    // kept) and the behaviors that decide placement; empty otherwise.
+    std::vector<PylibmcServer> pylibmc_servers;
+    std::vector<PylibmcBehavior> pylibmc_behaviors;
+    bool pylibmc_binary = false;  // OPTIONS["binary"]
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds io_timeout{3000};
     // For timeouts over 30 days (absolute exptimes) and the remaining TTLs of

@@ -1,5 +1,7 @@
 #include "backends/memcached/memcached_rules.hpp"
 
+#include <libmemcached/memcached.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -228,6 +230,194 @@ std::vector<MemcachedServerSpec> parse_memcached_location(const nlohmann::json& 
         if (!seen) servers.push_back(std::move(spec));
     }
     return servers;
+}
+
+namespace {
+
+// int(text) for pylibmc's port and weight fields.
+int pylibmc_number(const std::string& text, const std::string& entry, const char* what) {
+    int value = -1;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+        throw ConfigError(fmt::format("CACHES LOCATION entry '{}': {} '{}' is not a number", entry, what, text));
+    return value;
+}
+
+PylibmcServer pylibmc_server(std::string spec) {
+    const std::string entry = spec;
+    PylibmcServer server;
+    if (spec.rfind("unix:", 0) == 0) spec = spec.substr(5);  // Django's client_servers
+    if (spec.empty()) throw ConfigError("CACHES LOCATION names no memcached server");
+    if (std::any_of(spec.begin(), spec.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }))
+        throw ConfigError(fmt::format("CACHES LOCATION entry '{}' contains whitespace; remove it", entry));
+    if (spec.front() == '/') {
+        server.host = spec;
+        server.port = 0;
+        server.unix_socket = true;
+        return server;
+    }
+    if (spec.rfind("udp:", 0) == 0)
+        throw ConfigError(fmt::format("CACHES LOCATION entry '{}': memcached over UDP is not supported", entry));
+    std::string port;
+    // pylibmc's _unpack_addr: "[v6]" or "[v6]:port[:weight]", else split at the first ':'.
+    if (spec.front() == '[') {
+        const auto close = spec.find(']');
+        if (close == std::string::npos)
+            throw ConfigError(fmt::format("CACHES LOCATION entry '{}': unclosed '['", entry));
+        server.host = spec.substr(1, close - 1);
+        if (close + 1 < spec.size()) {
+            if (spec.compare(close + 1, 1, ":") != 0)
+                throw ConfigError(fmt::format("CACHES LOCATION entry '{}' is not [address]:port", entry));
+            port = spec.substr(close + 2);
+        }
+    } else if (const auto colon = spec.find(':'); colon != std::string::npos) {
+        server.host = spec.substr(0, colon);
+        port = spec.substr(colon + 1);
+    } else {
+        server.host = spec;
+    }
+    if (const auto colon = port.find(':'); colon != std::string::npos) {
+        server.weight = pylibmc_number(port.substr(colon + 1), entry, "weight");
+        port = port.substr(0, colon);
+    }
+    if (!port.empty() || spec.back() == ':') server.port = pylibmc_number(port, entry, "port");
+    if (server.host.empty()) throw ConfigError(fmt::format("CACHES LOCATION entry '{}' names no host", entry));
+    if (server.port <= 0 || server.port > 65535)
+        throw ConfigError(fmt::format("CACHES LOCATION entry '{}': port {} is out of range", entry, server.port));
+    if (server.weight < 0 || server.weight > 65535)
+        throw ConfigError(fmt::format("CACHES LOCATION entry '{}': weight {} is out of range", entry, server.weight));
+    return server;
+}
+
+// pylibmc's hashers and distributions (PylibMC_hashers, PylibMC_distributions;
+// the Python names have ' ' for '_').
+constexpr std::pair<std::string_view, memcached_hash_t> kPylibmcHashers[] = {
+    {"default", MEMCACHED_HASH_DEFAULT},   {"md5", MEMCACHED_HASH_MD5},           {"crc", MEMCACHED_HASH_CRC},
+    {"fnv1_64", MEMCACHED_HASH_FNV1_64},   {"fnv1a_64", MEMCACHED_HASH_FNV1A_64}, {"fnv1_32", MEMCACHED_HASH_FNV1_32},
+    {"fnv1a_32", MEMCACHED_HASH_FNV1A_32}, {"murmur", MEMCACHED_HASH_MURMUR},     {"hsieh", MEMCACHED_HASH_HSIEH},
+    {"jenkins", MEMCACHED_HASH_JENKINS},
+};
+constexpr std::pair<std::string_view, memcached_server_distribution_t> kPylibmcDistributions[] = {
+    {"modula", MEMCACHED_DISTRIBUTION_MODULA},
+    {"consistent", MEMCACHED_DISTRIBUTION_CONSISTENT},
+    {"random", MEMCACHED_DISTRIBUTION_RANDOM},
+    {"consistent ketama", MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA},
+    {"consistent ketama spy", MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY},
+    {"consistent weighted", MEMCACHED_DISTRIBUTION_CONSISTENT_WEIGHTED},
+    {"virtual bucket", MEMCACHED_DISTRIBUTION_VIRTUAL_BUCKET},
+    {"consistent max", MEMCACHED_DISTRIBUTION_CONSISTENT_MAX},
+};
+
+// pylibmc's PylibMC_behaviors, in its order; `placement` marks those that
+// decide which server holds a key.
+struct PylibmcBehaviorName {
+    std::string_view name;
+    int flag;
+    bool placement;
+};
+constexpr PylibmcBehaviorName kPylibmcBehaviors[] = {
+    {"no_block", MEMCACHED_BEHAVIOR_NO_BLOCK, false},
+    {"tcp_nodelay", MEMCACHED_BEHAVIOR_TCP_NODELAY, false},
+    {"tcp_keepalive", MEMCACHED_BEHAVIOR_TCP_KEEPALIVE, false},
+    {"hash", MEMCACHED_BEHAVIOR_HASH, true},
+    {"ketama_hash", MEMCACHED_BEHAVIOR_KETAMA_HASH, true},
+    {"ketama", MEMCACHED_BEHAVIOR_KETAMA, true},
+    {"ketama_weighted", MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, true},
+    {"distribution", MEMCACHED_BEHAVIOR_DISTRIBUTION, true},
+    {"cas", MEMCACHED_BEHAVIOR_SUPPORT_CAS, false},
+    {"buffer_requests", MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, false},
+    {"verify_keys", MEMCACHED_BEHAVIOR_VERIFY_KEY, false},
+    {"connect_timeout", MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, false},
+    {"send_timeout", MEMCACHED_BEHAVIOR_SND_TIMEOUT, false},
+    {"receive_timeout", MEMCACHED_BEHAVIOR_RCV_TIMEOUT, false},
+    {"num_replicas", MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS, false},
+    {"auto_eject", MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS, false},
+    {"retry_timeout", MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, false},
+    {"remove_failed", MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, false},
+    {"failure_limit", MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, false},
+    {"_io_msg_watermark", MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, false},
+    {"_io_bytes_watermark", MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, false},
+    {"_io_key_prefetch", MEMCACHED_BEHAVIOR_IO_KEY_PREFETCH, false},
+    {"_hash_with_prefix_key", MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY, true},
+    {"_noreply", MEMCACHED_BEHAVIOR_NOREPLY, false},
+    {"_sort_hosts", MEMCACHED_BEHAVIOR_SORT_HOSTS, true},
+    {"_poll_timeout", MEMCACHED_BEHAVIOR_POLL_TIMEOUT, false},
+    {"_socket_send_size", MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE, false},
+    {"_socket_recv_size", MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE, false},
+    {"dead_timeout", MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, false},
+    {"pickle_protocol", -1, false},
+};
+
+template <class Table>
+std::optional<std::uint64_t> symbolic_value(const Table& table, const nlohmann::json& v) {
+    if (!v.is_string()) return std::nullopt;
+    for (const auto& [name, value] : table)
+        if (name == v.get<std::string>()) return static_cast<std::uint64_t>(value);
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<PylibmcServer> pylibmc_servers(const nlohmann::json& location) {
+    std::vector<PylibmcServer> out;
+    if (location.is_string()) {
+        const std::string s = location.get<std::string>();
+        std::size_t start = 0;
+        for (;;) {
+            const auto sep = s.find_first_of(";,", start);
+            out.push_back(pylibmc_server(s.substr(start, sep == std::string::npos ? std::string::npos : sep - start)));
+            if (sep == std::string::npos) break;
+            start = sep + 1;
+        }
+    } else if (location.is_array() && !location.empty()) {
+        for (const auto& e : location) {
+            if (!e.is_string())
+                throw ConfigError(fmt::format("CACHES LOCATION entry {} must be a \"host:port\" string", e.dump()));
+            out.push_back(pylibmc_server(e.get<std::string>()));
+        }
+    } else {
+        throw ConfigError("CACHES LOCATION must name the memcached servers (a string or a list of strings)");
+    }
+    return out;
+}
+
+std::vector<PylibmcBehavior> pylibmc_placement_behaviors(const nlohmann::json& behaviors) {
+    std::vector<PylibmcBehavior> out;
+    if (behaviors.is_null()) return out;
+    if (!behaviors.is_object()) throw ConfigError("CACHES OPTIONS behaviors must be an object");
+    for (auto it = behaviors.begin(); it != behaviors.end(); ++it) {
+        const std::string& name = it.key();
+        if (name == "namespace")
+            throw ConfigError(
+                "CACHES OPTIONS behaviors namespace: pylibmc puts it before every key; sessionctl supports "
+                "Django's keys only");
+        const bool known =
+            name == "_retry_timeout" || std::any_of(std::begin(kPylibmcBehaviors), std::end(kPylibmcBehaviors),
+                                                    [&](const auto& b) { return b.name == name; });
+        if (!known) throw ConfigError(fmt::format("CACHES OPTIONS behaviors: unknown behavior name '{}'", name));
+    }
+    for (const auto& b : kPylibmcBehaviors) {
+        if (!behaviors.contains(b.name)) continue;
+        const nlohmann::json& v = behaviors[std::string(b.name)];
+        std::optional<std::uint64_t> value;
+        if (b.name == "hash" || b.name == "ketama_hash") value = symbolic_value(kPylibmcHashers, v);
+        else if (b.name == "distribution") value = symbolic_value(kPylibmcDistributions, v);
+        if (!value && v.is_boolean()) value = v.get<bool>() ? 1 : 0;
+        if (!value && v.is_number_integer()) value = static_cast<std::uint64_t>(v.get<std::int64_t>());
+        if (!value && (b.name == "hash" || b.name == "distribution") && v.is_null()) continue;
+        if (!value)
+            throw ConfigError(
+                fmt::format("CACHES OPTIONS behaviors {}: {} is not one pylibmc accepts", b.name, v.dump()));
+        if (b.name == "num_replicas" && *value != 0)
+            throw ConfigError(
+                "CACHES OPTIONS behaviors num_replicas: copies of each key on other servers are not supported");
+        if (b.name == "distribution" && *value == MEMCACHED_DISTRIBUTION_RANDOM)
+            throw ConfigError(
+                "CACHES OPTIONS behaviors distribution 'random' puts each key on any server: nobody can find a "
+                "session again");
+        if (b.placement) out.push_back({b.flag, *value, std::string(b.name)});
+    }
+    return out;
 }
 
 std::optional<MetadumpItem> parse_metadump_line(std::string_view line) {

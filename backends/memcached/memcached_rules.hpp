@@ -68,6 +68,40 @@ struct MemcachedServerSpec {
 // HashClient. Throws ConfigError (core/config.hpp) naming the bad entry.
 [[nodiscard]] std::vector<MemcachedServerSpec> parse_memcached_location(const nlohmann::json& location);
 
+// ---- PyLibMCCache: where pylibmc (libmemcached) places keys
+
+// One server as pylibmc receives it: Django's PyLibMCCache.client_servers
+// (LOCATION split on ';'/',', "unix:" removed) read by pylibmc's
+// translate_server_spec: "host", "host:port", "host:port:weight",
+// "[v6]:port[:weight]", "/socket". The host is kept as written: libmemcached's
+// consistent hashing mixes the name (not the address) into its continuum.
+struct PylibmcServer {
+    std::string host;  // or the socket path
+    int port = 11211;  // 0 for a socket
+    int weight = 1;
+    bool unix_socket = false;
+};
+// Throws ConfigError naming the bad entry (UDP servers are refused: Django
+// cannot use them for sessions reliably and sessionctl does not speak UDP).
+[[nodiscard]] std::vector<PylibmcServer> pylibmc_servers(const nlohmann::json& location);
+
+// One of OPTIONS["behaviors"] that decides placement, as pylibmc passes it to
+// memcached_behavior_set: `flag` is the memcached_behavior_t, `value` numeric
+// (pylibmc's names "md5", "consistent ketama"... translated).
+struct PylibmcBehavior {
+    int flag = 0;
+    std::uint64_t value = 0;
+    std::string name;
+};
+// The placement behaviors of OPTIONS["behaviors"] in the order pylibmc sets
+// them (its PylibMC_behaviors table, not the dict's order): hash, ketama_hash,
+// ketama, ketama_weighted, distribution, _hash_with_prefix_key, _sort_hosts.
+// The others only tune I/O and are left out. Refused (ConfigError), as pylibmc
+// or sessionctl cannot honour them: unknown names (pylibmc's ValueError),
+// non-integer values, the "namespace" callback (it changes every key),
+// num_replicas > 0 (copies on other servers) and the random distribution.
+[[nodiscard]] std::vector<PylibmcBehavior> pylibmc_placement_behaviors(const nlohmann::json& behaviors);
+
 // One line of `lru_crawler metadump`: "key=<URI-encoded> exp=<unix time|-1> la=...".
 struct MetadumpItem {
     std::string key;        // decoded

@@ -22,6 +22,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "backends/cache/liblz4_api.hpp"
+#include "backends/cache/liblzma_api.hpp"
+#include "backends/cache/libzstd_api.hpp"
 #include "backends/memcached/libmemcached_api.hpp"
 #include "backends/postgres/libpq_api.hpp"
 #include "core/errors.hpp"
@@ -110,7 +113,7 @@ TEST_CASE("the libpq shim resolves every libpq function sessionctl calls", "[bac
 TEST_CASE("the libmemcached shim resolves every libmemcached function sessionctl calls", "[backends][lazy_libs]") {
     CHECK(std::string(kLibmemcachedSoname).rfind("libmemcached.so.", 0) == 0);
     const LibmemcachedApi& api = libmemcached();
-    CHECK(bound_functions(api) == 22);
+    CHECK(bound_functions(api) == 27);
     CHECK(file_of(reinterpret_cast<void*>(api.memcached_create)).find(kLibmemcachedSoname) != std::string::npos);
     CHECK(&libmemcached() == &api);
     CHECK(dlsym(RTLD_DEFAULT, "memcached_create") == nullptr);  // not linked, loaded RTLD_LOCAL
@@ -120,6 +123,23 @@ TEST_CASE("the libmemcached shim resolves every libmemcached function sessionctl
     CHECK(std::string(api.memcached_strerror(handle, MEMCACHED_NOTFOUND)) == "NOT FOUND");
     CHECK(api.memcached_server_add(handle, "127.0.0.1", 1) == MEMCACHED_SUCCESS);
     api.memcached_free(handle);
+}
+
+TEST_CASE("the compressors' shims (liblz4, liblzma, libzstd) resolve every function", "[backends][lazy_libs]") {
+    // django-redis's lz4, lzma and zstd compressors (backends/cache/value_compression.cpp).
+    const Liblz4Api& lz4 = liblz4();
+    CHECK(bound_functions(lz4) == 7);
+    CHECK(file_of(reinterpret_cast<void*>(lz4.LZ4F_decompress)).find(kLiblz4Soname) != std::string::npos);
+    CHECK(lz4.LZ4F_compressFrameBound(100, nullptr) > 100);
+    const LiblzmaApi& lzma = liblzma();
+    CHECK(bound_functions(lzma) == 4);
+    CHECK(file_of(reinterpret_cast<void*>(lzma.lzma_code)).find(kLiblzmaSoname) != std::string::npos);
+    const LibzstdApi& zstd = libzstd();
+    CHECK(bound_functions(zstd) == 9);
+    CHECK(file_of(reinterpret_cast<void*>(zstd.ZSTD_compress)).find(kLibzstdSoname) != std::string::npos);
+    CHECK(zstd.ZSTD_compressBound(100) > 100);
+    const std::string message = message_of([] { (void)load_libzstd("libzstd.so.999-not-installed"); });
+    CHECK(message.rfind("django-redis's ZStdCompressor needs libzstd.so.999-not-installed", 0) == 0);
 }
 
 TEST_CASE("a missing libpq is StoreUnavailable naming the library, not a crash", "[backends][lazy_libs]") {

@@ -21,7 +21,7 @@ inline nlohmann::json redis_cache(const std::string& url, const std::string& pre
 
 inline CacheTarget open_target(const nlohmann::json& cache) {
     CacheTarget t = cache_target_settings(cache);
-    t.family = CacheFamily::redis;
+    t.codec = CacheValueCodec(CacheFamily::redis);
     t.client = open_redis_client(redis_endpoint_from_cache_config(cache));
     return t;
 }
@@ -55,7 +55,7 @@ inline CacheServer memcached_server(const std::string& location) {
                                      {"KEY_PREFIX", prefix},
                                      {"VERSION", 3}};
                 CacheTarget t = cache_target_settings(cache);
-                t.family = CacheFamily::memcached;
+                t.codec = CacheValueCodec(CacheFamily::memcached);
                 t.client = open_memcached_client(cache);
                 return t;
             }};

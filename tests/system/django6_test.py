@@ -34,9 +34,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
           "test_memcached_engine.py", "test_users.py"]
-# Opened with dlopen when a PostgreSQL, MySQL or memcached store is used: ldd
-# cannot see them (backends/lazy_library.hpp), so they are named here.
-LAZY_LIBRARIES = ["libpq.so.5", "libmemcached.so.11", "libmariadb.so.3"]
+# Opened with dlopen when a PostgreSQL, MySQL or memcached store (or a django-redis
+# compressor) is used: ldd cannot see them (backends/lazy_library.hpp), so they
+# are named here.
+LAZY_LIBRARIES = ["libpq.so.5", "libmemcached.so.11", "libmariadb.so.3", "liblz4.so.1", "liblzma.so.5", "libzstd.so.1"]
 LIBRARY_DIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"]
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 

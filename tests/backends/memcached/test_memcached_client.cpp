@@ -335,11 +335,45 @@ TEST_CASE("memcached CACHES OPTIONS that change stored bytes or need SASL are re
 
     json multi = {{"BACKEND", "django.core.cache.backends.memcached.PyLibMCCache"},
                   {"LOCATION", json::array({"a:1", "b:2"})}};
-    CHECK_THROWS_WITH(memcached_options_from_cache_config(multi), Catch::Contains("rendezvous"));
+    const auto pylibmc = memcached_options_from_cache_config(multi);
+    CHECK(pylibmc.servers.size() == 2);
+    CHECK(pylibmc.pylibmc_servers.size() == 2);
+    multi["BACKEND"] = "django.core.cache.backends.memcached.MemcachedCache";
+    CHECK_THROWS_WITH(memcached_options_from_cache_config(multi), Catch::Contains("python-memcached"));
     multi["BACKEND"] = kPyMemcache;
     CHECK(memcached_options_from_cache_config(multi).servers.size() == 2);
     CHECK_THROWS_AS(memcached_options_from_cache_config({{"BACKEND", "x.y.RedisCache"}, {"LOCATION", "a"}}),
                     ConfigError);
+}
+
+TEST_CASE("PyLibMCCache: LOCATION and behaviors as pylibmc reads them", "[memcached]") {
+    // pylibmc.client.translate_server_spec, after Django's client_servers.
+    auto servers = pylibmc_servers("mc1:11311:3;unix:/run/mc.sock,[::1]:11212,localhost,[::1]");
+    REQUIRE(servers.size() == 5);
+    CHECK((servers[0].host == "mc1" && servers[0].port == 11311 && servers[0].weight == 3));
+    CHECK((servers[1].unix_socket && servers[1].host == "/run/mc.sock" && servers[1].port == 0));
+    CHECK((servers[2].host == "::1" && servers[2].port == 11212 && servers[2].weight == 1));
+    CHECK((servers[3].host == "localhost" && servers[3].port == 11211));
+    CHECK((servers[4].host == "::1" && servers[4].port == 11211));
+    CHECK(pylibmc_servers(json::array({"a:1", "a:1"})).size() == 2);  // pylibmc adds both
+    CHECK_THROWS_AS(pylibmc_servers("udp:mc1:11211"), ConfigError);
+    CHECK_THROWS_AS(pylibmc_servers("mc1:port"), ConfigError);
+    CHECK_THROWS_AS(pylibmc_servers("mc1:11211:heavy"), ConfigError);
+
+    // Placement behaviors in pylibmc's order, names translated; the rest dropped.
+    auto behaviors = pylibmc_placement_behaviors(
+        json{{"distribution", "consistent ketama"}, {"tcp_nodelay", true}, {"hash", "md5"}, {"ketama", true}});
+    REQUIRE(behaviors.size() == 3);
+    CHECK(behaviors[0].name == "hash");
+    CHECK(behaviors[1].name == "ketama");
+    CHECK(behaviors[2].name == "distribution");
+    CHECK(behaviors[1].value == 1);
+    CHECK_THROWS_WITH(pylibmc_placement_behaviors(json{{"ketamaa", true}}), Catch::Contains("unknown behavior"));
+    CHECK_THROWS_WITH(pylibmc_placement_behaviors(json{{"namespace", "x"}}), Catch::Contains("namespace"));
+    CHECK_THROWS_WITH(pylibmc_placement_behaviors(json{{"num_replicas", 1}}), Catch::Contains("num_replicas"));
+    CHECK_THROWS_WITH(pylibmc_placement_behaviors(json{{"distribution", "random"}}), Catch::Contains("random"));
+    CHECK_THROWS_AS(pylibmc_placement_behaviors(json{{"hash", "sha256"}}), ConfigError);
+    CHECK(pylibmc_placement_behaviors(json{{"num_replicas", 0}, {"_retry_timeout", 3}}).empty());
 }
 
 TEST_CASE("metadump lines are decoded", "[memcached]") {
