@@ -247,27 +247,40 @@ std::string zstd_compress(std::string_view data) {
     return out;
 }
 
-// pyzstd.decompress(data): every frame; a truncated one is an error.
+// pyzstd.decompress(data): every frame; a truncated one is an error. The
+// stream and its buffer are kept per thread: creating them (a 128 KiB window
+// and buffer) cost more than decompressing a session.
 std::string zstd_decompress(std::string_view data, std::size_t max_output) {
     const LibzstdApi& zs = libzstd();
-    std::unique_ptr<ZSTD_DStream, std::size_t (*)(ZSTD_DStream*)> ctx(
-        zs.ZSTD_createDStream(), [](ZSTD_DStream* d) { return libzstd().ZSTD_freeDStream(d); });
-    if (!ctx || zs.ZSTD_isError(zs.ZSTD_initDStream(ctx.get())))
+    struct Stream {
+        ZSTD_DStream* d = nullptr;
+        std::string buffer;
+        ~Stream() {
+            if (d) (void)libzstd().ZSTD_freeDStream(d);
+        }
+    };
+    thread_local Stream stream;
+    if (!stream.d) {
+        stream.d = zs.ZSTD_createDStream();
+        stream.buffer.assign(zs.ZSTD_DStreamOutSize(), '\0');
+    }
+    if (!stream.d || zs.ZSTD_isError(zs.ZSTD_initDStream(stream.d)))
         throw std::runtime_error("zstd: cannot create a decompression stream");
+    ZSTD_DStream* const ctx = stream.d;
+    std::string& buffer = stream.buffer;
     std::string out;
-    std::string buffer(zs.ZSTD_DStreamOutSize(), '\0');
     ZSTD_inBuffer in{data.data(), data.size(), 0};
     std::size_t pending = 1;  // 0 once a frame is complete
     while (in.pos < in.size) {
         ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
-        pending = zs.ZSTD_decompressStream(ctx.get(), &o, &in);
+        pending = zs.ZSTD_decompressStream(ctx, &o, &in);
         if (zs.ZSTD_isError(pending)) throw CompressorError(fmt::format("zstd: {}", zs.ZSTD_getErrorName(pending)));
         append_checked(out, buffer.data(), o.pos, max_output, "zstd");
     }
     // Output still held inside the decoder once all input is consumed.
     while (pending != 0) {
         ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
-        pending = zs.ZSTD_decompressStream(ctx.get(), &o, &in);
+        pending = zs.ZSTD_decompressStream(ctx, &o, &in);
         if (zs.ZSTD_isError(pending)) throw CompressorError(fmt::format("zstd: {}", zs.ZSTD_getErrorName(pending)));
         append_checked(out, buffer.data(), o.pos, max_output, "zstd");
         if (o.pos == 0 && pending != 0) throw CompressorError("zstd: the data ends in an incomplete frame");
