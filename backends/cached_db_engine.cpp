@@ -145,4 +145,14 @@ std::vector<StoreMessage> CachedDbStore::take_messages() {
     return messages;
 }
 
+RewriteResult CachedDbStore::rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    RewriteResult result = db_->rewrite_unchanged(rewrites, /*want_keys=*/true);
+    std::vector<std::string> copies;
+    copies.reserve(result.keys.size());
+    for (const auto& key : result.keys) copies.push_back(cache_key(key));
+    if (!copies.empty()) (void)cache_.client->remove_many(copies);
+    if (!want_keys) result.keys.clear();
+    return result;
+}
+
 }  // namespace sessionctl

@@ -45,6 +45,11 @@ public:
     // The rows (the db engine's write), then, as Django's save() does, the
     // cache entry of each row written (cache.set, TTL the whole seconds left).
     std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
+    // The rows (conditionally, as the db engine), then each rewritten row's
+    // cached copy is dropped: Django's load() reads the cache first, and the
+    // copy still holds the old data; without it Django reads the new row.
+    [[nodiscard]] bool can_rewrite() const override { return db_->can_rewrite(); }
+    RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
 
     [[nodiscard]] std::string cache_key(std::string_view session_key) const {
         return cache_.make_key(std::string(kCachedDbKeyPrefix) + std::string(session_key));

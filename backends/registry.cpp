@@ -8,9 +8,11 @@
 #include "backends/file/file_engine.hpp"
 #include "backends/mysql/mysql_settings.hpp"
 #include "backends/postgres/pg_dsn.hpp"
+#include "backends/postgres/pg_users.hpp"
 #include "backends/signed_cookies_engine.hpp"
 #include "backends/sql/db_engine.hpp"
 #include "backends/sqlite/sqlite_table.hpp"
+#include "backends/sqlite/sqlite_users.hpp"
 
 namespace sessionctl {
 namespace {
@@ -124,5 +126,18 @@ std::string store_identity(const Config& config) {
     return identity;
 }
 
+
+std::unique_ptr<UserSource> open_user_source(const Config& config) {
+    UserTableLocation where = user_table_location(config);
+    if (is_postgresql_database(where.database))
+        return open_pg_users(where.database, config.use_tz(), config.time_zone(), where.table);
+    std::string engine = where.database.value("ENGINE", "");
+    if (engine != "django.db.backends.sqlite3")
+        throw ConfigError(
+            fmt::format("reading users from DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported "
+                        "yet (only django.db.backends.sqlite3 and django.db.backends.postgresql)",
+                        engine));
+    return open_sqlite_users(where.database, where.table);
+}
 
 }  // namespace sessionctl

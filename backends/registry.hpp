@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/store.hpp"
+#include "backends/users/user_source.hpp"
 #include "core/config.hpp"
 
 namespace sessionctl {
@@ -50,5 +51,11 @@ struct EngineEntry {
 // unsupported engine, StoreError/StoreUnavailable when the store can't be used.
 [[nodiscard]] std::unique_ptr<Store> open_store(const Config& config, std::shared_ptr<const SessionEnvironment> env,
                                                 const StoreOptions& options = {});
+
+// The user table (AUTH_USER_MODEL or AUTH_USER_TABLE) in DATABASES["default"],
+// whatever SESSION_ENGINE is: file and cache sites keep their users in a
+// database too. Read-only. Throws ConfigError for a database engine that has
+// no user reader, StoreMissing/StoreUnavailable as opening a store does.
+[[nodiscard]] std::unique_ptr<UserSource> open_user_source(const Config& config);
 
 }  // namespace sessionctl

@@ -78,6 +78,25 @@ struct BulkResult {
     bool rolled_back = false;         // a stop rolled back the batch in flight
 };
 
+// A stored record and the session data to put in its place (rekey): same
+// key, same expiry.
+struct Rewrite {
+    StoredSession record;     // as read: the write happens only if it still holds record.data
+    std::string data;         // the new session data, in the store's own format (encode_record)
+    std::uint32_t flags = 0;  // memcached client flags of `data`
+};
+
+// A session's data in the form a store keeps it (Store::encode_record).
+struct EncodedRecord {
+    std::string data;
+    std::uint32_t flags = 0;
+};
+
+struct RewriteResult {
+    std::uint64_t rewritten = 0;    // the others changed (or vanished) after they were read
+    std::vector<std::string> keys;  // rewritten keys, when asked for
+};
+
 // Something a store has to tell the user, gathered while it worked.
 struct StoreMessage {
     enum class Level {
@@ -207,6 +226,11 @@ public:
     [[nodiscard]] virtual DecodeResult decode_record(const StoredSession& record) const {
         return environment().codec->decode(record.data);
     }
+    // What save() would store for this session dict now: signed session_data
+    // by default (SECRET_KEY, compressed as Django does); the cache engine's pickle.
+    [[nodiscard]] virtual EncodedRecord encode_record(const PyValue& data) const {
+        return {environment().codec->encode(data, environment().clock->now_micros() / 1'000'000), 0};
+    }
     // Whether records are signed session_data under the session salt (what
     // the default decode_record reads); only those can be ruled out early by
     // the scan prefilter of inspect and delete.
@@ -225,6 +249,13 @@ public:
     virtual std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& /*batch*/, WriteMode /*mode*/) {
         throw StoreError(std::string(engine()) + " cannot receive copied sessions");
     }
+    // Whether rewrite_unchanged() works on this store.
+    [[nodiscard]] virtual bool can_rewrite() const { return false; }
+    // Replaces each record's data, only if it still holds the data that was
+    // read (a session a live request rewrote meanwhile is left alone), and
+    // keeps its key and expiry (the file engine: the file's mtime). Stores
+    // that cannot throw StoreError (can_rewrite() says so beforehand).
+    virtual RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys);
 
     // The messages gathered since the last call, oldest first (each is
     // handed out once).
@@ -273,5 +304,9 @@ public:
         return std::nullopt;
     }
 };
+
+inline RewriteResult Store::rewrite_unchanged(const std::vector<Rewrite>&, bool) {
+    throw StoreError(std::string(engine()) + " cannot rewrite sessions in place");
+}
 
 }  // namespace sessionctl

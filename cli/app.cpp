@@ -37,8 +37,10 @@ constexpr const char* kMainFooter = R"(EXAMPLES
   sessionctl inspect 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq
   sessionctl inspect --user 42
   sessionctl decode --stdin < session_data.txt
-  sessionctl create --user 42 --password-hash - <<< "$PASSWORD_COLUMN"
+  sessionctl create --user 42 --storage-state state.json --url http://localhost:8000/
   sessionctl delete --user 42 --dry-run
+  sessionctl delete --dead
+  sessionctl rekey --dry-run
   sessionctl expire 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq --in 3600
   sessionctl clearsessions --lock /tmp/sessionctl.lock
   sessionctl stats --prometheus > /var/lib/node_exporter/sessions.prom
@@ -220,6 +222,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     ClearSessionsArgs clear_args;
     StatsArgs stats_args;
     CopyArgs copy_args;
+    RekeyArgs rekey_args;
     ConfigArgs config_args;
     const std::vector<Command> commands = {
         {setup_inspect(app, inspect_args), [&](Context& c) { return run_inspect(inspect_args, c); }},
@@ -230,6 +233,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         {setup_clearsessions(app, clear_args), [&](Context& c) { return run_clearsessions(clear_args, c); }},
         {setup_stats(app, stats_args), [&](Context& c) { return run_stats(stats_args, c); }},
         {setup_copy(app, copy_args), [&](Context& c) { return run_copy(copy_args, c); }},
+        {setup_rekey(app, rekey_args), [&](Context& c) { return run_rekey(rekey_args, c); }},
         {setup_config(app, config_args), [&](Context& c) { return run_config(config_args, c); }},
     };
 

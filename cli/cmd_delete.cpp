@@ -39,11 +39,17 @@ CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args) {
         ->allow_extra_args(false)
         ->excludes(keys)
         ->excludes(from_stdin);
+    cmd->add_flag("--dead", args.dead,
+                  "Delete the logins Django would no longer accept (user gone or inactive, password changed, "
+                  "backend removed; anonymous sessions never); reads the user table")
+        ->excludes(keys)
+        ->excludes(from_stdin);
     cmd->add_flag("--dry-run", args.dry_run, "Show what would be deleted; delete nothing");
     cmd->footer(R"(EXAMPLES
   sessionctl delete 4x8zyq0wd2m1j5vhn3b7k6c9p0r2s1tq
   sessionctl delete --user 42                      # log user 42 out everywhere
   sessionctl delete --where cart.coupon=SPRING --dry-run
+  sessionctl delete --dead                         # logins of deleted/deactivated users, old passwords
   sessionctl inspect --all --expired --keys-only | sessionctl delete --stdin -v)");
     return cmd;
 }
@@ -159,6 +165,8 @@ ScanOutcome scan_matching(Store& store, const SessionFilter& filter, const DateT
 ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
     SessionFilter filter = make_filter(args.user, args.where);
     auto store = ctx.open_store(args.dry_run ? Access::read_only : Access::read_write);
+    std::optional<LoginChecker> dead;
+    if (args.dead) filter.dead = &dead.emplace(ctx.user_table(), ctx.config());
     const DateTime now = store->environment().now();
 
     // Collect first, delete after the scan: never write while reading pages.
@@ -259,9 +267,9 @@ ExitCode delete_matching(const DeleteArgs& args, Context& ctx) {
 
 ExitCode run_delete(const DeleteArgs& args, Context& ctx) {
     bool by_key = args.keys.from_stdin || !args.keys.keys.empty();
-    bool by_filter = args.user || !args.where.empty();
-    if (by_key && by_filter) throw UsageError("delete by key or by --user/--where, not both");
-    if (!by_key && !by_filter) throw UsageError("name session keys, or use --stdin, --user or --where");
+    bool by_filter = args.user || !args.where.empty() || args.dead;
+    if (by_key && by_filter) throw UsageError("delete by key or by --user/--where/--dead, not both");
+    if (!by_key && !by_filter) throw UsageError("name session keys, or use --stdin, --user, --where or --dead");
     return by_key ? delete_keys(args, ctx) : delete_matching(args, ctx);
 }
 

@@ -40,6 +40,11 @@ CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
         ->allow_extra_args(false)
         ->excludes(keys)
         ->excludes(from_stdin);
+    cmd->add_flag("--dead", args.dead,
+                  "Only logins Django would no longer accept (user gone or inactive, password changed, backend "
+                  "removed), each with the rule it broke; reads the user table; implies --all")
+        ->excludes(keys)
+        ->excludes(from_stdin);
     auto* expired = cmd->add_flag("--expired", args.expired_only, "Only expired sessions");
     cmd->add_flag("--live", args.live_only, "Only sessions that have not expired")->excludes(expired);
     cmd->add_flag("--keys-only", args.keys_only, "Print only the keys, one per line");
@@ -50,7 +55,8 @@ CLI::App* setup_inspect(CLI::App& parent, InspectArgs& args) {
   sessionctl inspect --all --live --limit 10
   sessionctl inspect --user 42 --keys-only | sessionctl delete --stdin
   sessionctl inspect --where cart.coupon=SPRING --json | jq .key
-  sessionctl inspect --all --expired --keys-only | wc -l)");
+  sessionctl inspect --all --expired --keys-only | wc -l
+  sessionctl inspect --dead --json | jq -r '[.key, .dead] | @tsv')");
     return cmd;
 }
 
@@ -82,6 +88,13 @@ struct Printer {
         ctx.out() << text;
     }
 };
+
+// With --dead: which rule the login broke, for the output.
+void mark_dead(const SessionFilter& filter, SessionView& view) {
+    if (!filter.dead || !view.dict()) return;
+    if (auto verdict = filter.dead->check(*view.dict()); verdict && verdict->dead)
+        view.dead_reason = to_string(*verdict->dead);
+}
 
 // A scanned record as a worker judged it.
 struct ScanVerdict {
@@ -173,7 +186,10 @@ std::uint64_t inspect_shadow_only(Store& store, Store& copies, const SessionFilt
         SessionView view = view_session(record, copies, now);
         const FilterVerdict matched = filter_verdict(filter, view);
         verdict.unmatchable = matched == FilterVerdict::unmatchable;
-        if (matched == FilterVerdict::match && printer.wanted(view)) verdict.view = std::move(view);
+        if (matched == FilterVerdict::match && printer.wanted(view)) {
+            mark_dead(filter, view);
+            verdict.view = std::move(view);
+        }
         return verdict;
     };
     std::uint64_t shown = 0;
@@ -212,6 +228,7 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
         const FilterVerdict matched = filter_verdict(filter, view);
         verdict.unmatchable = matched == FilterVerdict::unmatchable;
         if (matched == FilterVerdict::match && printer.wanted(view)) {
+            mark_dead(filter, view);
             verdict.shown = true;
             verdict.text = printer.render(view);
         }
@@ -267,7 +284,7 @@ ExitCode inspect_all(const SessionFilter& filter, Store& store, Printer& printer
 
 ExitCode run_inspect(const InspectArgs& args, Context& ctx) {
     bool by_key = args.keys.from_stdin || !args.keys.keys.empty();
-    bool scan = args.all || args.user || !args.where.empty();
+    bool scan = args.all || args.user || !args.where.empty() || args.dead;
     if (by_key && scan) throw UsageError("name session keys, or use --all/--user/--where, not both");
     if (!by_key && !scan) throw UsageError("name session keys, or use --stdin, --all, --user or --where");
     if (args.expired_only && args.live_only) throw UsageError("--expired and --live exclude each other");
@@ -280,6 +297,8 @@ ExitCode run_inspect(const InspectArgs& args, Context& ctx) {
     else filter = make_filter(args.user, args.where);
 
     auto store = ctx.open_store(Access::read_only);
+    std::optional<LoginChecker> dead;
+    if (args.dead) filter.dead = &dead.emplace(ctx.user_table(), ctx.config());
     InterruptGuard interrupt_guard;  // Ctrl-C stops between records
     Printer printer{args, ctx, ctx.clock().now_micros()};
     return by_key ? inspect_keys(keys, *store, printer, ctx) : inspect_all(filter, *store, printer, ctx);

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "backends/users/login_check.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/parallel_scan.hpp"
@@ -41,6 +42,8 @@ CLI::App* setup_stats(CLI::App& parent, StatsArgs& args) {
         ->type_name("N");
     cmd->add_flag("--prometheus", args.prometheus,
                   "Print Prometheus metrics (node_exporter textfile-collector format) instead");
+    cmd->add_flag("--dead", args.dead,
+                  "Also count the logins Django would no longer accept, by rule (reads the user table)");
     cmd->footer(R"(Every stored session is counted, expired ones included: live + expired = authenticated +
 anonymous + undecodable = total. Authenticated: a verified session with an _auth_user_id;
 undecodable: bad signature, malformed, or not a dict. Sizes are bytes of the stored
@@ -57,7 +60,10 @@ EXAMPLES
 JSON (one object)
   total, live, expired, authenticated, anonymous, undecodable, users (distinct ids),
   top_users [{user_id, sessions, live}], size {min, median, p90, p99, max, total},
-  expiry {expired, lt_1h, lt_1d, lt_7d, lt_30d, later, unknown})");
+  expiry {expired, lt_1h, lt_1d, lt_7d, lt_30d, later, unknown},
+  verified_with {SECRET_KEY, SECRET_KEY_FALLBACKS[N]..., legacy, unverified[, not_signed]}
+  (a fallback's count is what still depends on its signature: 0 means `rekey` is done with it),
+  with --dead: dead {total, backend_removed, user_gone, user_inactive, password_changed})");
     return cmd;
 }
 
@@ -146,7 +152,7 @@ private:
 
 // Sessions per user. One table, fed by the scanning thread: per-worker
 // copies would multiply the one structure that grows with the store.
-struct UserTable {
+struct UserCounts {
     NumericUserCounts numeric;
     std::unordered_map<std::string, UserCount> other;
 
@@ -171,10 +177,26 @@ struct Counted {
     std::size_t size = 0;
     Kind kind = undecodable;
     std::string user_id;  // when authenticated
+    // The key whose signature verified it (0: SECRET_KEY, N: fallback N-1),
+    // or one of the kinds below.
+    std::ptrdiff_t verified_with = kUnverified;
+    std::optional<DeadReason> dead;  // stats --dead
+
+    static constexpr std::ptrdiff_t kUnverified = -1, kLegacy = -2, kNotSigned = -3;
 };
 
-Counted count_of_view(const SessionView& view, std::int64_t now_micros) {
+std::ptrdiff_t verified_with_of(const DecodeResult& d) {
+    if (!d.verified) return Counted::kUnverified;
+    if (d.is_cache_value()) return Counted::kNotSigned;
+    if (d.is_legacy()) return Counted::kLegacy;
+    return static_cast<std::ptrdiff_t>(d.key_index.value_or(0));
+}
+
+Counted count_of_view(const SessionView& view, std::int64_t now_micros, const LoginChecker* dead) {
     Counted c;
+    c.verified_with = verified_with_of(view.decoded);
+    if (dead && view.dict())
+        if (auto verdict = dead->check(*view.dict())) c.dead = verdict->dead;
     c.expired = view.expired;
     c.bucket = bucket_of(view, now_micros);
     c.size = view.size;
@@ -189,10 +211,17 @@ Counted count_of_view(const SessionView& view, std::int64_t now_micros) {
     return c;
 }
 
+constexpr std::array<DeadReason, 4> kDeadReasons = {DeadReason::backend_removed, DeadReason::user_gone,
+                                                    DeadReason::user_inactive, DeadReason::password_changed};
+constexpr std::array<const char*, 4> kDeadNames = {"backend_removed", "user_gone", "user_inactive", "password_changed"};
+
 // Everything but the users.
 struct Tally {
     std::uint64_t total = 0, live = 0, expired = 0;
     std::uint64_t authenticated = 0, anonymous = 0, undecodable = 0;
+    std::vector<std::uint64_t> by_key;  // SECRET_KEY, then each fallback
+    std::uint64_t legacy = 0, unverified = 0, not_signed = 0;
+    std::array<std::uint64_t, 4> dead{};  // by kDeadReasons
     std::array<std::uint64_t, kBucketCount> expiry{};
     std::unordered_map<std::size_t, std::uint64_t> sizes;  // bytes -> sessions (a few thousand sizes)
     std::uint64_t size_sum = 0;
@@ -203,6 +232,20 @@ struct Tally {
         ++expiry[c.bucket];
         ++sizes[c.size];
         size_sum += c.size;
+        if (c.verified_with >= 0) {
+            const auto index = static_cast<std::size_t>(c.verified_with);
+            if (index >= by_key.size()) by_key.resize(index + 1);
+            ++by_key[index];
+        } else if (c.verified_with == Counted::kLegacy) {
+            ++legacy;
+        } else if (c.verified_with == Counted::kNotSigned) {
+            ++not_signed;
+        } else {
+            ++unverified;
+        }
+        if (c.dead)
+            ++dead[static_cast<std::size_t>(std::find(kDeadReasons.begin(), kDeadReasons.end(), *c.dead) -
+                                            kDeadReasons.begin())];
         switch (c.kind) {
             case Counted::undecodable: ++undecodable; break;
             case Counted::anonymous: ++anonymous; break;
@@ -224,7 +267,7 @@ struct TopUser {
 };
 
 // Most sessions first; ties by id. A heap of N: memory does not grow with the users.
-std::vector<TopUser> top_users(const UserTable& users, std::size_t n) {
+std::vector<TopUser> top_users(const UserCounts& users, std::size_t n) {
     auto before = [](const TopUser& a, const TopUser& b) {  // a ranks above b
         if (a.count.sessions != b.count.sessions) return a.count.sessions > b.count.sessions;
         return a.id < b.id;
@@ -286,8 +329,21 @@ std::string percent(std::uint64_t part, std::uint64_t whole) {
     return fmt::format("{:5.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
 }
 
+// "SECRET_KEY", "SECRET_KEY_FALLBACKS[0]"..., "legacy", "unverified" (and
+// "not_signed" for the cache engine's pickles, when there are any).
+std::vector<std::pair<std::string, std::uint64_t>> verified_with_counts(const Tally& t) {
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (std::size_t i = 0; i < t.by_key.size(); ++i)
+        out.emplace_back(i == 0 ? std::string("SECRET_KEY") : fmt::format("SECRET_KEY_FALLBACKS[{}]", i - 1),
+                         t.by_key[i]);
+    out.emplace_back("legacy", t.legacy);
+    out.emplace_back("unverified", t.unverified);
+    if (t.not_signed) out.emplace_back("not_signed", t.not_signed);
+    return out;
+}
+
 void print_human(std::ostream& out, const Tally& t, std::uint64_t users, const std::vector<TopUser>& top,
-                 std::size_t asked_top) {
+                 std::size_t asked_top, bool dead) {
     const std::size_t w = std::max<std::size_t>(7, std::to_string(t.total).size());
     auto line = [&](std::string_view label, std::uint64_t n, bool pct) {
         out << fmt::format("  {:<14} {:>{}}", label, n, w);
@@ -318,9 +374,18 @@ void print_human(std::ostream& out, const Tally& t, std::uint64_t users, const s
     out << "\nexpiry\n";
     for (std::size_t b = 0; b < kBucketCount; ++b)
         if (b != unknown || t.expiry[b] > 0) line(kBucketLabels[b], t.expiry[b], false);
+
+    out << "\nverified with\n";
+    for (const auto& [name, n] : verified_with_counts(t)) out << fmt::format("  {:<24} {:>{}}\n", name, n, w);
+    if (dead) {
+        std::uint64_t total = 0;
+        for (auto n : t.dead) total += n;
+        out << fmt::format("\ndead logins      {:>{}}\n", total, w);
+        for (std::size_t i = 0; i < kDeadReasons.size(); ++i) line(to_string(kDeadReasons[i]), t.dead[i], false);
+    }
 }
 
-ordered_json stats_json(const Tally& t, std::uint64_t user_count, const std::vector<TopUser>& top) {
+ordered_json stats_json(const Tally& t, std::uint64_t user_count, const std::vector<TopUser>& top, bool dead) {
     ordered_json j = ordered_json::object();
     j["total"] = t.total;
     j["live"] = t.live;
@@ -351,6 +416,17 @@ ordered_json stats_json(const Tally& t, std::uint64_t user_count, const std::vec
     ordered_json expiry = ordered_json::object();
     for (std::size_t b = 0; b < kBucketCount; ++b) expiry[kBucketNames[b]] = t.expiry[b];
     j["expiry"] = std::move(expiry);
+    ordered_json verified = ordered_json::object();
+    for (const auto& [name, n] : verified_with_counts(t)) verified[name] = n;
+    j["verified_with"] = std::move(verified);
+    if (dead) {
+        ordered_json d = ordered_json::object();
+        std::uint64_t total = 0;
+        for (auto n : t.dead) total += n;
+        d["total"] = total;
+        for (std::size_t i = 0; i < kDeadNames.size(); ++i) d[kDeadNames[i]] = t.dead[i];
+        j["dead"] = std::move(d);
+    }
     return j;
 }
 
@@ -370,7 +446,7 @@ std::string prometheus_label(std::string_view value) {
 }
 
 void print_prometheus(std::ostream& out, const Tally& t, std::uint64_t users, const std::vector<TopUser>& top,
-                      double scan_seconds, std::int64_t now_micros) {
+                      double scan_seconds, std::int64_t now_micros, bool dead) {
     auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
         out << "# HELP " << name << ' ' << help << '\n' << "# TYPE " << name << ' ' << type << '\n';
     };
@@ -389,6 +465,18 @@ void print_prometheus(std::ostream& out, const Tally& t, std::uint64_t users, co
            "Stored sessions by time left until they expire (buckets do not overlap).");
     for (std::size_t b = 0; b < kBucketCount; ++b)
         out << "sessionctl_sessions_by_expiry{expires_in=\"" << kBucketNames[b] << "\"} " << t.expiry[b] << '\n';
+
+    family("sessionctl_sessions_by_key", "gauge",
+           "Stored sessions by the secret that verifies their signature: SECRET_KEY, SECRET_KEY_FALLBACKS[N] (still "
+           "needed while above 0; `sessionctl rekey` moves them), legacy formats, or unverified.");
+    for (const auto& [name, n] : verified_with_counts(t))
+        out << "sessionctl_sessions_by_key{verified_with=\"" << name << "\"} " << n << '\n';
+    if (dead) {
+        family("sessionctl_dead_logins", "gauge",
+               "Stored logins Django would no longer accept, by the rule they break (stats --dead).");
+        for (std::size_t i = 0; i < kDeadNames.size(); ++i)
+            out << "sessionctl_dead_logins{reason=\"" << kDeadNames[i] << "\"} " << t.dead[i] << '\n';
+    }
 
     family("sessionctl_users", "gauge", "Distinct user ids with at least one stored session.");
     out << "sessionctl_users " << users << '\n';
@@ -423,6 +511,9 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     if (args.prometheus && ctx.json()) throw UsageError("--json and --prometheus exclude each other");
 
     auto store = ctx.open_store(Access::read_only);
+    std::optional<LoginChecker> dead;
+    if (args.dead) dead.emplace(ctx.user_table(), ctx.config());
+    const LoginChecker* checker = dead ? &*dead : nullptr;
     const DateTime now = store->environment().now();
     const std::int64_t now_micros = ctx.clock().now_micros();
     const auto started = std::chrono::steady_clock::now();
@@ -431,10 +522,14 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     Progress progress(ctx, "stats: scanned");  // a terminal stderr only
     std::uint64_t scanned = 0;
     Tally tally;
-    UserTable users;
+    // Every configured key is listed, 0 included: 0 is the answer to "can I drop it?".
+    tally.by_key.resize(1 + ctx.config().secret_keys().fallbacks.size());
+    UserCounts users;
     ParallelScan<Counted>::run(
         *store,
-        [&](const StoredSession& record) { return count_of_view(view_session(record, *store, now), now_micros); },
+        [&](const StoredSession& record) {
+            return count_of_view(view_session(record, *store, now), now_micros, checker);
+        },
         [&](const StoredSession&, Counted& c) {
             tally.add(c);
             if (c.kind == Counted::authenticated) users.add(c.user_id, !c.expired);
@@ -454,9 +549,9 @@ ExitCode run_stats(const StatsArgs& args, Context& ctx) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     const auto top = top_users(users, args.top);
-    if (args.prometheus) print_prometheus(ctx.out(), tally, users.size(), top, seconds, now_micros);
-    else if (ctx.json()) ctx.out() << dump_json(stats_json(tally, users.size(), top)) << '\n';
-    else if (!ctx.quiet()) print_human(ctx.out(), tally, users.size(), top, args.top);
+    if (args.prometheus) print_prometheus(ctx.out(), tally, users.size(), top, seconds, now_micros, args.dead);
+    else if (ctx.json()) ctx.out() << dump_json(stats_json(tally, users.size(), top, args.dead)) << '\n';
+    else if (!ctx.quiet()) print_human(ctx.out(), tally, users.size(), top, args.top, args.dead);
     ctx.out().flush();
     return ExitCode::ok;
 }

@@ -22,12 +22,13 @@ class App;
 namespace sessionctl::cli {
 
 // inspect KEY... | --stdin [-0] | --all  [--user ID] [--where PATH=VALUE]
-//         [--expired|--live] [--keys-only] [--limit N]
+//         [--dead] [--expired|--live] [--keys-only] [--limit N]
 struct InspectArgs {
     KeyArgs keys;
     bool all = false;
     std::optional<std::string> user;
     std::vector<std::string> where;
+    bool dead = false;
     bool expired_only = false;
     bool live_only = false;
     bool keys_only = false;
@@ -49,7 +50,7 @@ CLI::App* setup_decode(CLI::App& parent, DecodeArgs& args);
 ExitCode run_decode(const DecodeArgs& args, Context& ctx);
 
 // create [--data JSON | --data-file F] [--user ID [--password-hash H] [--auth-backend B]]
-//        [--expiry SECONDS|ISO8601|browser-close]
+//        [--expiry SECONDS|ISO8601|browser-close] [--storage-state F] [--cookie-jar F] [--url U]
 struct CreateArgs {
     std::optional<std::string> data;
     std::optional<std::string> data_file;  // "-": standard input
@@ -57,15 +58,19 @@ struct CreateArgs {
     std::optional<std::string> password_hash;  // "-": first line of standard input
     std::optional<std::string> auth_backend;
     std::optional<std::string> expiry;
+    std::optional<std::string> storage_state;  // Playwright storage state file
+    std::optional<std::string> cookie_jar;     // Netscape cookie file
+    std::optional<std::string> url;            // the site, for the cookie's domain
 };
 CLI::App* setup_create(CLI::App& parent, CreateArgs& args);
 ExitCode run_create(const CreateArgs& args, Context& ctx);
 
-// delete KEY... | --stdin [-0] | --user ID | --where PATH=VALUE  [--dry-run]
+// delete KEY... | --stdin [-0] | --user ID | --where PATH=VALUE | --dead  [--dry-run]
 struct DeleteArgs {
     KeyArgs keys;
     std::optional<std::string> user;
     std::vector<std::string> where;
+    bool dead = false;
     bool dry_run = false;
 };
 CLI::App* setup_delete(CLI::App& parent, DeleteArgs& args);
@@ -98,10 +103,11 @@ struct ClearSessionsArgs {
 CLI::App* setup_clearsessions(CLI::App& parent, ClearSessionsArgs& args);
 ExitCode run_clearsessions(const ClearSessionsArgs& args, Context& ctx);
 
-// stats [--top N] [--prometheus]
+// stats [--top N] [--prometheus] [--dead]
 struct StatsArgs {
     std::size_t top = 10;
     bool prometheus = false;
+    bool dead = false;
 };
 CLI::App* setup_stats(CLI::App& parent, StatsArgs& args);
 ExitCode run_stats(const StatsArgs& args, Context& ctx);
@@ -121,6 +127,12 @@ struct CopyArgs {
 };
 CLI::App* setup_copy(CLI::App& parent, CopyArgs& args);
 ExitCode run_copy(const CopyArgs& args, Context& ctx);
+// rekey [--dry-run]
+struct RekeyArgs {
+    bool dry_run = false;
+};
+CLI::App* setup_rekey(CLI::App& parent, RekeyArgs& args);
+ExitCode run_rekey(const RekeyArgs& args, Context& ctx);
 
 // config
 struct ConfigArgs {};

@@ -2,11 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <ostream>
 
 #include <fmt/format.h>
+
+#include "backends/users/login_check.hpp"
 
 namespace sessionctl::cli {
 
@@ -69,6 +72,19 @@ std::unique_ptr<Store> Context::open_store(Access access, SecretUse use) {
 void Context::scrub_also(const SecretKeys& keys) {
     extra_secrets_.push_back(keys.secret_key);
     extra_secrets_.insert(extra_secrets_.end(), keys.fallbacks.begin(), keys.fallbacks.end());
+}
+
+const UserTable& Context::user_table() {
+    if (!users_) {
+        const Config& cfg = config();
+        auto source = open_user_source(cfg);
+        const auto started = std::chrono::steady_clock::now();
+        users_ = UserTable::load(*source, auth_hash_options(cfg));
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        note(fmt::format("read {} users from {} in {:.2f}s ({:.1f} MiB)", users_->size(), source->describe(), seconds,
+                         static_cast<double>(users_->memory_bytes()) / (1 << 20)));
+    }
+    return *users_;
 }
 
 std::string Context::scrub(std::string message) const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/registry.hpp"
+#include "backends/users/user_table.hpp"
 #include "cli/key_input.hpp"
 #include "cli/output.hpp"
 #include "core/clock.hpp"
@@ -66,6 +67,10 @@ public:
     // open_store() for this configuration.
     [[nodiscard]] std::unique_ptr<Store> open_store(Access access, SecretUse use = SecretUse::required);
 
+    // The user table (AUTH_USER_MODEL in DATABASES), read on first use with
+    // every key a session's _auth_user_hash may be made with (--dead, rekey).
+    [[nodiscard]] const UserTable& user_table();
+
     // `message` with every configured secret (once loaded) replaced by
     // ********: the last line of defence behind "errors never include them".
     [[nodiscard]] std::string scrub(std::string message) const;
@@ -97,6 +102,7 @@ private:
     std::shared_ptr<const SessionEnvironment> env_;
     bool env_has_secret_ = false;
     std::vector<std::string> extra_secrets_;
+    std::optional<UserTable> users_;
 };
 
 // The time zone step of Django's settings setup when USE_TZ is false: TZ =

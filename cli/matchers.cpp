@@ -110,6 +110,10 @@ bool SessionFilter::matches(const PyDict& session) const {
     if (user && user_id_of(session) != *user) return false;
     for (const auto& clause : where)
         if (!where_matches(clause, session)) return false;
+    if (dead) {
+        const auto verdict = dead->check(session);
+        if (!verdict || !verdict->dead) return false;
+    }
     return true;
 }
 

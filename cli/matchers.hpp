@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/users/login_check.hpp"
 #include "core/pyvalue.hpp"
 
 namespace sessionctl::cli {
@@ -38,12 +39,14 @@ struct WhereClause {
 // nullopt when absent or of another type.
 [[nodiscard]] std::optional<std::string> user_id_of(const PyDict& session);
 
-// --user and every --where, all of which must hold.
+// --user, every --where and --dead, all of which must hold.
 struct SessionFilter {
     std::optional<std::string> user;
     std::vector<WhereClause> where;
+    // --dead: only logins Django would no longer accept (the checker outlives the filter).
+    const LoginChecker* dead = nullptr;
 
-    [[nodiscard]] bool empty() const { return !user && where.empty(); }
+    [[nodiscard]] bool empty() const { return !user && where.empty() && !dead; }
     [[nodiscard]] bool matches(const PyDict& session) const;
 };
 

@@ -1,5 +1,7 @@
 #include "cli/prefilter.hpp"
 
+#include <algorithm>
+#include <array>
 #include <exception>
 #include <utility>
 
@@ -95,9 +97,69 @@ std::optional<std::vector<std::string>> string_needles(const WhereClause& clause
     return needles;
 }
 
+// get_user()'s fields of a plain JSON object text (see plain_json_text: no
+// backslash, no non-ASCII byte, so every string is spelled literally), read
+// without parsing it: the top-level values of _auth_user_id (a string, or an
+// integer in decimal), _auth_user_backend and _auth_user_hash (strings; any
+// other value reads as missing, as LoginChecker::check(PyDict) has it).
+// nullopt when the text holds something this reading could get wrong (a key
+// twice, where the parse keeps the last; an id of another type): the full
+// parse decides those.
+std::optional<LoginFields> top_level_login_fields(std::string_view text) {
+    constexpr std::array<std::string_view, 3> keys = {"_auth_user_id", "_auth_user_backend", "_auth_user_hash"};
+    std::array<std::optional<std::string_view>, 3> values;
+    std::array<bool, 3> seen{};
+    int depth = 0;
+    char previous = 0;  // the last significant character outside strings
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (json_ws(c)) continue;
+        if (c != '"') {
+            if (c == '{' || c == '[') ++depth;
+            else if (c == '}' || c == ']') --depth;
+            previous = c;
+            continue;
+        }
+        const std::size_t close = text.find('"', i + 1);
+        if (close == std::string_view::npos) return std::nullopt;
+        const std::string_view name = text.substr(i + 1, close - i - 1);
+        const bool is_key = depth == 1 && (previous == '{' || previous == ',');
+        i = close;
+        previous = '"';
+        if (!is_key) continue;
+        const auto k = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), name) - keys.begin());
+        if (k == keys.size()) continue;
+        if (seen[k]) return std::nullopt;
+        seen[k] = true;
+        std::size_t p = close + 1;
+        while (p < text.size() && json_ws(text[p])) ++p;
+        if (p >= text.size() || text[p] != ':') return std::nullopt;
+        ++p;
+        while (p < text.size() && json_ws(text[p])) ++p;
+        if (p >= text.size()) return std::nullopt;
+        if (text[p] == '"') {
+            const std::size_t end = text.find('"', p + 1);
+            if (end == std::string_view::npos) return std::nullopt;
+            values[k] = text.substr(p + 1, end - p - 1);
+        } else if (k == 0) {
+            // An int id is its decimal form (user_id_of); anything else, or
+            // a spelling the parse would normalise (-0, 01), goes to the parse.
+            std::size_t end = p;
+            while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+            const std::string_view digits = text.substr(p, end - p);
+            if (digits.empty() || (digits.size() > 1 && digits[0] == '0') || end >= text.size() ||
+                (text[end] != ',' && text[end] != '}' && !json_ws(text[end])))
+                return std::nullopt;
+            values[k] = digits;
+        }
+    }
+    return LoginFields{values[0], values[1], values[2]};
+}
+
 }  // namespace
 
-Prefilter::Prefilter(Signer signer, const SessionFilter& filter) : signer_(std::move(signer)), user_(filter.user) {
+Prefilter::Prefilter(Signer signer, const SessionFilter& filter)
+    : signer_(std::move(signer)), user_(filter.user), logins_only_(filter.dead != nullptr), dead_(filter.dead) {
     for (const auto& clause : filter.where)
         if (auto needles = string_needles(clause)) where_needles_.push_back(std::move(*needles));
 }
@@ -107,6 +169,13 @@ bool Prefilter::rejects(std::string_view blob) const {
     const auto text = plain_json_text(signer_, blob);
     if (!text) return false;
     if (user_ && !may_hold_user(*text, *user_)) return true;
+    if (logins_only_) {
+        if (text->find("\"_auth_user_id\"") == std::string::npos) return true;
+        if (auto fields = top_level_login_fields(*text); fields && dead_) {
+            const auto verdict = dead_->check(*fields);
+            if (!verdict || !verdict->dead) return true;
+        }
+    }
     for (const auto& needles : where_needles_) {
         bool found = false;
         for (const auto& needle : needles) found = found || text->find(needle) != std::string::npos;

@@ -25,13 +25,17 @@ public:
     Prefilter(Signer signer, const SessionFilter& filter);
 
     // Whether anything can be ruled out early for this filter at all.
-    [[nodiscard]] bool active() const { return user_.has_value() || !where_needles_.empty(); }
+    [[nodiscard]] bool active() const { return user_.has_value() || !where_needles_.empty() || logins_only_; }
     // True only when the full decode of `blob` could not match the filter.
     [[nodiscard]] bool rejects(std::string_view blob) const;
 
 private:
     Signer signer_;
     std::optional<std::string> user_;
+    // --dead: a session without "_auth_user_id" is anonymous, never dead;
+    // one whose login fields (read from the text) Django accepts is not dead.
+    bool logins_only_ = false;
+    const LoginChecker* dead_ = nullptr;
     // Per string-valued --where clause: the texts `"S"` one of which a plain
     // JSON text holding a matching value must contain.
     std::vector<std::vector<std::string>> where_needles_;

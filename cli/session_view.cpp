@@ -160,7 +160,12 @@ std::string view_to_json_line(const SessionView& view) {
     out += ",\"format\":";
     if (d.verified) append_json_string(out, d.format_name());
     else out += "null";
-    out += d.compressed ? ",\"compressed\":true}" : ",\"compressed\":false}";
+    out += d.compressed ? ",\"compressed\":true" : ",\"compressed\":false";
+    if (view.dead_reason) {
+        out += ",\"dead\":";
+        append_json_string(out, *view.dead_reason);
+    }
+    out += '}';
     return out;
 }
 
@@ -189,6 +194,7 @@ void print_view(std::ostream& out, const SessionView& view, std::int64_t now_uni
     else out << "NO: " << printable(view.error.value_or("not verified"));
     out << '\n';
     if (d.verified && view.error) out << "  error    " << printable(*view.error) << '\n';
+    if (view.dead_reason) out << "  dead     " << *view.dead_reason << '\n';
 
     out << "  size     " << count_of(view.size, "byte") << (d.compressed ? " (compressed)" : "") << '\n';
 

@@ -29,6 +29,8 @@ struct SessionView {
     std::optional<std::string> error;
     std::optional<std::int64_t> expire_unix_micros;  // nullopt when the store keeps none or it is unreadable
     bool expired = false;                            // as Django's load() would judge it
+    // inspect --dead: the rule the login broke ("user gone", ...).
+    std::optional<std::string> dead_reason;
 
     [[nodiscard]] const PyDict* dict() const { return verified_dict ? &decoded.data.as_dict() : nullptr; }
 };

@@ -1,5 +1,5 @@
 # fish completion for sessionctl. Install: copy to ~/.config/fish/completions/
-set -l commands inspect decode create delete expire clearsessions stats copy config
+set -l commands inspect decode create delete expire clearsessions stats copy rekey config
 
 complete -c sessionctl -f
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Show stored sessions'
@@ -10,6 +10,7 @@ complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a expire 
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a clearsessions -d 'Remove expired sessions'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Count sessions, users, sizes and expiry'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a copy -d 'Copy sessions to another store'
+complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a rekey -d 'Re-sign sessions that depend on a fallback key'
 complete -c sessionctl -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective settings'
 
 # global
@@ -28,6 +29,7 @@ complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete expire cop
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l all -d 'Scan every stored session'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete copy' -l user -x -d 'Only this user id'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete copy' -l where -x -d 'PATH=VALUE in the session data'
+complete -c sessionctl -n '__fish_seen_subcommand_from inspect delete stats' -l dead -d 'Logins Django would no longer accept'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l expired -d 'Only expired sessions'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l live -d 'Only live sessions'
 complete -c sessionctl -n '__fish_seen_subcommand_from inspect' -l keys-only -d 'Print only the keys'
@@ -45,8 +47,11 @@ complete -c sessionctl -n '__fish_seen_subcommand_from create' -l user -x -d 'Lo
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l password-hash -x -d "The user's password hash (- for stdin)"
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l auth-backend -x -d 'Authentication backend path'
 complete -c sessionctl -n '__fish_seen_subcommand_from create' -l expiry -x -a 'browser-close' -d 'Seconds, ISO 8601, or browser-close'
+complete -c sessionctl -n '__fish_seen_subcommand_from create' -l storage-state -r -F -d 'Write a Playwright storage state'
+complete -c sessionctl -n '__fish_seen_subcommand_from create' -l cookie-jar -r -F -d 'Write a Netscape cookie file (curl -b)'
+complete -c sessionctl -n '__fish_seen_subcommand_from create' -l url -x -d 'The site, for the cookie domain'
 # delete / clearsessions
-complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions copy' -l dry-run -d 'Show what would happen; change nothing'
+complete -c sessionctl -n '__fish_seen_subcommand_from delete expire clearsessions copy rekey' -l dry-run -d 'Show what would happen; change nothing'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l lock -r -F -d 'Exclusive lock file'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l batch-size -x -d 'At most N sessions per transaction'
 complete -c sessionctl -n '__fish_seen_subcommand_from clearsessions' -l sleep -x -d 'Pause SECONDS between batches'

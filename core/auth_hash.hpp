@@ -14,6 +14,9 @@ inline constexpr std::string_view SESSION_KEY = "_auth_user_id";
 inline constexpr std::string_view BACKEND_SESSION_KEY = "_auth_user_backend";
 inline constexpr std::string_view HASH_SESSION_KEY = "_auth_user_hash";
 inline constexpr std::string_view DEFAULT_AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend";
+// AbstractBaseUser.get_session_auth_hash()'s key_salt.
+inline constexpr std::string_view SESSION_AUTH_HASH_SALT =
+    "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash";
 
 // AbstractBaseUser.get_session_auth_hash(): lowercase hex of
 // salted_hmac(key_salt, password_hash, secret, sha256) (sha1 on 3.1/3.2 with

@@ -13,7 +13,7 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Kind { string, string_or_null, integer, boolean, string_list, object };
+enum class Kind { string, string_or_null, string_or_false, integer, boolean, string_list, object };
 
 struct KnownSetting {
     const char* name;
@@ -31,6 +31,11 @@ const std::vector<KnownSetting>& settings_table() {
         {"SECRET_KEY_FALLBACKS_FILE", Kind::string_or_null, nullptr, false},
         {"SESSION_COOKIE_AGE", Kind::integer, 1209600, false},
         {"SESSION_COOKIE_NAME", Kind::string, "sessionid", false},
+        {"SESSION_COOKIE_DOMAIN", Kind::string_or_null, nullptr, false},
+        {"SESSION_COOKIE_PATH", Kind::string, "/", false},
+        {"SESSION_COOKIE_SECURE", Kind::boolean, false, false},
+        {"SESSION_COOKIE_HTTPONLY", Kind::boolean, true, false},
+        {"SESSION_COOKIE_SAMESITE", Kind::string_or_false, "Lax", false},
         {"SESSION_EXPIRE_AT_BROWSER_CLOSE", Kind::boolean, false, false},
         {"SESSION_FILE_PATH", Kind::string_or_null, nullptr, false},
         {"SESSION_CACHE_ALIAS", Kind::string, "default", false},
@@ -42,6 +47,11 @@ const std::vector<KnownSetting>& settings_table() {
         {"TIME_ZONE", Kind::string, "America/Chicago", false},
         {"DATABASES", Kind::object,
          json{{"default", {{"ENGINE", "django.db.backends.sqlite3"}, {"NAME", "db.sqlite3"}}}}, false},
+        {"AUTH_USER_MODEL", Kind::string, "auth.User", false},
+        // Ours: the user model's db_table when it is not Django's default name.
+        {"AUTH_USER_TABLE", Kind::string_or_null, nullptr, false},
+        {"AUTHENTICATION_BACKENDS", Kind::string_list, json::array({"django.contrib.auth.backends.ModelBackend"}),
+         false},
         {"CACHES", Kind::object, json{{"default", {{"BACKEND", "django.core.cache.backends.locmem.LocMemCache"}}}},
          false},
     };
@@ -58,6 +68,7 @@ const char* kind_name(Kind kind) {
     switch (kind) {
         case Kind::string: return "a string";
         case Kind::string_or_null: return "a string or null";
+        case Kind::string_or_false: return "a string, false or null";
         case Kind::integer: return "an integer";
         case Kind::boolean: return "true or false";
         case Kind::string_list: return "a list of strings";
@@ -70,6 +81,7 @@ bool has_kind(const json& v, Kind kind) {
     switch (kind) {
         case Kind::string: return v.is_string();
         case Kind::string_or_null: return v.is_string() || v.is_null();
+        case Kind::string_or_false: return v.is_string() || v.is_null() || (v.is_boolean() && !v.get<bool>());
         case Kind::integer: return v.is_number_integer();
         case Kind::boolean: return v.is_boolean();
         case Kind::string_list:

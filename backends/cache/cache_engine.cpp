@@ -279,4 +279,27 @@ DecodeResult CacheStore::decode_record(const StoredSession& record) const {
     return decode_cache_record(target_.codec, record);
 }
 
+EncodedRecord CacheStore::encode_record(const PyValue& data) const {
+    EncodedCacheValue value = encode_cache_value(target_.codec, data);
+    return {std::move(value.bytes), value.flags};
+}
+
+RewriteResult CacheStore::rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    RewriteResult result;
+    const std::int64_t now = env_->clock->now_micros();
+    for (const auto& r : rewrites) {
+        std::optional<std::int64_t> ttl;
+        if (r.record.expire_date) {
+            const std::int64_t at = r.record.expire_date->aware() ? r.record.expire_date->utc_micros()
+                                                                  : r.record.expire_date->to_unix_micros();
+            ttl = std::max<std::int64_t>(1, (at - now + 999'999) / 1'000'000);
+        }
+        if (!target_.client->replace_if_unchanged(cache_key(r.record.key), r.record.data, r.data, r.flags, ttl))
+            continue;
+        ++result.rewritten;
+        if (want_keys) result.keys.push_back(r.record.key);
+    }
+    return result;
+}
+
 }  // namespace sessionctl

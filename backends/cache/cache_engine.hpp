@@ -52,6 +52,11 @@ public:
     // add (SET NX) or a compare-and-set; under a second left: expired.
     std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
     [[nodiscard]] DecodeResult decode_record(const StoredSession& record) const override;
+    [[nodiscard]] EncodedRecord encode_record(const PyValue& data) const override;
+    // Compare-and-replace per record, the TTL kept (Redis KEEPTTL; memcached:
+    // the remaining lifetime the scan saw).
+    [[nodiscard]] bool can_rewrite() const override { return true; }
+    RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
     [[nodiscard]] bool records_are_signed_session_data() const override { return false; }  // pickles
 
     // take_listing_note() as a warning.

@@ -141,6 +141,12 @@ public:
     // Unlinks each record's file only if it still holds exactly record.data
     // (and is still the file that was compared).
     BulkResult remove(const std::vector<StoredSession>& records, bool want_keys) override;
+    // rekey: each file that still holds exactly record.data (and is still the
+    // file read) gets the new content under the same name and with the same
+    // mtime, swapped in atomically (renameat2 RENAME_EXCHANGE) so the name is
+    // never missing; a file rewritten meanwhile is swapped back and kept.
+    [[nodiscard]] bool can_rewrite() const override { return true; }
+    RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
 
     // Whole files with the given content and an mtime of the expiry minus
     // SESSION_COOKIE_AGE (file_write.cpp): create through link() (atomic,

@@ -654,6 +654,33 @@ std::vector<bool> PgTable::write_rows(const std::vector<RowWrite>& writes) {
     return written;
 }
 
+RewriteResult PgTable::update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    constexpr std::string_view what = "rewrite sessions";
+    RewriteResult result;
+    const std::string sql = fmt::format(
+        R"(UPDATE {} s SET "session_data" = v.n FROM unnest($1::text[], $2::text[], $3::text[]) AS v(k, d, n) )"
+        R"(WHERE s."session_key" = v.k AND s."session_data" = v.d RETURNING s."session_key")",
+        impl_->t);
+    for (std::size_t start = 0; start < rewrites.size(); start += kUnchangedBatchRows) {
+        const std::size_t end = std::min(rewrites.size(), start + kUnchangedBatchRows);
+        std::vector<std::string_view> keys, olds, news;
+        for (std::size_t i = start; i < end; ++i) {
+            keys.push_back(rewrites[i].record.key);
+            olds.push_back(rewrites[i].record.data);
+            news.push_back(rewrites[i].data);
+        }
+        PgResult updated = impl_->write(sql,
+                                        {{pg_text_array(keys), PgType::text_array},
+                                         {pg_text_array(olds), PgType::text_array},
+                                         {pg_text_array(news), PgType::text_array}},
+                                        what);
+        result.rewritten += static_cast<std::uint64_t>(updated.rows());
+        if (want_keys)
+            for (int i = 0; i < updated.rows(); ++i) result.keys.push_back(updated.string(i, 0));
+    }
+    return result;
+}
+
 void PgTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     // Keyset pages rather than a cursor: each page is one short autocommit
     // read, so no transaction (and no snapshot holding back VACUUM) stays

@@ -171,6 +171,16 @@ public:
         return removed;
     }
 
+    bool replace_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes, std::uint32_t,
+                              std::optional<std::int64_t>) override {
+        // KEEPTTL (Redis 6.0+): the session keeps its expiry.
+        static constexpr std::string_view kCompareAndReplace =
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') "
+            "return 1 end return 0";
+        Reply r = command({"EVAL", kCompareAndReplace, "1", key, expected, bytes});
+        return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    }
+
     std::uint64_t remove_many(const std::vector<std::string>& keys) override {
         std::uint64_t removed = 0;
         constexpr std::size_t kBatch = 500;

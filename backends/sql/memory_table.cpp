@@ -89,6 +89,18 @@ std::vector<bool> MemoryTable::write_rows(const std::vector<RowWrite>& writes) {
     return written;
 }
 
+RewriteResult MemoryTable::update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    RewriteResult result;
+    for (const auto& rewrite : rewrites) {
+        auto it = rows_->find(rewrite.record.key);
+        if (it == rows_->end() || it->second.data != rewrite.record.data) continue;
+        it->second.data = rewrite.data;
+        ++result.rewritten;
+        if (want_keys) result.keys.push_back(rewrite.record.key);
+    }
+    return result;
+}
+
 void MemoryTable::scan(const std::function<bool(const StoredSession&)>& visit) {
     for (const auto& [key, row] : *rows_)
         if (!visit(row)) return;

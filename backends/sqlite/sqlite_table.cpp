@@ -50,7 +50,8 @@ enum class Sql : std::size_t {
     delete_expired_range,
     delete_expired_range_keys,
     delete_unchanged,
-    update_unchanged,
+    update_unchanged,   // data only (rekey): the expiry is kept
+    replace_unchanged,  // data and expiry (copy --overwrite)
     scan_next,
     count_,
 };
@@ -93,10 +94,13 @@ std::string sql_text(Sql which, const std::string& t, const std::string& unrefer
                 t, unreferenced);
         case Sql::delete_unchanged:
             return fmt::format(R"(DELETE FROM {} WHERE "session_key" = ?1 AND "session_data" = ?2)", t);
-        case Sql::update_unchanged:
+        case Sql::replace_unchanged:
             return fmt::format(
                 R"(UPDATE {} SET "session_data" = ?1, "expire_date" = ?2 WHERE "session_key" = ?3 AND "session_data" = ?4)",
                 t);
+        case Sql::update_unchanged:
+            return fmt::format(R"(UPDATE {} SET "session_data" = ?3 WHERE "session_key" = ?1 AND "session_data" = ?2)",
+                               t);
         // Scans walk the table in rowid order: consecutive pages of one
         // b-tree. Key order would walk the key index and look every row up
         // in the table, which costs more than decoding it.
@@ -701,7 +705,7 @@ std::vector<bool> SqliteTable::write_rows(const std::vector<RowWrite>& writes) {
             throw StoreError(fmt::format("cannot write session {}: expire_date is required", w.row.key));
         const std::string expire = db_text(*w.row.expire_date);
         if (w.expected_data) {
-            Impl::Statement update(*impl_, Sql::update_unchanged, what);
+            Impl::Statement update(*impl_, Sql::replace_unchanged, what);
             written.push_back(
                 update.bind(1, w.row.data).bind(2, expire).bind(3, w.row.key).bind(4, *w.expected_data).run() > 0);
             continue;
@@ -718,6 +722,27 @@ std::vector<bool> SqliteTable::write_rows(const std::vector<RowWrite>& writes) {
     }
     tx.commit();
     return written;
+}
+
+RewriteResult SqliteTable::update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) {
+    RewriteResult result;
+    for (std::size_t start = 0; start < rewrites.size(); start += kUnchangedBatchRows) {
+        const std::size_t end = std::min(rewrites.size(), start + kUnchangedBatchRows);
+        std::uint64_t rewritten = 0;
+        std::vector<std::string> keys;
+        Impl::WriteTransaction tx(*impl_, "rewrite sessions");
+        for (std::size_t i = start; i < end; ++i) {
+            const Rewrite& r = rewrites[i];
+            Impl::Statement update(*impl_, Sql::update_unchanged, "rewrite sessions");
+            if (update.bind(1, r.record.key).bind(2, r.record.data).bind(3, r.data).run() == 0) continue;
+            ++rewritten;
+            if (want_keys) keys.push_back(r.record.key);
+        }
+        tx.commit();
+        result.rewritten += rewritten;
+        std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
+    }
+    return result;
 }
 
 void SqliteTable::scan(const std::function<bool(const StoredSession&)>& visit) {

@@ -265,16 +265,13 @@ TEST_CASE("create --user logs a user in with Django's three keys", "[cli][run]")
     CHECK(contains(human.out, "\"_auth_user_id\": \"42\""));
 }
 
-TEST_CASE("create --user without a password hash warns that Django will refuse it", "[cli][run]") {
-    Site site;
-    Result r = site.run({"create", "--user", "7", "--auth-backend", "myapp.Backend", "--expiry", "browser-close"});
-    REQUIRE(r.code == 0);
-    CHECK(contains(r.err, "sessionctl: warning: without --password-hash"));
-    const std::string key = lines_of(r.out)[0];
-    const PyDict data = site.codec().decode(site.row(key)->data).data.as_dict();
-    CHECK(*data.find("_auth_user_backend") == PyValue("myapp.Backend"));
-    CHECK(*data.find("_session_expiry") == PyValue(0));
-    CHECK_FALSE(data.contains("_auth_user_hash"));
+TEST_CASE("create --user without a password hash needs the user table", "[cli][run]") {
+    Site site;  // a session table, no auth_user
+    Result r = site.run({"create", "--user", "7", "--expiry", "browser-close"});
+    CHECK(r.code == 2);
+    CHECK(contains(r.err, "no user table auth_user in " + site.db()));
+    CHECK(site.row_count() == 0);
+    CHECK(site.run({"create", "--user", "7", "--password-hash", "h", "--auth-backend", "myapp.Backend"}).code == 2);
 }
 
 TEST_CASE("create rejects bad input before touching the store", "[cli][run]") {

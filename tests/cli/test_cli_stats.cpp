@@ -367,6 +367,8 @@ TEST_CASE("stats --prometheus writes the textfile-collector format", "[cli][stat
     CHECK(contains(out, "\nsessionctl_session_data_bytes{quantile=\"0\"} 7\n"));  // "garbage"
     CHECK(contains(out, "\nsessionctl_session_data_bytes_count 5\n"));
     CHECK(contains(out, "\nsessionctl_stats_last_run_timestamp_seconds 1700000000.000\n"));
+    CHECK(contains(out, "\nsessionctl_sessions_by_key{verified_with=\"SECRET_KEY\"} 4\n"));
+    CHECK(contains(out, "\nsessionctl_sessions_by_key{verified_with=\"unverified\"} 1\n"));
     // Every sample line belongs to a family announced by HELP and TYPE, and the file ends in a newline.
     REQUIRE_FALSE(out.empty());
     CHECK(out.back() == '\n');

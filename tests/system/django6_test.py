@@ -35,7 +35,7 @@ from django_integration_test import run_module_process  # noqa: E402 (tests/syst
 
 HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
-          "test_memcached_engine.py"]
+          "test_memcached_engine.py", "test_users.py"]
 # Opened with dlopen when a PostgreSQL, MySQL or memcached store (or a django-redis
 # compressor) is used: ldd cannot see them (backends/lazy_library.hpp), so they
 # are named here.
@@ -90,6 +90,10 @@ def install_suites(root):
     shutil.copy2(HERE / "djangoharness.py", dest / "djangoharness.py")
     for suite in SUITES:
         shutil.copy2(HERE / "django_integration" / suite, dest / "django_integration" / suite)
+    # test_users.py's custom user model app
+    shutil.copytree(HERE / "django_integration" / "sessionctl_members",
+                    dest / "django_integration" / "sessionctl_members",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return "/opt/sessionctl-tests/django_integration"
 
 

@@ -80,10 +80,10 @@ def check_no_secret_leaks(min_runs):
 
 # --------------------------------------------------------------------------- Django
 
-def setup_django(sessionctl_path, database=None):
+def setup_django(sessionctl_path, database=None, extra_apps=()):
     """settings.configure() + django.setup(), once per process; `database` is the
     default connection's settings (an in-memory SQLite one, switched per Case,
-    when None)."""
+    when None); `extra_apps` are added to INSTALLED_APPS."""
     global SESSIONCTL
     SESSIONCTL = str(Path(sessionctl_path).resolve())
 
@@ -101,6 +101,7 @@ def setup_django(sessionctl_path, database=None):
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "django.contrib.sessions",
+            *extra_apps,
         ],
         DATABASES={"default": database or {"ENGINE": "django.db.backends.sqlite3",
                                            "NAME": ":memory:"}},
@@ -296,6 +297,53 @@ def check_create_data_roundtrip(c, load, failures, check_stored=None):
     collect(failures, "--data-file", via, "--data-file", "--data-file", str(data_file))
 
 
+def check_rekey_keeps_logins(c, stored, store_extra=None):
+    """Issue 19's key rotation on any engine (Django 4.1+): alice and bob log in
+    and an anonymous session gets data under the old key; then the new key, the
+    old one as fallback: `rekey --dry-run` counts 3 and changes nothing, `rekey`
+    re-signs the 3, keeping keys and expiry (`stored()` -> {key: (data,
+    expiry)}, the engine's raw view); Django without the fallback keeps both
+    users logged in under the same session keys, the data intact; a second
+    dry run counts 0. `store_extra` is added to sessionctl's config."""
+    alice, bob = c.make_user("alice", 7, password="pw-a"), c.make_user("bob", 8, password="pw-b")
+    clients = {"alice": c.client(), "bob": c.client(), "anon": c.client()}
+    check(clients["alice"].login(username="alice", password="pw-a"), "alice logs in")
+    check(clients["bob"].login(username="bob", password="pw-b"), "bob logs in")
+    c.get(clients["alice"], "/set?color=blue")
+    c.get(clients["anon"], "/set?cart=3")
+    keys = {name: c.session_key_of(cl) for name, cl in clients.items()}
+    old = c.secret
+    new = new_secret()
+    new_file = c.write_secret_file("new_key", new)
+    old_file = c.write_secret_file("old_keys", old)
+    config = c.write_config("rekey.json", secret_file=new_file,
+                            extra={"SECRET_KEY_FALLBACKS_FILE": str(old_file), **(store_extra or {})})
+    before = stored()
+    check_eq(sorted(before), sorted(keys.values()), "stored sessions before rekey")
+
+    dry = c.sessionctl("--json", "rekey", "--dry-run", config=config).ok().json()
+    check_eq((dry["matched"], dry["rekeyed"], dry["by_key"]), (3, 0, {"SECRET_KEY_FALLBACKS[0]": 3}),
+             "rekey --dry-run counts")
+    check_eq(stored(), before, "stored sessions after rekey --dry-run")
+    done = c.sessionctl("--json", "rekey", config=config).ok().json()
+    check_eq((done["matched"], done["rekeyed"], done["skipped"]), (3, 3, 0), "rekey counts")
+    after = stored()
+    check_eq(sorted(after), sorted(before), "session keys after rekey")
+    for key in before:
+        check_eq(after[key][1], before[key][1], f"expiry of {key} after rekey")
+        check(after[key][0] != before[key][0], f"session {key} was re-signed")
+    with c.settings(SECRET_KEY=new, SECRET_KEY_FALLBACKS=[]):
+        check_eq(c.get(clients["alice"], "/whoami"), "7", "alice with the old key dropped")
+        check_eq(c.get(clients["bob"], "/whoami"), "8", "bob with the old key dropped")
+        check_eq(c.get(clients["anon"], "/whoami"), "anonymous", "the anonymous client")
+        for name, key in keys.items():
+            check_eq(c.session_key_of(clients[name]), key, f"{name}'s session key (not cycled)")
+        check_eq(c.store(keys["alice"]).load().get("color"), "blue", "alice's data after rekey")
+        check_eq(c.store(keys["anon"]).load().get("cart"), "3", "anonymous data after rekey")
+    again = c.sessionctl("--json", "rekey", "--dry-run", config=config).ok().json()
+    check_eq(again["by_key"], {"SECRET_KEY_FALLBACKS[0]": 0}, "rekey --dry-run after rekey")
+
+
 # --------------------------------------------------------------------------- results
 
 class Result:
@@ -481,6 +529,13 @@ class Case:
     def client(self):
         from django.test import Client
         return Client()
+
+    @staticmethod
+    def store(key=None):
+        """The configured engine's SessionStore(key)."""
+        from importlib import import_module
+        from django.conf import settings
+        return import_module(settings.SESSION_ENGINE).SessionStore(key)
 
     def client_with_cookie(self, key):
         from django.conf import settings

@@ -176,6 +176,17 @@ def test_delete_user_logs_client_out(c):
         check(c.redis().get(c.full_key(key)) is not None or c.row(key) is not None, "bob's session kept")
 
 
+@test(backends=(REDIS_CACHE,), engines=(CACHED_DB_ENGINE,))
+def test_cached_db_rekey_keeps_logins(c):
+    """Issue 19: rekey on cached_db: the rows are re-signed and their cached
+    copies (which Django's load() reads first) dropped."""
+    if not django_ge(4, 1):
+        return h.note("SECRET_KEY_FALLBACKS needs Django 4.1")
+    def stored():
+        return {r[0]: (r[1], r[2]) for r in c.rows()}
+    h.check_rekey_keeps_logins(c, stored, store_extra={"SESSION_ENGINE": c.engine, "CACHES": c.caches})
+
+
 @test()
 def test_datetime_in_session_is_shown(c):
     s = c.store()

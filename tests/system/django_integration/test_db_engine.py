@@ -181,19 +181,7 @@ def test_create_data_roundtrip(c):
     raise_collected(failures)
 
 
-@test()
-def test_create_without_password_hash_not_logged_in(c):
-    c.make_user("erin", 99)
-    r = c.sessionctl("create", "--user", "99").ok()
-    err_lines = r.err.splitlines()
-    check(len(err_lines) == 1 and err_lines[0].startswith("sessionctl: warning:"),
-          f"expected one 'sessionctl: warning:' line\n      {r.describe()}")
-    key = r.out.splitlines()[0]
-    data = load(key)
-    check_eq(data, {"_auth_user_id": "99", "_auth_user_backend": MODEL_BACKEND},
-             "session created without --password-hash")
-    check_eq(c.get(c.client_with_cookie(key), "/whoami"), "anonymous",
-             "client with a session that has no _auth_user_hash")
+# create --user without --password-hash reads the user table: test_users.py.
 
 
 @test()

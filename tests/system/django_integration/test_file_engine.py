@@ -389,6 +389,19 @@ def test_file_create_login_accepted(c):
     check_session_file(c.file_of(j["key"]), "second created file")
 
 
+@test(min_django=(4, 1))
+def test_file_rekey_keeps_logins_and_mtime(c):
+    """Issue 19: rekey on the file engine keeps each file's mtime (its expiry)."""
+    def stored():
+        out = {}
+        for f in c.sessions.iterdir():
+            if f.name.startswith(PREFIX):
+                out[f.name[len(PREFIX):]] = (f.read_text(), f.stat().st_mtime_ns)
+        return out
+    h.check_rekey_keeps_logins(c, stored, store_extra={
+        "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(c.db)}}})
+
+
 @test()
 def test_file_create_data_roundtrip(c):
     failures = []

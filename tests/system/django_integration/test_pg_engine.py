@@ -135,6 +135,14 @@ def model():
 
 # --------------------------------------------------------------------------- tests
 
+@test(min_django=(4, 1))
+def test_pg_rekey_keeps_logins(case):
+    """Issue 19: rekey on PostgreSQL, the user table read from the same database."""
+    def stored():
+        return {k: (d, e) for k, d, e in sql("SELECT session_key, session_data, expire_date FROM django_session")}
+    h.check_rekey_keeps_logins(case, stored)
+
+
 @both_tz
 def test_pg_django_writes_sessionctl_reads(case):
     s = h.session_store()
