@@ -7,6 +7,7 @@
 #include "backends/cached_db_engine.hpp"
 #include "backends/file/file_engine.hpp"
 #include "backends/mysql/mysql_settings.hpp"
+#include "backends/mysql/mysql_users.hpp"
 #include "backends/postgres/pg_dsn.hpp"
 #include "backends/postgres/pg_users.hpp"
 #include "backends/signed_cookies_engine.hpp"
@@ -131,11 +132,13 @@ std::unique_ptr<UserSource> open_user_source(const Config& config) {
     UserTableLocation where = user_table_location(config);
     if (is_postgresql_database(where.database))
         return open_pg_users(where.database, config.use_tz(), config.time_zone(), where.table);
+    if (is_mysql_database(where.database)) return open_mysql_users(where.database, config.use_tz(), where.table);
     std::string engine = where.database.value("ENGINE", "");
     if (engine != "django.db.backends.sqlite3")
         throw ConfigError(
             fmt::format("reading users from DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported "
-                        "yet (only django.db.backends.sqlite3 and django.db.backends.postgresql)",
+                        "yet (only django.db.backends.sqlite3, django.db.backends.postgresql and "
+                        "django.db.backends.mysql)",
                         engine));
     return open_sqlite_users(where.database, where.table);
 }

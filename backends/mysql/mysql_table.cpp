@@ -392,21 +392,7 @@ bool MysqlTable::insert(const StoredSession& row) {
         impl_->conn->quote(row.key), impl_->conn->quote(row.data), impl_->datetime_literal(*row.expire_date)));
     if (r.ok()) return true;
     const MysqlFailure& failure = *r.failure();
-    // Only the key's own unique index is Django's CreateError; any other
-    // violation would make create() retry forever.
-    if (failure.code == mysql_error::kDuplicateKey) {
-        std::string index;
-        const auto at = failure.message.rfind("for key '");
-        if (at != std::string::npos) {
-            index = failure.message.substr(at + 9);
-            if (!index.empty() && index.back() == '\'') index.pop_back();
-            if (auto dot = index.rfind('.'); dot != std::string::npos) index = index.substr(dot + 1);  // MySQL 8.0.19+
-        }
-        const auto& keys = impl_->schema.key_indexes;
-        if (std::find(keys.begin(), keys.end(), index) != keys.end()) return false;
-        throw StoreError(fmt::format("cannot {}: unique index {} of {} rejected it (a custom session model?)", what,
-                                     index, impl_->options.table));
-    }
+    if (impl_->key_taken(failure)) return false;
     impl_->fail_write(failure, what);
 }
 

@@ -114,6 +114,15 @@ public:
     // one of the rows; then, per batch, locks the rows whose key and data
     // (compared byte for byte) still match and deletes exactly those.
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
+    // One transaction per call: creates as multi-row INSERTs (a chunk with a
+    // taken key redone row by row: a duplicate-key error rolls back only its
+    // statement), replaces as update_if_unchanged's locked compare-and-update
+    // that also sets expire_date.
+    [[nodiscard]] std::vector<bool> write_rows(const std::vector<RowWrite>& writes) override;
+    // Per chunk of kUnchangedBatchRows (and a few MiB), one transaction: lock
+    // the rows, compare their data byte for byte, UPDATE those unchanged.
+    RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
+    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Key order in the column's collation (byte order for Django's keys),
     // kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;

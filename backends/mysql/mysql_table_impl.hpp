@@ -68,6 +68,25 @@ struct MysqlTable::Impl {
     // a NOT NULL extra column, a read-only connection; else conn->fail().
     [[noreturn]] void fail_write(const MysqlFailure& failure, std::string_view what) const;
     MysqlResult write(std::string_view sql, std::string_view what);
+
+    // True for a duplicate in a unique index on session_key alone (Django's
+    // CreateError); false for any other failure; StoreError for a duplicate
+    // in another unique index (a custom session model's).
+    [[nodiscard]] bool key_taken(const MysqlFailure& failure) const;
+    // "(key, data, expire_date)" for INSERT ... VALUES; the row has an expire_date.
+    [[nodiscard]] std::string values_tuple(const StoredSession& row) const;
+
+    // Within the caller's transaction: locks the rows by key, and updates
+    // those whose data is still byte for byte `expected` to `data` (and
+    // expire_date, when set). Returns the keys updated (views of `updates`).
+    struct UnchangedUpdate {
+        std::string_view key;
+        std::string_view expected;
+        std::string_view data;
+        std::optional<DateTime> expire_date;
+    };
+    [[nodiscard]] std::vector<std::string_view> update_unchanged(const std::vector<UnchangedUpdate>& updates,
+                                                                 std::string_view what);
 };
 
 }  // namespace sessionctl

@@ -50,19 +50,7 @@ public:
         StoredSession row;
         std::optional<std::string> expected_data;  // set: replace if unchanged
     };
-    // This default, for a table that has no batch of its own, creates row by
-    // row through insert() (atomic, one transaction each) and refuses a
-    // replace, which needs the conditional UPDATE.
-    [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) {
-        std::vector<bool> written;
-        written.reserve(writes.size());
-        for (const auto& w : writes) {
-            if (w.expected_data)
-                throw StoreError("this database cannot replace sessions conditionally yet (copy --overwrite)");
-            written.push_back(insert(w.row));
-        }
-        return written;
-    }
+    [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) = 0;
     // UPDATE ... SET session_data = new WHERE session_key = ? AND
     // session_data = old for each rewrite, in short transactions; expire_date
     // is not touched. Tables that lack it throw StoreError.

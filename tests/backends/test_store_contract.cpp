@@ -425,7 +425,7 @@ TEMPLATE_TEST_CASE("load honours db.json's expiry boundary to the microsecond", 
 }
 
 TEMPLATE_TEST_CASE("write_sessions creates atomically and replaces only what was read", "[contract][copy]",
-                   MemoryBackend, SqliteBackend, PgBackend) {
+                   MemoryBackend, SqliteBackend, PgBackend, MysqlBackend) {
     Contract<TestType> c;
     const std::string taken = c.saved_session("theirs");
     const std::string fresh = random_string(32);

@@ -451,3 +451,83 @@ TEST_CASE("MySQL: HOST as a socket path connects through the unix socket", "[mys
     REQUIRE(table->insert(row("k", "2030-01-01 00:00:00")));
     CHECK(table->exists("k"));
 }
+
+TEST_CASE("MySQL: write_rows creates around taken keys in one transaction, replaces only byte-identical rows",
+          "[mysql][copy]") {
+    auto* db = MysqlTestDatabase::get();
+    if (!db) return;
+    auto table = fresh_table(*db, {"ALTER TABLE django_session ADD COLUMN tag varchar(10) NULL UNIQUE"});
+    REQUIRE(table->insert(row("taken", "2030-01-01 00:00:00", "theirs")));
+    REQUIRE(table->insert(row("cased", "2030-01-01 00:00:00", "ABC")));
+    REQUIRE(table->insert(row("padded", "2030-01-01 00:00:00", "same ")));
+    // A fresh chunk is one INSERT; a chunk holding a taken key is redone row
+    // by row, the others still written (the duplicate ends only its statement).
+    std::vector<SessionTable::RowWrite> creates;
+    for (const char* key : {"new1", "taken", "new2", "new1"})
+        creates.push_back({row(key, "2031-02-03 04:05:06.000007", "ours"), std::nullopt});
+    CHECK(table->write_rows(creates) == std::vector<bool>{true, false, true, false});
+    CHECK(table->select("taken")->data == "theirs");
+    CHECK(table->select("new2")->expire_date == naive("2031-02-03 04:05:06.000007"));
+    CHECK(count_rows(*db) == "5");
+
+    // Replace: only while the row holds exactly what was read (the column's
+    // collation calls "abc" and "ABC", "same" and "same " equal; we do not).
+    std::vector<SessionTable::RowWrite> replaces{
+        {row("taken", "2032-01-01 00:00:00", "ours"), std::string("theirs")},
+        {row("cased", "2032-01-01 00:00:00", "ours"), std::string("abc")},
+        {row("padded", "2032-01-01 00:00:00", "ours"), std::string("same")},
+        {row("absent", "2032-01-01 00:00:00", "ours"), std::string("x")},
+    };
+    CHECK(table->write_rows(replaces) == std::vector<bool>{true, false, false, false});
+    CHECK(table->select("taken")->data == "ours");
+    CHECK(table->select("taken")->expire_date == naive("2032-01-01 00:00:00"));
+    CHECK(table->select("cased")->data == "ABC");
+    CHECK(table->select("padded")->data == "same ");
+    CHECK_FALSE(table->exists("absent"));
+
+    // Another unique index's duplicate is no taken key: the batch fails whole.
+    auto other = fresh_table(*db, {"ALTER TABLE django_session ADD COLUMN tag varchar(10) NULL UNIQUE DEFAULT 't'"});
+    CHECK_THROWS_WITH(other->write_rows({{row("x1", "2030-01-01 00:00:00"), std::nullopt},
+                                         {row("x2", "2030-01-01 00:00:00"), std::nullopt}}),
+                      Catch::Contains("unique index tag"));
+    CHECK(count_rows(*db) == "0");
+}
+
+TEST_CASE("MySQL: write_rows fails whole on a NOT NULL extra column, writing nothing", "[mysql][copy]") {
+    auto* db = MysqlTestDatabase::get();
+    if (!db) return;
+    auto table = fresh_table(*db, {"ALTER TABLE django_session ADD COLUMN account_id int NOT NULL"});
+    CHECK_THROWS_WITH(table->write_rows({{row("x1", "2030-01-01 00:00:00"), std::nullopt}}),
+                      Catch::Contains("column account_id of django_session is NOT NULL"));
+    CHECK(count_rows(*db) == "0");
+}
+
+TEST_CASE("MySQL: update_if_unchanged rewrites in chunks, keeps rows changed meanwhile and expire_date",
+          "[mysql][rekey]") {
+    auto* db = MysqlTestDatabase::get();
+    if (!db) return;
+    auto table = fresh_table(*db);
+    REQUIRE(table->can_update_if_unchanged());
+    db->sql(
+        "INSERT INTO django_session SELECT CONCAT('k', LPAD(seq, 5, '0')), CONCAT('old', seq), '2030-01-01 "
+        "00:00:00.5' FROM seq_1_to_1234");
+    std::vector<Rewrite> rewrites;
+    for (int i = 1; i <= 1234; ++i) {
+        Rewrite r;
+        r.record = row(fmt::format("k{:05}", i), "2030-01-01 00:00:00.5", fmt::format("old{}", i));
+        r.data = fmt::format("new{}", i);
+        rewrites.push_back(std::move(r));
+    }
+    // Meanwhile: one rewritten by case only, one deleted.
+    db->sql("UPDATE django_session SET session_data = 'OLD7' WHERE session_key = 'k00007'");
+    db->sql("DELETE FROM django_session WHERE session_key = 'k01000'");
+    RewriteResult result = table->update_if_unchanged(rewrites, true);
+    CHECK(result.rewritten == 1232);
+    CHECK(result.keys.size() == 1232);
+    CHECK(table->select("k00007")->data == "OLD7");
+    CHECK_FALSE(table->exists("k01000"));
+    CHECK(table->select("k01234")->data == "new1234");
+    CHECK(table->select("k01234")->expire_date == naive("2030-01-01 00:00:00.5"));
+    CHECK(db->value("SELECT COUNT(*) FROM django_session WHERE session_data LIKE 'new%' COLLATE utf8mb4_bin") ==
+          "1232");
+}

@@ -1,4 +1,4 @@
-// The user table reader: SQLite and PostgreSQL sources, the in-memory
+// The user table reader: SQLite, PostgreSQL and MySQL sources, the in-memory
 // UserTable (keys compared as Django's pk.to_python() would, hashes under
 // every key), and get_user()'s rules (LoginChecker).
 
@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/mysql/mysql_users.hpp"
 #include "backends/postgres/pg_users.hpp"
 #include "backends/sqlite/sqlite_users.hpp"
 #include "backends/users/login_check.hpp"
@@ -17,6 +18,7 @@
 #include "core/auth_hash.hpp"
 #include "core/errors.hpp"
 #include "core/json_codec.hpp"
+#include "tests/support/mysql_test_support.hpp"
 #include "tests/support/pg_test_support.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -201,4 +203,51 @@ TEST_CASE("the PostgreSQL user table reads keys, passwords and is_active", "[bac
     REQUIRE(custom->find("01234567-89ab-cdef-0123-456789abcdef"));
     CHECK(UserTable::load(*custom, {{"k"}, false}).find("0123456789ABCDEF0123456789ABCDEF"));
     CHECK_THROWS_AS(open_pg_users(database, true, "UTC", "no_such_users"), StoreMissing);
+}
+
+TEST_CASE("the MySQL user table reads keys, passwords and is_active", "[backends][users][mysql]") {
+    auto* db = sessionctl::testing::MysqlTestDatabase::get();
+    if (!db) return;
+    db->sql("DROP TABLE IF EXISTS auth_user, shop_customer, shop_member, not_users");
+    db->sql(
+        "CREATE TABLE auth_user (id int AUTO_INCREMENT PRIMARY KEY, password varchar(128) NOT NULL, is_active "
+        "bool NOT NULL)");
+    db->sql("INSERT INTO auth_user SELECT seq, CONCAT('pw', seq), seq % 10 <> 0 FROM seq_1_to_45000");
+    // Django's UUIDField: char(32) on MySQL; MariaDB >= 10.7's uuid type (Django >= 5.0).
+    db->sql("CREATE TABLE shop_customer (uid char(32) PRIMARY KEY, password varchar(128) NOT NULL)");
+    db->sql("INSERT INTO shop_customer VALUES ('0123456789ab4def8123456789abcdef', 'argon2$x')");
+    db->sql("CREATE TABLE shop_member (uid uuid PRIMARY KEY, password varchar(128) NOT NULL, is_active bool NULL)");
+    db->sql("INSERT INTO shop_member VALUES ('01234567-89ab-4def-8123-456789abcdef', 'argon2$y', NULL)");
+    db->sql("CREATE TABLE not_users (a int, b int, password text, PRIMARY KEY (a, b))");
+    const sessionctl::MysqlParams p = db->params();
+    nlohmann::json database{
+        {"ENGINE", "django.db.backends.mysql"}, {"NAME", *p.database}, {"USER", *p.user},
+        {"PASSWORD", p.password.value_or("")},  {"HOST", *p.host},     {"PORT", std::to_string(p.port)}};
+    auto source = open_mysql_users(database, true, "auth_user");
+    CHECK(source->pk_kind() == UserPkKind::integer);
+    CHECK(source->has_is_active());
+    REQUIRE(source->find("042"));
+    CHECK(source->find("042")->password == "pw42");
+    CHECK(source->find(" +42")->pk == "42");
+    CHECK_FALSE(source->find("99999999999999999999"));
+    CHECK_FALSE(source->find("99999999999999999999999999"));
+    CHECK_FALSE(source->find("x"));
+    CHECK_FALSE(source->find("40")->is_active);
+    UserTable users = UserTable::load(*source, {{"k"}, false});  // three keyset pages
+    CHECK(users.size() == 45000);
+    CHECK(users.session_auth_hash(*users.find("44999")) == session_auth_hash("pw44999", "k"));
+    CHECK_FALSE(users.is_active(*users.find("30000")));
+    CHECK(users.is_active(*users.find("30001")));
+
+    for (const char* table : {"shop_customer", "shop_member"}) {
+        INFO(table);
+        auto custom = open_mysql_users(database, true, table);
+        CHECK(custom->pk_kind() == UserPkKind::uuid);
+        REQUIRE(custom->find("01234567-89AB-4def-8123-456789abcdef"));
+        CHECK(custom->find("01234567-89AB-4def-8123-456789abcdef")->is_active);
+        CHECK(UserTable::load(*custom, {{"k"}, false}).find("0123456789AB4DEF8123456789ABCDEF"));
+    }
+    CHECK_FALSE(open_mysql_users(database, true, "shop_customer")->has_is_active());
+    CHECK_THROWS_AS(open_mysql_users(database, true, "no_such_users"), StoreMissing);
+    CHECK_THROWS_WITH(open_mysql_users(database, true, "not_users"), Catch::Contains("is not a user table"));
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Real-Django tests of `sessionctl copy`: a client logged in on each source engine
-(db on SQLite, db on PostgreSQL, file, cache on Redis, cached_db) is still logged in
+(db on SQLite, db on PostgreSQL, db on MariaDB, file, cache on Redis, cached_db) is still logged in
 after `copy --to` each other engine and Django switching SESSION_ENGINE; the data
 and expiry read back through Django on the target are the source's; the source is
 unchanged. Plus a copy to a site with another SECRET_KEY.
@@ -10,8 +10,8 @@ unchanged. Plus a copy to a site with another SECRET_KEY.
 
 One process per Django version loops over every (source, target) pair. Django
 keeps its user table in the case's SQLite file; a database router sends the
-sessions app to the alias the engine under test uses ('default' SQLite, or 'pg',
-this process's own PostgreSQL database, created and dropped here). Redis is
+sessions app to the alias the engine under test uses ('default' SQLite, 'pg' or
+'my', this process's own PostgreSQL and MariaDB databases, created and dropped here). Redis is
 SESSIONCTL_TEST_REDIS db 6 with a KEY_PREFIX per case (RedisCache; django-redis
 on 3.2). Pairs needing a server that is not there SKIP, or FAIL under
 SESSIONCTL_REQUIRE_SERVERS=1. Prints PASS/FAIL/SKIP lines and `RESULT <passed> <failed>`.
@@ -32,12 +32,17 @@ from djangoharness import Case, check, check_eq, fail  # noqa: E402
 REDIS_URL = os.environ.get("SESSIONCTL_TEST_REDIS", "").rstrip("/")
 PG_URL = os.environ.get("SESSIONCTL_TEST_PG", "")
 REDIS_DB = 6
+MYSQL_URL = os.environ.get("SESSIONCTL_TEST_MYSQL", "")
 PG_DBNAME = f"sessionctl_copy_{os.getpid()}"
-ENGINES = ("db", "pg", "file", "cache", "cached_db")
+MY_DBNAME = PG_DBNAME
+ENGINES = ("db", "pg", "mysql", "file", "cache", "cached_db")
+DB_ENGINES = ("db", "pg", "mysql", "cached_db")
 MODULES = {"db": "django.contrib.sessions.backends.db", "pg": "django.contrib.sessions.backends.db",
+           "mysql": "django.contrib.sessions.backends.db",
            "file": "django.contrib.sessions.backends.file", "cache": "django.contrib.sessions.backends.cache",
            "cached_db": "django.contrib.sessions.backends.cached_db"}
-NEEDS = {"pg": "pg", "cache": "redis", "cached_db": "redis"}
+NEEDS = {"pg": "pg", "mysql": "mysql", "cache": "redis", "cached_db": "redis"}
+ALIASES = {"pg": "pg", "mysql": "my", "cached_db": "cdb"}
 
 # The alias the sessions app reads and writes (SessionRouter).
 SESSION_DB = {"alias": "default"}
@@ -50,7 +55,7 @@ class SessionRouter:
     db_for_write = db_for_read
 
     def allow_migrate(self, db, app_label, **hints):
-        return app_label == "sessions" if db in ("pg", "cdb") else None
+        return app_label == "sessions" if db in ("pg", "my", "cdb") else None
 
 
 TESTS = h.Tests()
@@ -75,6 +80,26 @@ def pg_database():
     return {"ENGINE": "django.db.backends.postgresql", "NAME": PG_DBNAME, **pg_parts()}
 
 
+def my_parts():
+    u = urllib.parse.urlsplit(MYSQL_URL)
+    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 3306),
+                USER=urllib.parse.unquote(u.username or "root"), PASSWORD=urllib.parse.unquote(u.password or ""))
+
+
+def my_admin_sql(statement):
+    import MySQLdb
+    p = my_parts()
+    con = MySQLdb.connect(host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"])
+    try:
+        con.cursor().execute(statement)
+    finally:
+        con.close()
+
+
+def my_database():
+    return {"ENGINE": "django.db.backends.mysql", "NAME": MY_DBNAME, **my_parts()}
+
+
 def setup(sessionctl_path):
     got = h.setup_django(sessionctl_path)
     from django.conf import settings
@@ -93,21 +118,29 @@ def setup(sessionctl_path):
         # The connection handler reads DATABASES once (3.2: .databases; 4.0+: .settings).
         connections.__dict__.pop("databases", None)
         connections.__dict__.pop("settings", None)
-        from django.core.management import call_command
-        from django.db import router
-        router.routers = [SessionRouter()]
+    if MYSQL_URL:
+        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
+        my_admin_sql(f"CREATE DATABASE `{MY_DBNAME}` CHARACTER SET utf8mb4")
+        settings.DATABASES["my"] = my_database()
+        connections.__dict__.pop("databases", None)
+        connections.__dict__.pop("settings", None)
+    from django.core.management import call_command
+    from django.db import router
+    router.routers = [SessionRouter()]
+    if PG_URL:
         call_command("migrate", "sessions", database="pg", verbosity=0, interactive=False)
-    else:
-        from django.db import router
-        router.routers = [SessionRouter()]
+    if MYSQL_URL:
+        call_command("migrate", "sessions", database="my", verbosity=0, interactive=False)
     return got
 
 
 def teardown():
-    if not PG_URL:
-        return
     from django.db import connections
     connections.close_all()
+    if MYSQL_URL:
+        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
+    if not PG_URL:
+        return
     con = pg_admin()
     with con.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{PG_DBNAME}" WITH (FORCE)')
@@ -138,6 +171,10 @@ class CopyCase(Case):
             from django.db import connections
             with connections["pg"].cursor() as cur:
                 cur.execute("TRUNCATE django_session")
+        if MYSQL_URL:
+            from django.db import connections
+            with connections["my"].cursor() as cur:
+                cur.execute("DELETE FROM django_session")
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -179,6 +216,8 @@ class CopyCase(Case):
         cfg = {"SESSION_ENGINE": MODULES[engine]}
         if engine == "pg":
             cfg["DATABASES"] = {"default": pg_database()}
+        elif engine == "mysql":
+            cfg["DATABASES"] = {"default": my_database()}
         elif engine in ("db", "cached_db"):
             db = self.db if engine == "db" else self.cdb
             cfg["DATABASES"] = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(db)}}
@@ -191,7 +230,7 @@ class CopyCase(Case):
 
     def use(self, engine, **kw):
         """A context: Django on `engine`'s store."""
-        SESSION_DB["alias"] = {"pg": "pg", "cached_db": "cdb"}.get(engine, "default")
+        SESSION_DB["alias"] = ALIASES.get(engine, "default")
         forget_storage_path()
         return self.settings(**self.django_settings(engine, **kw))
 
@@ -212,7 +251,7 @@ def stored_expiry(c, engine, key):
     for a file whose _session_expiry is a number of seconds (Django then never
     expires it server-side: each load is `that many seconds from now`)."""
     from django.conf import settings
-    if engine in ("db", "pg", "cached_db"):
+    if engine in DB_ENGINES:
         from django.contrib.sessions.models import Session
         return Session.objects.get(session_key=key).expire_date.timestamp()
     if engine == "file":
@@ -230,7 +269,7 @@ def stored_expiry(c, engine, key):
 def raw_state(c, engine):
     """Everything the store holds, for 'the source is unchanged'."""
     state = {}
-    if engine in ("db", "pg", "cached_db"):
+    if engine in DB_ENGINES:
         from django.contrib.sessions.models import Session
         state["rows"] = sorted(Session.objects.values_list("session_key", "session_data", "expire_date"))
     if engine == "file":
@@ -307,6 +346,8 @@ def server_reason(*engines):
         need = NEEDS.get(e)
         if need == "pg" and not PG_URL:
             return "needs SESSIONCTL_TEST_PG"
+        if need == "mysql" and not MYSQL_URL:
+            return "needs SESSIONCTL_TEST_MYSQL"
         if need == "redis" and not REDIS_URL:
             return "needs SESSIONCTL_TEST_REDIS"
     return None
@@ -359,6 +400,34 @@ def test_copy_to_another_secret(c):
 
 
 TESTS.add(test_copy_to_another_secret, engines=("db", "file"))
+
+
+def test_copy_overwrite_to_mysql(c):
+    """db (SQLite) -> db (MariaDB), then alice's session changes in the source: a
+    plain copy keeps the target's copy (exit 5), --overwrite replaces it, and
+    Django on MariaDB serves alice the new data, still logged in."""
+    with c.use("db"):
+        client, sessions = make_sessions(c, "db")
+    src_cfg = c.engine_config("db", "db.json")
+    dst_cfg = c.engine_config("mysql", "mysql.json")
+    r, out = sessionctl_json(c, "copy", "--to", dst_cfg, config=src_cfg)
+    r.ok()
+    with c.use("db"):
+        c.get(client, "/set?color=red")
+    alice_key = c.session_key_of(client)
+    r, out = sessionctl_json(c, "copy", "--to", dst_cfg, config=src_cfg)
+    check_eq((r.rc, out["existing_keys"] if out else None), (5, [alice_key]), f"copy again\n      {r.describe()}")
+    with c.use("mysql"):
+        check_eq(store("mysql", alice_key).load().get("color"), "blue", "MariaDB keeps its copy without --overwrite")
+    r, out = sessionctl_json(c, "copy", "--overwrite", "--to", dst_cfg, config=src_cfg)
+    r.ok()
+    check_eq(out["overwritten"], 1, f"copy --overwrite\n      {r.describe()}")
+    with c.use("mysql"):
+        check_eq(store("mysql", alice_key).load().get("color"), "red", "MariaDB after --overwrite")
+        check_eq(c.get(c.client_with_cookie(alice_key), "/whoami"), "41", "alice on MariaDB after --overwrite")
+
+
+TESTS.add(test_copy_overwrite_to_mysql, engines=("db", "mysql"))
 
 
 def why_no_server(t):

@@ -324,6 +324,69 @@ def test_mysql_connection_rules_and_failures(case):
         check(p["PASSWORD"] not in r.out, f"config shows the password\n      {r.describe()}")
 
 
+# --------------------------------------------------------------------------- the user table (issue 19)
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+ALLOW_ALL = "django.contrib.auth.backends.AllowAllUsersModelBackend"
+
+
+@test()
+def test_mysql_create_user_alone_logs_in(case):
+    case.make_user("dave", 314)
+    r = case.sessionctl("create", "--user", "314").ok().expect_quiet_stderr()
+    key = r.out.splitlines()[0]
+    check_eq(case.get(case.client_with_cookie(key), "/whoami"), "314", "Django client with `create --user 314` alone")
+    case.sessionctl("create", "--user", "999").expect_error(1, "no user 999 in auth_user")
+    erin = case.make_user("erin", 99)
+    erin.is_active = False
+    erin.save()
+    case.sessionctl("create", "--user", "99").expect_error(2, "inactive")
+    check_eq(len(case.keys()), 1, "sessions stored after the refused creates")
+
+
+@test()
+def test_mysql_dead_logins_are_exactly_those_django_refuses(case):
+    users = {name: case.make_user(name, pk) for name, pk in
+             (("live", 1), ("gone", 2), ("inactive", 3), ("password", 4), ("backend", 5))}
+    clients = {name: case.client() for name in users}
+    for name, cl in clients.items():
+        cl.force_login(users[name], backend=ALLOW_ALL if name == "backend" else MODEL_BACKEND)
+    clients["anon"] = case.client()
+    case.get(clients["anon"], "/set?cart=1")
+    keys = {name: case.session_key_of(cl) for name, cl in clients.items()}
+    users["gone"].delete()
+    users["inactive"].is_active = False
+    users["inactive"].save()
+    users["password"].set_password("changed")
+    users["password"].save()
+
+    # Django's verdict; get_user() flushes what it refuses, so the rows are
+    # put back before sessionctl looks.
+    before = sql("SELECT session_key, session_data, expire_date FROM django_session")
+    judged = {name: case.get(cl, "/whoami") for name, cl in clients.items()}
+    sql("DELETE FROM django_session")
+    for row in before:
+        sql("INSERT INTO django_session (session_key, session_data, expire_date) VALUES (%s, %s, %s)", row)
+    check_eq(judged, {"live": "1", "anon": "anonymous", "gone": "anonymous", "inactive": "anonymous",
+                      "password": "anonymous", "backend": "anonymous"}, "Django's verdict")
+    want = {keys["gone"]: "user gone", keys["inactive"]: "user inactive", keys["password"]: "password changed",
+            keys["backend"]: "backend removed"}
+    objs = case.sessionctl("--json", "inspect", "--all", "--dead").ok().json_lines()
+    check_eq({o["key"]: o["dead"] for o in objs}, want, "inspect --all --dead")
+    check_eq(case.sessionctl("--json", "delete", "--dead").ok().json()["deleted"], 4, "delete --dead")
+    check_eq(case.keys(), sorted([keys["live"], keys["anon"]]), "sessions left")
+    check_eq(case.get(clients["live"], "/whoami"), "1", "live user after delete --dead")
+
+
+@test(min_django=(4, 1))
+def test_mysql_rekey_keeps_logins(case):
+    """rekey on MariaDB, the user table read from the same database; Django
+    without the old key as a fallback keeps the clients logged in."""
+    def stored():
+        return {k: (d, e) for k, d, e in sql("SELECT session_key, session_data, expire_date FROM django_session")}
+    h.check_rekey_keeps_logins(case, stored)
+
+
 @test()
 def test_mysql_missing_table_is_exit_2(case):
     sql("RENAME TABLE django_session TO django_session_away")
