@@ -2,6 +2,7 @@
 // conditional deletes, keyset scans.
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,9 @@
 #include "core/errors.hpp"
 
 namespace sessionctl {
+
+// ER_LOCK_WAIT_TIMEOUT: a statement waited innodb_lock_wait_timeout for a row.
+constexpr unsigned kMysqlLockWaitTimeout = 1205;
 
 BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys, const BulkOptions& options) {
     constexpr std::string_view what = "delete expired sessions";
@@ -65,62 +69,125 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
         return result;
     }
 
-    // Keyed batches over (expire_date, session_key), the expire_date index's
-    // own order (InnoDB appends the primary key to it): each batch locks the
-    // next rows (skipping those a live request holds), deletes them by key
-    // with the expiry condition repeated, and commits. The keyset starts each
-    // batch where the last ended, however many rows before it were skipped.
-    const std::string lock = impl.has_skip_locked() ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
-    const std::string select_head = fmt::format(
-        "SELECT s.`session_key`, s.`expire_date`, LENGTH(s.`session_data`) FROM {} s WHERE s.`expire_date` "
-        "< {}{}",
-        t, cutoff, unreferenced);
-    BulkPacer pacer(options, kBulkDefaults);
-    std::optional<std::pair<std::string, std::string>> last;  // (expire_date, key) as stored
-    while (pacer.may_start(result)) {
-        const std::size_t limit = std::min(pacer.batch_size(), kMaxBatchRows);
-        std::string select = select_head;
-        if (last) {
-            const std::string e = conn.quote(last->first);
-            select += fmt::format(" AND s.`expire_date` >= {0} AND (s.`expire_date` > {0} OR s.`session_key` > {1})", e,
-                                  conn.quote(last->second));
-        }
-        select += fmt::format(" ORDER BY s.`expire_date`, s.`session_key` LIMIT {}{}", limit, lock);
-
-        const auto started = BulkPacer::Clock::now();
-        conn.exec(isolation, what);
-        Impl::Transaction tx(impl, what);
-        MysqlResult batch = conn.exec(select, what);
-        if (batch.rows() == 0) break;
-        // The write set's bytes: stop the batch where it would pass the bound
-        // (the rows past it stay locked until COMMIT, then come next).
-        std::vector<std::string_view> keys;
-        std::size_t bytes = 0;
-        for (std::size_t i = 0; i < batch.rows(); ++i) {
-            const std::size_t size =
-                batch.text(i, 0).size() + std::stoull(batch.is_null(i, 2) ? "0" : batch.text(i, 2));
-            if (!keys.empty() && bytes + size > kMaxBatchBytes) break;
-            bytes += size;
-            keys.push_back(batch.text(i, 0));
-        }
-        MysqlResult deleted =
-            impl.write(fmt::format("DELETE FROM {} WHERE `session_key` IN ({}) AND `expire_date` < {}", t,
-                                   impl.quoted_list(keys), cutoff),
-                       what);
-        tx.commit();
-        pacer.finished(BulkPacer::Clock::now() - started);
-
-        result.batches += 1;
-        result.matched += keys.size();
-        result.removed += deleted.affected();
-        if (want_keys)
-            for (auto key : keys) result.keys.emplace_back(key);
-        const std::size_t taken = keys.size();
-        last.emplace(batch.text(taken - 1, 1), batch.text(taken - 1, 0));
-        if (options.progress) options.progress(result.removed, std::max(total, result.removed));
-        if (batch.rows() < limit && taken == batch.rows()) break;
-        pacer.pause();
+    // Batches walk the primary key, InnoDB's clustered index, in order: each
+    // covers the next window of keys (its end found by an index scan of that
+    // many keys), and is one DELETE of the expired rows in that key range, in
+    // its own transaction. The job thus reads the table once, in sequence,
+    // as Django's single DELETE does; batches over the expire_date index
+    // visit rows at random and measured 2-3x Django's time on a table not
+    // written in expiry order. Explicit key bounds, never LIMIT: the DELETE
+    // means the same on a replica replaying the statement.
+    //
+    // The DELETE waits for a row only while a live request holds it, which
+    // lasts milliseconds. So it runs under a near-zero innodb_lock_wait_timeout;
+    // a window whose DELETE did hit a held row is done again with SELECT ...
+    // FOR UPDATE SKIP LOCKED and a DELETE of exactly those keys: what a live
+    // request holds stays for the next run.
+    const bool skip_locked = impl.has_skip_locked();
+    const std::string window_keys_sql = "SELECT `session_key` FROM " + t;
+    const std::string expired = fmt::format("`expire_date` < {}{}", cutoff, impl.unreferenced_condition(t));
+    auto set_lock_wait = [&](const auto& seconds) {
+        conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", seconds), what);
+    };
+    // Restored afterwards: ours (MysqlOptions) or what init_command set.
+    const std::string own_wait = conn.exec("SELECT @@SESSION.innodb_lock_wait_timeout", what).text(0, 0);
+    // MariaDB takes 0 (fail at once); MySQL's least is 1 second.
+    const long long quick_wait = conn.is_mariadb() ? 0 : 1;
+    if (skip_locked) set_lock_wait(quick_wait);
+    // The row average (information_schema's estimate) turns the byte bound
+    // into a bound on the rows a window covers.
+    std::size_t byte_bound_rows = kMaxBatchRows;
+    {
+        MysqlResult avg = conn.exec(fmt::format("SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE "
+                                                "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {}",
+                                                conn.quote(impl.options.table)),
+                                    what);
+        const std::size_t average = avg.rows() && !avg.is_null(0, 0) ? std::stoull(avg.text(0, 0)) : 0;
+        if (average > 0) byte_bound_rows = std::max<std::size_t>(1, kMaxBatchBytes / average);
     }
+
+    BulkPacer pacer(options, kBulkDefaults);
+    std::optional<std::string> low;  // the last key of the last window
+    bool last_window = false;
+    try {
+        while (!last_window && pacer.may_start(result)) {
+            const std::size_t width = std::min({pacer.batch_size(), kMaxBatchRows, byte_bound_rows});
+            const auto started = BulkPacer::Clock::now();
+            const std::string after = low ? fmt::format("`session_key` > {}", conn.quote(*low)) : "1";
+            MysqlResult end_key = conn.exec(
+                fmt::format("{} WHERE {} ORDER BY `session_key` LIMIT 1 OFFSET {}", window_keys_sql, after, width - 1),
+                what);
+            std::string window = after;
+            if (end_key.rows() == 0) {
+                last_window = true;
+            } else {
+                window += fmt::format(" AND `session_key` <= {}", conn.quote(end_key.text(0, 0)));
+            }
+
+            std::uint64_t removed = 0;
+            std::vector<std::string> keys;
+            bool held = false;
+            conn.exec(isolation, what);
+            {
+                Impl::Transaction tx(impl, what);
+                MysqlResult listed;
+                if (want_keys) {
+                    listed = conn.try_exec(fmt::format("{} WHERE {} AND {} ORDER BY `session_key` FOR UPDATE",
+                                                       window_keys_sql, window, expired));
+                    if (!listed.ok() && listed.failure()->code != kMysqlLockWaitTimeout)
+                        impl.fail_write(*listed.failure(), what);
+                }
+                if (listed.ok()) {
+                    MysqlResult deleted =
+                        conn.try_exec(fmt::format("DELETE FROM {} WHERE {} AND {}", t, window, expired));
+                    if (deleted.ok()) {
+                        tx.commit();
+                        removed = deleted.affected();
+                        for (std::size_t i = 0; i < listed.rows(); ++i) keys.push_back(listed.text(i, 0));
+                    } else if (deleted.failure()->code == kMysqlLockWaitTimeout && skip_locked) {
+                        held = true;
+                    } else {
+                        impl.fail_write(*deleted.failure(), what);
+                    }
+                } else {
+                    held = true;
+                }
+            }
+            if (held) {
+                if (!skip_locked) conn.fail({kMysqlLockWaitTimeout, "HY000", "lock wait timeout"}, what);
+                conn.exec(isolation, what);
+                Impl::Transaction tx(impl, what);
+                MysqlResult free = conn.exec(fmt::format("{} WHERE {} AND {} ORDER BY `session_key` FOR UPDATE SKIP "
+                                                         "LOCKED",
+                                                         window_keys_sql, window, expired),
+                                             what);
+                std::vector<std::string_view> free_keys;
+                for (std::size_t i = 0; i < free.rows(); ++i) free_keys.push_back(free.text(i, 0));
+                if (!free_keys.empty()) {
+                    MysqlResult deleted =
+                        impl.write(fmt::format("DELETE FROM {} WHERE `session_key` IN ({}) AND `expire_date` < {}", t,
+                                               impl.quoted_list(free_keys), cutoff),
+                                   what);
+                    removed = deleted.affected();
+                }
+                tx.commit();
+                for (auto key : free_keys) keys.emplace_back(key);
+            }
+            pacer.finished(BulkPacer::Clock::now() - started);
+
+            result.batches += 1;
+            result.matched += removed;
+            result.removed += removed;
+            if (want_keys) std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
+            if (!last_window) low = end_key.text(0, 0);
+            if (options.progress) options.progress(result.removed, std::max(total, result.removed));
+            if (!last_window) pacer.pause();
+        }
+    } catch (...) {
+        if (skip_locked) (void)conn.try_exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", own_wait));
+        throw;
+    }
+    if (skip_locked) set_lock_wait(own_wait);
     std::sort(result.keys.begin(), result.keys.end());
     impl.refuse_kept_by_references(cutoff, result.removed);
     return result;
