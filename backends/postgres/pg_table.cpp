@@ -295,15 +295,16 @@ struct PgTable::Impl {
     // live, sessions) lie past the pages walked.
     //
     // Each window of pages is first one plain DELETE with the expiry
-    // condition, under a short lock_timeout (kQuickLockWait): nothing but a
+    // condition, under a short lock_timeout (kQuickLockWaitMs): nothing but a
     // request holding one of its rows can make it wait, and such a request
     // commits in milliseconds (its row then no longer matches if it extended
     // the expiry). Locking rows first (SELECT ... FOR UPDATE SKIP LOCKED)
     // writes every tuple twice, and measured 2.5x Django's time for that
-    // alone. Only a window whose DELETE did wait past kQuickLockWait is done
+    // alone. Only a window whose DELETE did wait past kQuickLockWaitMs is done
     // again, rolled back, with FOR UPDATE SKIP LOCKED: the rows a live request
     // holds stay for the next run. Rows a foreign key keeps are never picked.
     static constexpr int kQuickLockWaitMs = 100;
+    static constexpr std::uint64_t kDensitySamplePages = 1000;
 
     BulkResult delete_expired_by_pages(const PgParam& cutoff, bool want_keys, const BulkOptions& options,
                                        std::uint64_t total, std::string_view what) {
@@ -314,9 +315,19 @@ struct PgTable::Impl {
                        R"(FROM pg_class c WHERE c.oid = $1::regclass)",
                        {{t}}, "measure the session table");
         const std::uint64_t pages = std::stoull(shape.string(0, 0));
-        // Rows a page holds, as the last ANALYZE saw: turns a batch size in
-        // rows into a window of pages.
-        const double rows_per_page = std::max(1.0, std::stod(shape.string(0, 1)));
+        // Rows a page holds: turns a batch size in rows into a window of
+        // pages. As the last ANALYZE (or VACUUM) saw; a table never analyzed
+        // has no such figure (reltuples is -1, 0 before PostgreSQL 14), so
+        // the first pages are counted instead, a TID range scan of at most
+        // kDensitySamplePages pages.
+        double rows_per_page = std::stod(shape.string(0, 1));
+        if (rows_per_page <= 0 && pages > 0) {
+            const std::uint64_t sample = std::min<std::uint64_t>(pages, kDensitySamplePages);
+            PgResult counted = conn->exec(fmt::format("SELECT count(*) FROM {} WHERE ctid < $1::tid", t),
+                                          {{fmt::format("({},0)", sample)}}, "measure the session table");
+            rows_per_page = std::stod(counted.string(0, 0)) / static_cast<double>(sample);
+        }
+        rows_per_page = std::max(1.0, rows_per_page);
         const std::string plain_sql =
             fmt::format(R"(DELETE FROM {0} c WHERE c.ctid >= $2::tid AND c.ctid < $3::tid AND c."expire_date" < $1{1})",
                         t, unreferenced_condition("c")) +
