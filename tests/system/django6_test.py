@@ -35,7 +35,7 @@ from django_integration_test import run_module_process  # noqa: E402 (tests/syst
 
 HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
-          "test_memcached_engine.py", "test_users.py"]
+          "test_memcached_engine.py", "test_users.py", "test_copy.py"]
 # Opened with dlopen when a PostgreSQL, MySQL or memcached store (or a django-redis
 # compressor) is used: ldd cannot see them (backends/lazy_library.hpp), so they
 # are named here.
