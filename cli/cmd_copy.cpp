@@ -42,8 +42,8 @@ CLI::App* setup_copy(CLI::App& parent, CopyArgs& args) {
     cmd->add_option("--to", args.to, "Config file of the target store (JSON of Django setting names)")
         ->type_name("FILE")
         ->required();
-    auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to copy (default: every live session)")
-                     ->type_name("KEY");
+    auto* keys =
+        cmd->add_option("keys", args.keys.keys, "Session keys to copy (default: every live session)")->type_name("KEY");
     auto* from_stdin =
         cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
             ->excludes(keys);
@@ -93,21 +93,21 @@ constexpr std::size_t kCopyBatch = 500;
 
 struct CopyTotals {
     std::uint64_t matched = 0;
-    std::uint64_t copied = 0;          // written (or, with --dry-run, that would be)
-    std::uint64_t already_there = 0;   // the target holds the same data: done before
-    std::uint64_t overwritten = 0;     // of copied: replaced a different target session
-    std::uint64_t existing = 0;        // kept: the target holds other data (no --overwrite)
-    std::uint64_t changed = 0;         // kept: the target changed between our read and write
-    std::uint64_t expired = 0;         // not copied: expired (at the source, or by the time of writing)
-    std::uint64_t failed = 0;          // could not be decoded and verified
-    std::uint64_t unmatchable = 0;     // a filter could not see into them
-    std::uint64_t moved = 0;           // removed from the source (--move)
-    std::uint64_t move_kept = 0;       // --move: rewritten in the source meanwhile, kept there
-    std::uint64_t logins_lost = 0;     // copied with an _auth_user_hash the target will refuse
-    std::uint64_t rehashed = 0;        // copied with _auth_user_hash made anew with the target's key
-    std::uint64_t from_shadow = 0;     // of copied: cached_db copies whose row is gone
-    std::uint64_t missing_keys = 0;    // named keys the source does not have
-    std::vector<std::string> keys;     // copied (or would be)
+    std::uint64_t copied = 0;         // written (or, with --dry-run, that would be)
+    std::uint64_t already_there = 0;  // the target holds the same data: done before
+    std::uint64_t overwritten = 0;    // of copied: replaced a different target session
+    std::uint64_t existing = 0;       // kept: the target holds other data (no --overwrite)
+    std::uint64_t changed = 0;        // kept: the target changed between our read and write
+    std::uint64_t expired = 0;        // not copied: expired (at the source, or by the time of writing)
+    std::uint64_t failed = 0;         // could not be decoded and verified
+    std::uint64_t unmatchable = 0;    // a filter could not see into them
+    std::uint64_t moved = 0;          // removed from the source (--move)
+    std::uint64_t move_kept = 0;      // --move: rewritten in the source meanwhile, kept there
+    std::uint64_t logins_lost = 0;    // copied with an _auth_user_hash the target will refuse
+    std::uint64_t rehashed = 0;       // copied with _auth_user_hash made anew with the target's key
+    std::uint64_t from_shadow = 0;    // of copied: cached_db copies whose row is gone
+    std::uint64_t missing_keys = 0;   // named keys the source does not have
+    std::vector<std::string> keys;    // copied (or would be)
     std::vector<std::string> existing_keys;
     bool complete = true;
     bool hit_max_runtime = false;
@@ -348,20 +348,23 @@ Config load_target_config(const CopyArgs& args, Context& ctx) {
     if (store_identity(source) == store_identity(target))
         throw UsageError(fmt::format("--to {} names the store being copied from", args.to));
     if (!target.has_secret())
-        throw ConfigError(fmt::format("{} has no secret (SECRET_KEY_FILE or SECRET_KEY): the target's secret "
-                                      "signs what is written there",
-                                      args.to));
+        throw ConfigError(
+            fmt::format("{} has no secret (SECRET_KEY_FILE or SECRET_KEY): the target's secret "
+                        "signs what is written there",
+                        args.to));
     ctx.scrub_also(target.secret_keys());
     if (target.secret_origin().starts_with("environment") && target.get("SECRET_KEY").is_string())
-        ctx.warn(fmt::format("{}'s SECRET_KEY is overridden by $SESSIONCTL_SECRET_KEY; give the target a "
-                             "SECRET_KEY_FILE when the secrets differ",
-                             args.to));
+        ctx.warn(
+            fmt::format("{}'s SECRET_KEY is overridden by $SESSIONCTL_SECRET_KEY; give the target a "
+                        "SECRET_KEY_FILE when the secrets differ",
+                        args.to));
     // Naive datetimes are local times of one process time zone.
     if (!target.use_tz()) {
         if (!source.use_tz() && source.time_zone() != target.time_zone())
-            throw UsageError(fmt::format("source and target both have USE_TZ false, with different TIME_ZONEs "
-                                         "('{}', '{}'): copy one way at a time through a USE_TZ store",
-                                         source.time_zone(), target.time_zone()));
+            throw UsageError(
+                fmt::format("source and target both have USE_TZ false, with different TIME_ZONEs "
+                            "('{}', '{}'): copy one way at a time through a USE_TZ store",
+                            source.time_zone(), target.time_zone()));
         apply_time_zone(target);
     }
     return target;
@@ -381,9 +384,10 @@ std::optional<UserTable> load_users(const Config& target, const Config& source, 
             const auto started = std::chrono::steady_clock::now();
             UserTable table = UserTable::load(*users, options);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            ctx.note(fmt::format("read {} users from {} (the {}'s) in {:.2f}s, to re-hash logins with the target's "
-                                 "SECRET_KEY",
-                                 table.size(), users->describe(), side, seconds));
+            ctx.note(
+                fmt::format("read {} users from {} (the {}'s) in {:.2f}s, to re-hash logins with the target's "
+                            "SECRET_KEY",
+                            table.size(), users->describe(), side, seconds));
             return table;
         } catch (const ConfigError& e) {
             reasons.push_back(fmt::format("{}: {}", side, e.what()));
@@ -418,8 +422,8 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
     plan.now = source_env.now();
     plan.target_signed = target->records_are_signed_session_data();
     const SecretKeys& source_keys = ctx.config().secret_keys();
-    plan.same_signing = signs_alike(source_keys, target_config.secret_keys(), source_env.settings,
-                                    plan.target_env->settings);
+    plan.same_signing =
+        signs_alike(source_keys, target_config.secret_keys(), source_env.settings, plan.target_env->settings);
     plan.login_hash_survives =
         login_hash_survives(source_keys, target_config.secret_keys(), plan.target_env->settings.series);
     std::optional<UserTable> users;
@@ -529,11 +533,12 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(t.unmatchable, "session")));
     if (t.logins_lost && users)
-        ctx.warn(fmt::format("{} {} copied with a login (_auth_user_hash) that matches no current password in {} "
-                             "(user gone or password changed: the source refuses {} too), so it was not re-hashed "
-                             "for {}'s SECRET_KEY: those users must log in again",
-                             t.logins_lost, t.logins_lost == 1 ? "session was" : "sessions were", users->source(),
-                             t.logins_lost == 1 ? "it" : "them", args.to));
+        ctx.warn(
+            fmt::format("{} {} copied with a login (_auth_user_hash) that matches no current password in {} "
+                        "(user gone or password changed: the source refuses {} too), so it was not re-hashed "
+                        "for {}'s SECRET_KEY: those users must log in again",
+                        t.logins_lost, t.logins_lost == 1 ? "session was" : "sessions were", users->source(),
+                        t.logins_lost == 1 ? "it" : "them", args.to));
     else if (t.logins_lost)
         ctx.warn(fmt::format(
             "{} {} copied with a login (_auth_user_hash) made with the source's SECRET_KEY, which {} does not "
@@ -553,14 +558,15 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
     if (t.existing || t.failed || t.move_kept || t.changed) {
         std::vector<std::string> parts;
         if (t.existing)
-            parts.push_back(fmt::format("{} already in the target with other data (kept; --overwrite replaces)",
-                                        t.existing));
+            parts.push_back(
+                fmt::format("{} already in the target with other data (kept; --overwrite replaces)", t.existing));
         if (t.changed) parts.push_back(fmt::format("{} changed in the target while copying (kept)", t.changed));
         if (t.failed) parts.push_back(fmt::format("{} could not be decoded and verified", t.failed));
         if (t.move_kept)
-            parts.push_back(fmt::format("{} rewritten in the source after they were read (kept there; copy again "
-                                        "with --overwrite-older)",
-                                        t.move_kept));
+            parts.push_back(
+                fmt::format("{} rewritten in the source after they were read (kept there; copy again "
+                            "with --overwrite-older)",
+                            t.move_kept));
         std::string text;
         for (const auto& p : parts) text += (text.empty() ? "" : "; ") + p;
         ctx.error(fmt::format("{} of {} not copied{}: {}", t.existing + t.changed + t.failed, t.matched,

@@ -15,7 +15,7 @@ namespace {
 // target's codec accepts them as Django >= 4.0 would (the current format,
 // verified), else the dict signed with the target's SECRET_KEY and salt.
 std::string target_session_data(const StoredSession& record, const Store& holder, const DecodeResult& decoded,
-                                 const CopyPlan& plan) {
+                                const CopyPlan& plan) {
     const bool current_format = decoded.format == PayloadFormat::signed_sha256;
     if (holder.records_are_signed_session_data() && current_format) {
         if (plan.same_signing && decoded.key_index == std::size_t{0}) return record.data;

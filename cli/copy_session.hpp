@@ -50,18 +50,18 @@ struct PreparedCopy {
         copy,
     };
     Kind kind = Kind::not_selected;
-    SessionWrite write;       // Kind::copy
-    bool login_lost = false;      // has _auth_user_hash the target will refuse
+    SessionWrite write;            // Kind::copy
+    bool login_lost = false;       // has _auth_user_hash the target will refuse
     bool hash_recomputed = false;  // _auth_user_hash made anew with the target's SECRET_KEY
-    std::string error;        // Kind::undecodable: why
+    std::string error;             // Kind::undecodable: why
 };
 
 // `holder` is the store that holds (and decodes) `record`.
 [[nodiscard]] PreparedCopy prepare_copy(const StoredSession& record, const Store& holder, const CopyPlan& plan);
 
 // The plan's signing facts for these two configurations.
-[[nodiscard]] bool signs_alike(const SecretKeys& source, const SecretKeys& target, const SessionSettings& source_settings,
-                               const SessionSettings& target_settings);
+[[nodiscard]] bool signs_alike(const SecretKeys& source, const SecretKeys& target,
+                               const SessionSettings& source_settings, const SessionSettings& target_settings);
 [[nodiscard]] bool login_hash_survives(const SecretKeys& source, const SecretKeys& target, DjangoSeries target_series);
 // The user table's keys for re-hashing logins: the target's SECRET_KEY first
 // (the hash written), then every key the source's Django accepts a hash

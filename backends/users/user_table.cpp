@@ -55,7 +55,8 @@ UserTable UserTable::load(UserSource& source, UserTableOptions options) {
     std::vector<SaltedHmac> macs;
     for (const auto& secret : options.secrets) macs.emplace_back(SESSION_AUTH_HASH_SALT, secret, HashAlgorithm::sha256);
     std::optional<SaltedHmac> sha1;
-    if (options.accept_sha1) sha1.emplace(SESSION_AUTH_HASH_SALT, options.secrets[options.sha1_secret], HashAlgorithm::sha1);
+    if (options.accept_sha1)
+        sha1.emplace(SESSION_AUTH_HASH_SALT, options.secrets[options.sha1_secret], HashAlgorithm::sha1);
 
     source.scan([&](const UserRowView& row) {
         const auto index = static_cast<std::uint32_t>(table.active_.size());

@@ -127,8 +127,10 @@ public:
     // A session of user `id` in the source, logged in with this hash.
     std::string login(int id, const std::string& hash) {
         std::string key = random_string(32);
-        PyDict data{{"_auth_user_id", std::to_string(id)}, {"_auth_user_backend", kModelBackend},
-                    {"_auth_user_hash", hash}, {"cart", 3}};
+        PyDict data{{"_auth_user_id", std::to_string(id)},
+                    {"_auth_user_backend", kModelBackend},
+                    {"_auth_user_hash", hash},
+                    {"cart", 3}};
         REQUIRE(table("src")->insert({key, encode(data), DateTime{kCopyNow + kDay, std::nullopt}}));
         return key;
     }
@@ -198,8 +200,8 @@ TEST_CASE("copy keeps key, data and expiry and skips expired sessions", "[cli][c
     const auto keys = site.add_sessions(3);
     // One expired an hour ago: not copied.
     const std::string old_key = random_string(32);
-    REQUIRE(site.table("src")->insert({old_key, site.encode(PyDict{{"x", 1}}),
-                                       DateTime{kCopyNow - 3'600'000'000, std::nullopt}}));
+    REQUIRE(site.table("src")->insert(
+        {old_key, site.encode(PyDict{{"x", 1}}), DateTime{kCopyNow - 3'600'000'000, std::nullopt}}));
     const std::string to = site.db_config("dst");
     CopyRun r = site.run({"--json", "-v", "copy", "--to", to});
     INFO(r.err);
@@ -227,8 +229,8 @@ TEST_CASE("copy --dry-run writes nothing and says what would be copied and skipp
     CopySite site;
     const auto keys = site.add_sessions(3);
     const std::string to = site.db_config("dst");
-    REQUIRE(site.table("dst")->insert({keys[0], site.encode(PyDict{{"other", true}}),
-                                       DateTime{kCopyNow + kDay, std::nullopt}}));
+    REQUIRE(site.table("dst")->insert(
+        {keys[0], site.encode(PyDict{{"other", true}}), DateTime{kCopyNow + kDay, std::nullopt}}));
     const auto before = site.rows("dst");
     CopyRun r = site.run({"--json", "copy", "--to", to, "--dry-run", "--move"});
     INFO(r.err);
@@ -286,8 +288,8 @@ TEST_CASE("copy --move removes exactly the copied sessions and keeps one rewritt
     CopySite site;
     const auto keys = site.add_sessions(3);
     const std::string expired = random_string(32);
-    REQUIRE(site.table("src")->insert({expired, site.encode(PyDict{{"x", 1}}),
-                                       DateTime{kCopyNow - 1'000'000, std::nullopt}}));
+    REQUIRE(site.table("src")->insert(
+        {expired, site.encode(PyDict{{"x", 1}}), DateTime{kCopyNow - 1'000'000, std::nullopt}}));
     const std::string to = site.file_config("files");
     const std::string rewritten = site.encode(PyDict{{"rewritten", true}});
     site.race_hook = [&](std::string_view point, std::string_view) {
@@ -359,7 +361,9 @@ TEST_CASE("copy refuses signed_cookies, the same store, and a target without a s
     r = site.run({"copy", "--to", site.path("cookies.json")});
     CHECK(r.code == 2);
     CHECK(r.err.find("signed_cookies") != std::string::npos);
-    site.write("nosecret.json", json{{"SESSION_ENGINE", "django.contrib.sessions.backends.file"}, {"SESSION_FILE_PATH", site.path("")}}.dump());
+    site.write(
+        "nosecret.json",
+        json{{"SESSION_ENGINE", "django.contrib.sessions.backends.file"}, {"SESSION_FILE_PATH", site.path("")}}.dump());
     r = site.run({"copy", "--to", site.path("nosecret.json")});
     CHECK(r.code == 2);
 }
