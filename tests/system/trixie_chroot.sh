@@ -10,8 +10,8 @@
 #   apt-get install python3-redis python3-django-redis python3-pymemcache
 #                   python3-psycopg2 redis-server memcached  (cache, PostgreSQL suites)
 #                   python3-lz4 python3-zstandard python3-msgpack  (django-redis codecs)
-#                   python3-pylibmc python3-mysqldb redis-sentinel  (memcached
-#                   servers, MariaDB and Sentinel suites)
+#                   python3-pylibmc redis-sentinel  (memcached servers, Sentinel;
+#                   no python3-mysqldb: trixie's 1.4.6 is older than Django 6 accepts)
 #
 # MIRROR is the one this machine's apt uses (debian_mirror.sh); no host name is
 # stored here. The mirror may be a dated snapshot, whose Release files have
@@ -80,7 +80,7 @@ step "apt-get update (trixie, experimental)" "${apt_in_root[@]}" update
 step "install Django 6 from experimental" "${apt_in_root[@]}" install -t experimental python3-django
 step "install the cache and database clients" "${apt_in_root[@]}" install \
     python3-redis python3-django-redis python3-pymemcache python3-psycopg2 redis-server memcached \
-    python3-lz4 python3-zstandard python3-msgpack python3-pylibmc python3-mysqldb redis-sentinel
+    python3-lz4 python3-zstandard python3-msgpack python3-pylibmc redis-sentinel
 chroot "$ROOT" apt-get clean
 
 version=$(chroot "$ROOT" /usr/bin/python3 -c 'import django, sys; print(django.get_version(), "on Python", sys.version.split()[0])') ||
