@@ -108,7 +108,8 @@ DecodeResult SignedCookiesStore::decode_record(const StoredSession& record) cons
 }
 
 std::vector<WriteOutcome> SignedCookiesStore::write_sessions(const std::vector<SessionWrite>&, WriteMode) {
-    throw StoreError("the signed_cookies engine keeps sessions in the browsers' cookies: there is no store to write to");
+    throw StoreError(
+        "the signed_cookies engine keeps sessions in the browsers' cookies: there is no store to write to");
 }
 
 }  // namespace sessionctl

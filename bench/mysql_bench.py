@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/mysql_bench.py --sessionctl build/cli/sessionctl [--rows 1000000]
         [--mysql-url mysql://sessionctl@127.0.0.1:3391]   (default: $SESSIONCTL_TEST_MYSQL)
-        [--skip-find]
+        [--skip-find] [--rounds N]
 
 Creates its own database (sessionctl_bench_<pid>, dropped at the end), migrates it
 with the Django on PYTHONPATH (system 3.2 by default, Debian's python3-mysqldb), and
@@ -12,7 +12,8 @@ data encoded by Django, 1,000 distinct users). Then, each on an identical copy o
 table:
 
   1. `manage.py clearsessions` (call_command) vs `sessionctl clearsessions` (default
-     batches) and `sessionctl clearsessions --one-transaction`, each while a writer
+     batches) and `sessionctl clearsessions --one-transaction` (first round only), each
+     on a fresh copy of the same table (--rounds pairs), while a writer
      (its own connection, autocommit) inserts and updates live sessions as a site
      would: the longest single statement it saw is printed beside each
   2. a Django find-by-user loop (iterator + get_decoded, as an admin script would)
@@ -91,6 +92,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1000000)
     ap.add_argument("--mysql-url", default=os.environ.get("SESSIONCTL_TEST_MYSQL", ""))
     ap.add_argument("--skip-find", action="store_true", help="only the clearsessions rows")
+    ap.add_argument("--rounds", type=int, default=1, help="clearsessions pairs (Django, sessionctl) to run")
     args = ap.parse_args()
     if not args.mysql_url:
         sys.exit("mysql_bench: set --mysql-url or SESSIONCTL_TEST_MYSQL (eval \"$(scripts/servers.sh start)\")")
@@ -196,19 +198,27 @@ def run(args, dbname):
         call_command("clearsessions")
         return time.monotonic() - t
 
-    # 1. clearsessions
-    django_s, w = with_writer(timed_django)
-    left_django = keys_left()
-    print(f"clearsessions: Django {django_s:.2f}s (writer's longest statement {w.longest * 1000:.0f} ms, "
-          f"{w.writes} writes)", flush=True)
-    for label, argv in (("sessionctl", ["clearsessions"]),
-                        ("sessionctl --one-transaction", ["clearsessions", "--one-transaction"])):
+    def load():
+        return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+    # 1. clearsessions, each side on a fresh copy (the same bytes in the same
+    # order: the filled table itself was written at random, the copies are not)
+    for round_ in range(args.rounds):
         reset()
-        (ours_s, _), w = with_writer(lambda: sessionctl(*argv))
-        agree = keys_left() == left_django
-        print(f"clearsessions: {label} {ours_s:.2f}s, {ours_s / django_s:.2f}x Django's time (writer's longest "
-              f"statement {w.longest * 1000:.0f} ms, {w.writes} writes), results {'agree' if agree else 'DIFFER'}",
-              flush=True)
+        django_s, w = with_writer(timed_django)
+        left_django = keys_left()
+        print(f"clearsessions: Django {django_s:.2f}s (writer's longest statement {w.longest * 1000:.0f} ms, "
+              f"{w.writes} writes; {load()})", flush=True)
+        for label, argv in (("sessionctl", ["clearsessions"]),
+                            ("sessionctl --one-transaction", ["clearsessions", "--one-transaction"])):
+            if round_ and "--one-transaction" in argv:
+                continue
+            reset()
+            (ours_s, _), w = with_writer(lambda: sessionctl(*argv))
+            agree = keys_left() == left_django
+            print(f"clearsessions: {label} {ours_s:.2f}s, {ours_s / django_s:.2f}x Django's time (writer's longest "
+                  f"statement {w.longest * 1000:.0f} ms, {w.writes} writes; {load()}), results "
+                  f"{'agree' if agree else 'DIFFER'}", flush=True)
     if args.skip_find:
         return
     reset()

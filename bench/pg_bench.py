@@ -3,13 +3,18 @@
 
     /usr/bin/python3 bench/pg_bench.py --sessionctl build/cli/sessionctl [--rows 1000000]
         [--pg-url postgres://postgres@127.0.0.1:5491/postgres]   (default: $SESSIONCTL_TEST_PG)
+        [--skip-find] [--rounds N]
 
 Creates its own database (sessionctl_bench_<pid>, dropped at the end), migrates it
 with the Django on PYTHONPATH (system 3.2 by default), and fills django_session by
 COPY with --rows sessions (60% expired; data encoded by Django, 1,000 distinct
 users). Then, each on an identical copy of the table:
 
-  1. `manage.py clearsessions` (call_command) vs `sessionctl clearsessions`
+  1. `manage.py clearsessions` (call_command) vs `sessionctl clearsessions` (default
+     batches) and `sessionctl clearsessions --one-transaction` (first round only), each
+     on a fresh copy (--rounds pairs), while a writer (its own connection, autocommit)
+     inserts and updates live sessions as a site would: the longest single statement
+     it saw is printed beside each
   2. a Django find-by-user loop (iterator + get_decoded, as an admin script would)
      vs `sessionctl inspect --all --user 42 --keys-only`
 
@@ -20,9 +25,11 @@ import argparse
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from datetime import timedelta
@@ -43,11 +50,47 @@ def admin(url, dbname="postgres"):
     return con
 
 
+class Writer(threading.Thread):
+    """A site's writes during a cleanup: new sessions and updates of live ones,
+    one autocommit statement each; records the longest one."""
+
+    def __init__(self, url, db, live_keys):
+        super().__init__(daemon=True)
+        self.url, self.db, self.live = url, db, live_keys
+        self.stop = threading.Event()
+        self.longest = 0.0
+        self.writes = 0
+        self.error = None
+
+    def run(self):
+        try:
+            con = admin(self.url, self.db)
+            cur = con.cursor()
+            n = 0
+            while not self.stop.is_set():
+                t = time.monotonic()
+                if n % 2:
+                    cur.execute("INSERT INTO django_session VALUES (%s, 'e30:1ruzA4:x', now() + interval '14 days')",
+                                [f"writer{os.getpid()}{n:012d}"])
+                else:
+                    cur.execute("UPDATE django_session SET expire_date = now() + interval '14 days' "
+                                "WHERE session_key = %s", [random.choice(self.live)])
+                self.longest = max(self.longest, time.monotonic() - t)
+                self.writes += 1
+                n += 1
+                time.sleep(0.005)
+            con.close()
+        except Exception as e:  # noqa: BLE001
+            self.error = f"{type(e).__name__}: {e}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessionctl", required=True)
     ap.add_argument("--rows", type=int, default=1000000)
     ap.add_argument("--pg-url", default=os.environ.get("SESSIONCTL_TEST_PG", ""))
+    ap.add_argument("--skip-find", action="store_true", help="only the clearsessions rows")
+    ap.add_argument("--rounds", type=int, default=1, help="clearsessions pairs (Django, sessionctl) to run")
     args = ap.parse_args()
     if not args.pg_url:
         sys.exit("pg_bench: set --pg-url or SESSIONCTL_TEST_PG (eval \"$(scripts/servers.sh start)\")")
@@ -87,10 +130,14 @@ def run(args, dbname):
     now = timezone.now()
     t0 = time.monotonic()
     buf = io.StringIO()
+    live = []
     for i in range(args.rows):
         offset = -86400 - i if i % 10 < 6 else 86400 + i
         expire = (now + timedelta(seconds=offset)).isoformat()
-        buf.write(f"{i:08d}{os.urandom(12).hex()}\t{payloads[i % 1000]}\t{expire}\n")
+        key = f"{i:08d}{os.urandom(12).hex()}"
+        if offset > 0 and len(live) < 10000:
+            live.append(key)
+        buf.write(f"{key}\t{payloads[i % 1000]}\t{expire}\n")
     buf.seek(0)
     with connection.cursor() as cur:
         cur.copy_expert("COPY django_session (session_key, session_data, expire_date) FROM STDIN", buf)
@@ -104,10 +151,10 @@ def run(args, dbname):
             cur.execute("INSERT INTO django_session SELECT * FROM seed")
             cur.execute("VACUUM ANALYZE django_session")
 
-    def count():
+    def keys_left():
         with connection.cursor() as cur:
-            cur.execute("SELECT count(*) FROM django_session")
-            return cur.fetchone()[0]
+            cur.execute("SELECT session_key FROM django_session WHERE session_key NOT LIKE 'writer%%'")
+            return sorted(r[0] for r in cur.fetchall())
 
     tmp = tempfile.mkdtemp(prefix="pg-bench-")
     secret_file = os.path.join(tmp, "secret")
@@ -131,15 +178,46 @@ def run(args, dbname):
         print(f"{what}: Django {django_s:.2f}s, sessionctl {ours_s:.2f}s, ratio {django_s / ours_s:.1f}x, "
               f"results {'agree' if agree else 'DIFFER'}", flush=True)
 
-    # 1. clearsessions
-    connection.close()
-    t = time.monotonic()
-    call_command("clearsessions")
-    django_s = time.monotonic() - t
-    left_django = count()
-    reset()
-    ours_s, _ = sessionctl("clearsessions")
-    report("clearsessions", django_s, ours_s, count() == left_django)
+    def with_writer(fn):
+        w = Writer(args.pg_url, dbname, live)
+        w.start()
+        try:
+            result = fn()
+        finally:
+            w.stop.set()
+            w.join()
+        if w.error:
+            print(f"  the writer failed: {w.error}", flush=True)
+        return result, w
+
+    def timed_django():
+        connection.close()
+        t = time.monotonic()
+        call_command("clearsessions")
+        return time.monotonic() - t
+
+    def load():
+        return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+    # 1. clearsessions, each side on a fresh copy of the same table
+    for round_ in range(args.rounds):
+        reset()
+        django_s, w = with_writer(timed_django)
+        left_django = keys_left()
+        print(f"clearsessions: Django {django_s:.2f}s (writer's longest statement {w.longest * 1000:.0f} ms, "
+              f"{w.writes} writes; {load()})", flush=True)
+        for label, argv in (("sessionctl", ["clearsessions"]),
+                            ("sessionctl --one-transaction", ["clearsessions", "--one-transaction"])):
+            if round_ and "--one-transaction" in argv:
+                continue
+            reset()
+            (ours_s, _), w = with_writer(lambda: sessionctl(*argv))
+            agree = keys_left() == left_django
+            print(f"clearsessions: {label} {ours_s:.2f}s, {ours_s / django_s:.2f}x Django's time (writer's longest "
+                  f"statement {w.longest * 1000:.0f} ms, {w.writes} writes; {load()}), results "
+                  f"{'agree' if agree else 'DIFFER'}", flush=True)
+    if args.skip_find:
+        return
     reset()
 
     # 2. find-by-user

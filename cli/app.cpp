@@ -197,7 +197,8 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
         if (const auto name = secret_option(argv[i])) return fail(err, ExitCode::usage, refused_secret_option(*name));
 
     GlobalOptions global;
-    CLI::App app("Administer Django session stores: inspect, decode, create, delete, expire, clear, copy.", "sessionctl");
+    CLI::App app("Administer Django session stores: inspect, decode, create, delete, expire, clear, copy.",
+                 "sessionctl");
     app.fallthrough();  // global flags also after the command; set before adding subcommands
     app.set_version_flag("--version", version_text(), "Print the version and the engines built in, and exit");
     app.add_option("--config", global.config_path, "Config file (JSON of Django setting names)")->type_name("FILE");
@@ -251,9 +252,10 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     for (const auto& c : commands)
         if (c.app->parsed()) chosen = &c;
     if (!chosen)
-        return fail(err, ExitCode::usage,
-                    "no command given: inspect, decode, create, delete, expire, clearsessions, stats, copy or config (see "
-                    "sessionctl --help)");
+        return fail(
+            err, ExitCode::usage,
+            "no command given: inspect, decode, create, delete, expire, clearsessions, stats, copy or config (see "
+            "sessionctl --help)");
 
     Context ctx(global, Io{in, out, err, hooks.in_is_tty, hooks.out_is_tty, hooks.err_is_tty}, hooks.clock,
                 hooks.race_hook);

@@ -8,23 +8,28 @@
 // read. --move then removes each written session from the source, only if
 // the source still holds what was copied. A key already in the target with
 // the same data counts as done, so a rerun after Ctrl-C, --max-runtime or a
-// failure finishes the job without duplicates or errors.
+// failure finishes the job without duplicates or errors. A target with
+// another SECRET_KEY gets each login's _auth_user_hash made anew with its key
+// when the user table can be read; cached_db sources give their cached
+// copies whose row is gone too (Django serves them).
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "backends/registry.hpp"
 #include "cli/commands.hpp"
 #include "cli/copy_session.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/listed_rows.hpp"
 #include "cli/parallel_scan.hpp"
 #include "cli/progress.hpp"
 #include "cli/pyvalue_json.hpp"
@@ -37,8 +42,8 @@ CLI::App* setup_copy(CLI::App& parent, CopyArgs& args) {
     cmd->add_option("--to", args.to, "Config file of the target store (JSON of Django setting names)")
         ->type_name("FILE")
         ->required();
-    auto* keys = cmd->add_option("keys", args.keys.keys, "Session keys to copy (default: every live session)")
-                     ->type_name("KEY");
+    auto* keys =
+        cmd->add_option("keys", args.keys.keys, "Session keys to copy (default: every live session)")->type_name("KEY");
     auto* from_stdin =
         cmd->add_flag("--stdin", args.keys.from_stdin, "Read session keys from standard input, one per line")
             ->excludes(keys);
@@ -88,19 +93,21 @@ constexpr std::size_t kCopyBatch = 500;
 
 struct CopyTotals {
     std::uint64_t matched = 0;
-    std::uint64_t copied = 0;          // written (or, with --dry-run, that would be)
-    std::uint64_t already_there = 0;   // the target holds the same data: done before
-    std::uint64_t overwritten = 0;     // of copied: replaced a different target session
-    std::uint64_t existing = 0;        // kept: the target holds other data (no --overwrite)
-    std::uint64_t changed = 0;         // kept: the target changed between our read and write
-    std::uint64_t expired = 0;         // not copied: expired (at the source, or by the time of writing)
-    std::uint64_t failed = 0;          // could not be decoded and verified
-    std::uint64_t unmatchable = 0;     // a filter could not see into them
-    std::uint64_t moved = 0;           // removed from the source (--move)
-    std::uint64_t move_kept = 0;       // --move: rewritten in the source meanwhile, kept there
-    std::uint64_t logins_lost = 0;     // copied with an _auth_user_hash the target will refuse
-    std::uint64_t missing_keys = 0;    // named keys the source does not have
-    std::vector<std::string> keys;     // copied (or would be)
+    std::uint64_t copied = 0;         // written (or, with --dry-run, that would be)
+    std::uint64_t already_there = 0;  // the target holds the same data: done before
+    std::uint64_t overwritten = 0;    // of copied: replaced a different target session
+    std::uint64_t existing = 0;       // kept: the target holds other data (no --overwrite)
+    std::uint64_t changed = 0;        // kept: the target changed between our read and write
+    std::uint64_t expired = 0;        // not copied: expired (at the source, or by the time of writing)
+    std::uint64_t failed = 0;         // could not be decoded and verified
+    std::uint64_t unmatchable = 0;    // a filter could not see into them
+    std::uint64_t moved = 0;          // removed from the source (--move)
+    std::uint64_t move_kept = 0;      // --move: rewritten in the source meanwhile, kept there
+    std::uint64_t logins_lost = 0;    // copied with an _auth_user_hash the target will refuse
+    std::uint64_t rehashed = 0;       // copied with _auth_user_hash made anew with the target's key
+    std::uint64_t from_shadow = 0;    // of copied: cached_db copies whose row is gone
+    std::uint64_t missing_keys = 0;   // named keys the source does not have
+    std::vector<std::string> keys;    // copied (or would be)
     std::vector<std::string> existing_keys;
     bool complete = true;
     bool hit_max_runtime = false;
@@ -113,7 +120,9 @@ struct PendingCopy {
     SessionWrite write;
     StoredSession source;  // as read: what --move may remove
     Store* holder = nullptr;
+    bool in_shadow = false;  // holder is the source's shadow_records()
     bool login_lost = false;
+    bool hash_recomputed = false;
 };
 
 class Copier {
@@ -212,6 +221,8 @@ private:
     void count_copied(std::size_t i) {
         ++totals_.copied;
         if (batch_[i].login_lost) ++totals_.logins_lost;
+        if (batch_[i].hash_recomputed) ++totals_.rehashed;
+        if (batch_[i].in_shadow) ++totals_.from_shadow;
         totals_.keys.push_back(batch_[i].write.key);
     }
 
@@ -258,7 +269,8 @@ private:
     CopyTotals totals_;
 };
 
-void report_copy(const CopyTotals& t, const CopyArgs& args, std::string_view target_engine, Context& ctx) {
+void report_copy(const CopyTotals& t, const CopyArgs& args, std::string_view target_engine,
+                 const Store::ShadowTerms& shadow_terms, Context& ctx) {
     const bool list_keys = ctx.verbose() > 0 || args.dry_run;
     if (ctx.json()) {
         ordered_json j = ordered_json::object();
@@ -280,6 +292,8 @@ void report_copy(const CopyTotals& t, const CopyArgs& args, std::string_view tar
             j["kept_in_source"] = t.move_kept;
         }
         j["logins_lost"] = t.logins_lost;
+        j["auth_hashes_recomputed"] = t.rehashed;
+        if (!shadow_terms.place.empty()) j["copied_from_cache_only"] = t.from_shadow;
         j["complete"] = t.complete;
         if (args.dry_run) j["dry_run"] = true;
         ctx.out() << dump_json(j) << '\n';
@@ -289,6 +303,12 @@ void report_copy(const CopyTotals& t, const CopyArgs& args, std::string_view tar
         if (t.skipped() > 0) ctx.out() << "; skipped " << t.skipped();
         if (t.failed > 0) ctx.out() << "; failed " << t.failed;
         ctx.out() << '\n';
+        if (t.from_shadow)
+            ctx.out() << "  " << t.from_shadow << " of them " << shadow_terms.place << " (" << shadow_terms.reason
+                      << ")\n";
+        if (t.rehashed)
+            ctx.out() << "  " << count_of(t.rehashed, "login") << " kept: _auth_user_hash made anew with the target's "
+                      << "SECRET_KEY\n";
         if (t.already_there) ctx.out() << "  " << t.already_there << " already in the target with the same data\n";
         if (t.existing) ctx.out() << "  " << t.existing << " kept: the target holds other data under the key\n";
         if (t.changed) ctx.out() << "  " << t.changed << " kept: changed in the target while copying\n";
@@ -328,23 +348,55 @@ Config load_target_config(const CopyArgs& args, Context& ctx) {
     if (store_identity(source) == store_identity(target))
         throw UsageError(fmt::format("--to {} names the store being copied from", args.to));
     if (!target.has_secret())
-        throw ConfigError(fmt::format("{} has no secret (SECRET_KEY_FILE or SECRET_KEY): the target's secret "
-                                      "signs what is written there",
-                                      args.to));
+        throw ConfigError(
+            fmt::format("{} has no secret (SECRET_KEY_FILE or SECRET_KEY): the target's secret "
+                        "signs what is written there",
+                        args.to));
     ctx.scrub_also(target.secret_keys());
     if (target.secret_origin().starts_with("environment") && target.get("SECRET_KEY").is_string())
-        ctx.warn(fmt::format("{}'s SECRET_KEY is overridden by $SESSIONCTL_SECRET_KEY; give the target a "
-                             "SECRET_KEY_FILE when the secrets differ",
-                             args.to));
+        ctx.warn(
+            fmt::format("{}'s SECRET_KEY is overridden by $SESSIONCTL_SECRET_KEY; give the target a "
+                        "SECRET_KEY_FILE when the secrets differ",
+                        args.to));
     // Naive datetimes are local times of one process time zone.
     if (!target.use_tz()) {
         if (!source.use_tz() && source.time_zone() != target.time_zone())
-            throw UsageError(fmt::format("source and target both have USE_TZ false, with different TIME_ZONEs "
-                                         "('{}', '{}'): copy one way at a time through a USE_TZ store",
-                                         source.time_zone(), target.time_zone()));
+            throw UsageError(
+                fmt::format("source and target both have USE_TZ false, with different TIME_ZONEs "
+                            "('{}', '{}'): copy one way at a time through a USE_TZ store",
+                            source.time_zone(), target.time_zone()));
         apply_time_zone(target);
     }
     return target;
+}
+
+// The user table, for re-hashing logins with the target's SECRET_KEY: the
+// target's DATABASES when they reach it, else the source's (a copy within
+// one site's users). nullopt, with why, when neither does: the logins are
+// then counted as lost, as without a table.
+std::optional<UserTable> load_users(const Config& target, const Config& source, const UserTableOptions& options,
+                                    std::string& why_not, Context& ctx) {
+    std::vector<std::string> reasons;
+    for (const Config* config : {&target, &source}) {
+        const char* side = config == &target ? "target" : "source";
+        try {
+            auto users = open_user_source(*config);
+            const auto started = std::chrono::steady_clock::now();
+            UserTable table = UserTable::load(*users, options);
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            ctx.note(
+                fmt::format("read {} users from {} (the {}'s) in {:.2f}s, to re-hash logins with the target's "
+                            "SECRET_KEY",
+                            table.size(), users->describe(), side, seconds));
+            return table;
+        } catch (const ConfigError& e) {
+            reasons.push_back(fmt::format("{}: {}", side, e.what()));
+        } catch (const SessionError& e) {
+            reasons.push_back(fmt::format("{}: {}", side, e.what()));
+        }
+    }
+    why_not = reasons.front() + "; " + reasons.back();
+    return std::nullopt;
 }
 
 }  // namespace
@@ -370,10 +422,18 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
     plan.now = source_env.now();
     plan.target_signed = target->records_are_signed_session_data();
     const SecretKeys& source_keys = ctx.config().secret_keys();
-    plan.same_signing = signs_alike(source_keys, target_config.secret_keys(), source_env.settings,
-                                    plan.target_env->settings);
+    plan.same_signing =
+        signs_alike(source_keys, target_config.secret_keys(), source_env.settings, plan.target_env->settings);
     plan.login_hash_survives =
         login_hash_survives(source_keys, target_config.secret_keys(), plan.target_env->settings.series);
+    std::optional<UserTable> users;
+    std::string users_unreachable;
+    if (!plan.login_hash_survives) {
+        users = load_users(target_config, ctx.config(),
+                           user_table_options(source_keys, source_env.settings.series, target_config.secret_keys()),
+                           users_unreachable, ctx);
+        if (users) plan.users = &*users;
+    }
     if (by_key)
         for (const auto& key : keys)
             if (auto problem = key_problem(key, key_rule_for_engine(target_config.session_engine())))
@@ -390,7 +450,7 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
     Progress progress(ctx, "copy");
     std::uint64_t read = 0;
     std::uint64_t undecodable_shown = 0;
-    auto take = [&](const StoredSession& record, Store& holder, PreparedCopy& prepared) {
+    auto take = [&](const StoredSession& record, Store& holder, bool in_shadow, PreparedCopy& prepared) {
         switch (prepared.kind) {
             case PreparedCopy::Kind::not_selected: return;
             case PreparedCopy::Kind::unmatchable: ++t.unmatchable; return;
@@ -404,7 +464,7 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
         }
         ++t.matched;
         copier.add({std::move(prepared.write), StoredSession{record.key, record.data, std::nullopt, record.flags},
-                    &holder, prepared.login_lost});
+                    &holder, in_shadow, prepared.login_lost, prepared.hash_recomputed});
     };
     auto should_stop = [&] {
         if (interrupted()) return true;
@@ -425,16 +485,19 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
                 continue;
             }
             PreparedCopy prepared = prepare_copy(located->record, *located->holder, plan);
-            take(located->record, *located->holder, prepared);
+            take(located->record, *located->holder, located->in_shadow, prepared);
             progress.update(++read, keys.size());
         }
     } else {
         // Batches are written from the scan's ordered step, between reads of
         // the source; the target is another store, so no page is written
         // while it is read.
+        Store* shadow = source->shadow_records();
+        ListedRows listed_rows;  // with shadow records only
         auto examine = [&](const StoredSession& record) { return prepare_copy(record, *source, plan); };
         auto take_scanned = [&](const StoredSession& record, PreparedCopy& prepared) {
-            take(record, *source, prepared);
+            if (shadow) listed_rows.add(record.key);
+            take(record, *source, false, prepared);
             return true;
         };
         auto before = [&] {
@@ -443,25 +506,47 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
             return true;
         };
         ParallelScan<PreparedCopy>::run(*source, examine, take_scanned, before, scan_worker_count());
+        // Then the shadow records the listing does not hold (cached_db: a
+        // cached copy whose row is gone, which Django's load() still serves).
+        // Workers prepare every copy; only the selected ones cost a question
+        // to the table, and only when the scan did not list their key.
+        if (shadow && !should_stop()) {
+            listed_rows.seal();
+            auto examine_shadow = [&](const StoredSession& record) { return prepare_copy(record, *shadow, plan); };
+            auto take_shadow = [&](const StoredSession& record, PreparedCopy& prepared) {
+                if (prepared.kind == PreparedCopy::Kind::not_selected) return true;
+                if (listed_rows.listed(record.key) || source->has_main_record(record.key)) return true;
+                take(record, *shadow, true, prepared);
+                return true;
+            };
+            ParallelScan<PreparedCopy>::run(*shadow, examine_shadow, take_shadow, before, scan_worker_count());
+        }
     }
     copier.flush();
     progress.finish();
     t.complete = !interrupted() && !t.hit_max_runtime;
     ctx.report_store_messages(*source);
     ctx.report_store_messages(*target);
-    report_copy(t, args, target_config.session_engine(), ctx);
+    report_copy(t, args, target_config.session_engine(), source->shadow_terms(), ctx);
 
     if (t.unmatchable)
         ctx.note(fmt::format("{} could not be decoded and verified, so no filter matched them",
                              count_of(t.unmatchable, "session")));
-    if (t.logins_lost)
+    if (t.logins_lost && users)
+        ctx.warn(
+            fmt::format("{} {} copied with a login (_auth_user_hash) that matches no current password in {} "
+                        "(user gone or password changed: the source refuses {} too), so it was not re-hashed "
+                        "for {}'s SECRET_KEY: those users must log in again",
+                        t.logins_lost, t.logins_lost == 1 ? "session was" : "sessions were", users->source(),
+                        t.logins_lost == 1 ? "it" : "them", args.to));
+    else if (t.logins_lost)
         ctx.warn(fmt::format(
             "{} {} copied with a login (_auth_user_hash) made with the source's SECRET_KEY, which {} does not "
             "accept: {} will not survive (those users must log in again; their other session data is kept). "
-            "Recomputing the hash needs the user table, which copy does not read yet; keeping the source's "
-            "SECRET_KEY in the target's SECRET_KEY_FALLBACKS (Django >= 4.1) keeps them",
+            "Re-hashing needs the user table, which could not be read ({}); keeping the source's SECRET_KEY in "
+            "the target's SECRET_KEY_FALLBACKS (Django >= 4.1) keeps them",
             t.logins_lost, t.logins_lost == 1 ? "session was" : "sessions were", args.to,
-            t.logins_lost == 1 ? "that login" : "those logins"));
+            t.logins_lost == 1 ? "that login" : "those logins", users_unreachable));
     if (!t.complete) {
         if (interrupted()) {
             ctx.error(fmt::format("interrupted; copied {} so far; run the same command again to finish", t.copied));
@@ -473,14 +558,15 @@ ExitCode run_copy(const CopyArgs& args, Context& ctx) {
     if (t.existing || t.failed || t.move_kept || t.changed) {
         std::vector<std::string> parts;
         if (t.existing)
-            parts.push_back(fmt::format("{} already in the target with other data (kept; --overwrite replaces)",
-                                        t.existing));
+            parts.push_back(
+                fmt::format("{} already in the target with other data (kept; --overwrite replaces)", t.existing));
         if (t.changed) parts.push_back(fmt::format("{} changed in the target while copying (kept)", t.changed));
         if (t.failed) parts.push_back(fmt::format("{} could not be decoded and verified", t.failed));
         if (t.move_kept)
-            parts.push_back(fmt::format("{} rewritten in the source after they were read (kept there; copy again "
-                                        "with --overwrite-older)",
-                                        t.move_kept));
+            parts.push_back(
+                fmt::format("{} rewritten in the source after they were read (kept there; copy again "
+                            "with --overwrite-older)",
+                            t.move_kept));
         std::string text;
         for (const auto& p : parts) text += (text.empty() ? "" : "; ") + p;
         ctx.error(fmt::format("{} of {} not copied{}: {}", t.existing + t.changed + t.failed, t.matched,

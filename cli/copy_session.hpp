@@ -6,7 +6,8 @@
 // dict, its expiry as an instant, and for the engines that keep signed data
 // either the source's bytes, when the target's codec accepts them as they
 // are, or the dict signed with the target's secret and salt), and will its
-// login survive a change of SECRET_KEY.
+// login survive a change of SECRET_KEY (with the user table at hand, its
+// _auth_user_hash is made anew with the target's key).
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "backends/store.hpp"
+#include "backends/users/user_table.hpp"
 #include "cli/matchers.hpp"
 #include "core/config.hpp"
 
@@ -33,6 +35,10 @@ struct CopyPlan {
     // SECRET_KEY (the same SECRET_KEY, or on Django >= 4.1 one of its
     // SECRET_KEY_FALLBACKS).
     bool login_hash_survives = true;
+    // When it does not and the user table could be read: each user's session
+    // auth hash under the target's SECRET_KEY (secrets[0]) and the source's
+    // keys after it (user_table_options()). nullptr: logins are lost.
+    const UserTable* users = nullptr;
 };
 
 struct PreparedCopy {
@@ -44,17 +50,23 @@ struct PreparedCopy {
         copy,
     };
     Kind kind = Kind::not_selected;
-    SessionWrite write;       // Kind::copy
-    bool login_lost = false;  // has _auth_user_hash the target will refuse
-    std::string error;        // Kind::undecodable: why
+    SessionWrite write;            // Kind::copy
+    bool login_lost = false;       // has _auth_user_hash the target will refuse
+    bool hash_recomputed = false;  // _auth_user_hash made anew with the target's SECRET_KEY
+    std::string error;             // Kind::undecodable: why
 };
 
 // `holder` is the store that holds (and decodes) `record`.
 [[nodiscard]] PreparedCopy prepare_copy(const StoredSession& record, const Store& holder, const CopyPlan& plan);
 
 // The plan's signing facts for these two configurations.
-[[nodiscard]] bool signs_alike(const SecretKeys& source, const SecretKeys& target, const SessionSettings& source_settings,
-                               const SessionSettings& target_settings);
+[[nodiscard]] bool signs_alike(const SecretKeys& source, const SecretKeys& target,
+                               const SessionSettings& source_settings, const SessionSettings& target_settings);
 [[nodiscard]] bool login_hash_survives(const SecretKeys& source, const SecretKeys& target, DjangoSeries target_series);
+// The user table's keys for re-hashing logins: the target's SECRET_KEY first
+// (the hash written), then every key the source's Django accepts a hash
+// made with (its SECRET_KEY; its fallbacks on >= 4.1; sha1 on 3.2).
+[[nodiscard]] UserTableOptions user_table_options(const SecretKeys& source, DjangoSeries source_series,
+                                                  const SecretKeys& target);
 
 }  // namespace sessionctl::cli

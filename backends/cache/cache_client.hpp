@@ -132,8 +132,9 @@ public:
     // exactly `expected`, keeping its expiry (rekey). Redis: atomic (Lua,
     // SET KEEPTTL). memcached: gets + cas with `ttl_seconds` (the remaining
     // lifetime the scan reported) as the new exptime. Returns true when replaced.
-    virtual bool replace_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes,
-                                      std::uint32_t flags, std::optional<std::int64_t> ttl_seconds);
+    virtual bool replace_keeping_expiry_if_unchanged(std::string_view key, std::string_view expected,
+                                                     std::string_view bytes, std::uint32_t flags,
+                                                     std::optional<std::int64_t> ttl_seconds);
     // cache.delete_many; returns how many were removed (best effort count when
     // the server does not say).
     virtual std::uint64_t remove_many(const std::vector<std::string>& keys) = 0;
@@ -152,8 +153,8 @@ public:
     [[nodiscard]] virtual bool listing_is_exact() const = 0;
 };
 
-inline bool CacheClient::replace_if_unchanged(std::string_view, std::string_view, std::string_view, std::uint32_t,
-                                              std::optional<std::int64_t>) {
+inline bool CacheClient::replace_keeping_expiry_if_unchanged(std::string_view, std::string_view, std::string_view,
+                                                             std::uint32_t, std::optional<std::int64_t>) {
     throw StoreError(description() + " cannot replace values conditionally");
 }
 

@@ -294,7 +294,8 @@ RewriteResult CacheStore::rewrite_unchanged(const std::vector<Rewrite>& rewrites
                                                                   : r.record.expire_date->to_unix_micros();
             ttl = std::max<std::int64_t>(1, (at - now + 999'999) / 1'000'000);
         }
-        if (!target_.client->replace_if_unchanged(cache_key(r.record.key), r.record.data, r.data, r.flags, ttl))
+        if (!target_.client->replace_keeping_expiry_if_unchanged(cache_key(r.record.key), r.record.data, r.data,
+                                                                 r.flags, ttl))
             continue;
         ++result.rewritten;
         if (want_keys) result.keys.push_back(r.record.key);

@@ -47,10 +47,11 @@ std::string FileStore::write_temp_file(const std::string& name, std::string_view
         throw StoreError(fmt::format("{}: cannot create a temporary file: {}", path_of(name), errno_text(open_errno)));
     UniqueFd guard(fd);
     // Python's st_mtime is a float of these: microseconds survive the round trip.
-    const std::int64_t seconds = mtime_micros >= 0 ? mtime_micros / 1'000'000 : -((-mtime_micros + 999'999) / 1'000'000);
-    const struct timespec times[2] = {{0, UTIME_OMIT},
-                                      {static_cast<time_t>(seconds),
-                                       static_cast<long>((mtime_micros - seconds * 1'000'000) * 1000)}};
+    const std::int64_t seconds =
+        mtime_micros >= 0 ? mtime_micros / 1'000'000 : -((-mtime_micros + 999'999) / 1'000'000);
+    const struct timespec times[2] = {
+        {0, UTIME_OMIT},
+        {static_cast<time_t>(seconds), static_cast<long>((mtime_micros - seconds * 1'000'000) * 1000)}};
     const char* failed_step = nullptr;
     if (!write_all(fd, content)) failed_step = "write";
     else if (::fsync(fd) != 0) failed_step = "fsync";
@@ -60,7 +61,8 @@ std::string FileStore::write_temp_file(const std::string& name, std::string_view
     if (failed_step) {
         guard.reset();
         (void)::unlinkat(dir_fd_, temp.c_str(), 0);
-        throw StoreError(fmt::format("{}: session not written: {} failed: {}", path_of(name), failed_step, errno_text(e)));
+        throw StoreError(
+            fmt::format("{}: session not written: {} failed: {}", path_of(name), failed_step, errno_text(e)));
     }
     return temp;
 }

@@ -184,32 +184,10 @@ public:
         return cas_if_unchanged(write.key, expected, write.bytes, write.flags, wire_exptime(write.ttl_seconds));
     }
 
-    // gets, compare, then cas: a value a live request rewrote meanwhile makes
-    // the cas fail (EXISTS) and is kept.
-    bool replace_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes,
-                              std::uint32_t flags, std::optional<std::int64_t> ttl_seconds) override {
-        validate_memcached_key(key);
-        std::size_t s = server_for(key);
-        memcached_st* h = handles_[s].get();
-        const char* keys[] = {key.data()};
-        size_t lengths[] = {key.size()};
-        memcached_return_t rc = mc_.memcached_mget(h, keys, lengths, 1);
-        if (rc != MEMCACHED_SUCCESS) fail(s, rc, "gets");
-        std::optional<std::uint64_t> cas;
-        bool same = false;
-        Result result(h);
-        while (mc_.memcached_fetch_result(h, result.get(), &rc) != nullptr) {
-            std::string_view got(mc_.memcached_result_value(result.get()), mc_.memcached_result_length(result.get()));
-            same = got == expected;
-            cas = mc_.memcached_result_cas(result.get());
-        }
-        if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) fail(s, rc, "gets");
-        if (!cas || !same) return false;
-        rc = mc_.memcached_cas(h, key.data(), key.size(), bytes.data(), bytes.size(), wire_exptime(ttl_seconds), flags,
-                               *cas);
-        if (rc == MEMCACHED_SUCCESS) return true;
-        if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_NOTSTORED) return false;
-        fail(s, rc, "cas");
+    // memcached cannot keep an expiry: the scan's remaining TTL is written again.
+    bool replace_keeping_expiry_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes,
+                                             std::uint32_t flags, std::optional<std::int64_t> ttl_seconds) override {
+        return cas_if_unchanged(key, expected, bytes, flags, wire_exptime(ttl_seconds));
     }
 
     std::uint64_t remove_many(const std::vector<std::string>& keys) override {

@@ -2,6 +2,7 @@
 // conditional deletes, keyset scans.
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,15 @@
 #include "core/errors.hpp"
 
 namespace sessionctl {
+
+namespace {
+
+// A statement of ours gave up on a row a live request holds:
+// ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout passed) or ER_LOCK_DEADLOCK
+// (MySQL's 1 s wait can close a cycle with a request; ours is rolled back).
+bool waited_for_a_row(const MysqlFailure& failure) { return failure.code == 1205 || failure.code == 1213; }
+
+}  // namespace
 
 BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys, const BulkOptions& options) {
     constexpr std::string_view what = "delete expired sessions";
@@ -65,62 +75,140 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
         return result;
     }
 
-    // Keyed batches over (expire_date, session_key), the expire_date index's
-    // own order (InnoDB appends the primary key to it): each batch locks the
-    // next rows (skipping those a live request holds), deletes them by key
-    // with the expiry condition repeated, and commits. The keyset starts each
-    // batch where the last ended, however many rows before it were skipped.
-    const std::string lock = impl.has_skip_locked() ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
-    const std::string select_head = fmt::format(
-        "SELECT s.`session_key`, s.`expire_date`, LENGTH(s.`session_data`) FROM {} s WHERE s.`expire_date` "
-        "< {}{}",
-        t, cutoff, unreferenced);
+    // Batches walk the primary key, InnoDB's clustered index, in order: each
+    // covers the next window of keys and is one DELETE of the expired rows in
+    // that key range, in its own transaction. The job thus reads the table
+    // once, in sequence, as Django's single DELETE does; batches over the
+    // expire_date index visit rows at random and measured 2.9x Django's time
+    // on a table not written in expiry order. Explicit key bounds, never
+    // LIMIT: the DELETE means the same on a replica replaying the statement.
+    //
+    // The DELETE waits for a row only while a live request holds it, which
+    // lasts milliseconds. So it runs under a near-zero innodb_lock_wait_timeout;
+    // a window whose DELETE did hit a held row is done again with SELECT ...
+    // FOR UPDATE SKIP LOCKED and a DELETE of exactly those keys: what a live
+    // request holds stays for the next run. Where the server has no SKIP
+    // LOCKED, the DELETE waits as any of our writes does.
+    const bool skip_locked = impl.has_skip_locked();
+    // The held path deletes its keys through the key's index: on a small
+    // table the optimizer would scan every row, locking (and waiting for) the
+    // held ones it passes over. Index hints need the multi-table form.
+    const std::string key_index =
+        impl.schema.key_indexes.empty()
+            ? ""
+            : fmt::format(" FORCE INDEX ({})", quote_mysql_identifier(impl.schema.key_indexes.front()));
+    const std::string expired = fmt::format("`expire_date` < {}{}", cutoff, impl.unreferenced_condition(t));
+    // Restored afterwards: ours (MysqlOptions) or what init_command set.
+    const std::string own_wait = conn.exec("SELECT @@SESSION.innodb_lock_wait_timeout", what).text(0, 0);
+    // MariaDB takes 0 (fail at once); MySQL's least is 1 second.
+    const int quick_wait = conn.is_mariadb() ? 0 : 1;
+    if (skip_locked) conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", quick_wait), what);
+
     BulkPacer pacer(options, kBulkDefaults);
-    std::optional<std::pair<std::string, std::string>> last;  // (expire_date, key) as stored
-    while (pacer.may_start(result)) {
-        const std::size_t limit = std::min(pacer.batch_size(), kMaxBatchRows);
-        std::string select = select_head;
-        if (last) {
-            const std::string e = conn.quote(last->first);
-            select += fmt::format(" AND s.`expire_date` >= {0} AND (s.`expire_date` > {0} OR s.`session_key` > {1})", e,
-                                  conn.quote(last->second));
-        }
-        select += fmt::format(" ORDER BY s.`expire_date`, s.`session_key` LIMIT {}{}", limit, lock);
+    std::optional<std::string> low;  // the last key of the last window
+    // Keys a window may cover for its expired rows to hold about
+    // kMaxBatchBytes, from the last window measured.
+    std::size_t byte_bound_rows = kMaxBatchRows;
+    try {
+        while (pacer.may_start(result)) {
+            const auto started = BulkPacer::Clock::now();
+            const std::string after = low ? fmt::format("`session_key` > {}", conn.quote(*low)) : "TRUE";
+            // The window: the next `width` keys, its last key, and the bytes
+            // of session_data its expired rows hold (the write set), in one
+            // statement over the clustered index; narrowed until those bytes
+            // fit (one key at least, however long its row).
+            std::size_t width = std::min({pacer.batch_size(), kMaxBatchRows, byte_bound_rows});
+            std::size_t keys_in_window = 0;
+            std::string end_key;
+            for (;;) {
+                MysqlResult measured = conn.exec(
+                    fmt::format("SELECT COUNT(*), MAX(w.k), COALESCE(SUM(w.b), 0) FROM (SELECT `session_key` AS k, "
+                                "IF(`expire_date` < {}, LENGTH(`session_data`), 0) AS b FROM {} WHERE {} ORDER BY "
+                                "`session_key` LIMIT {}) w",
+                                cutoff, t, after, width),
+                    what);
+                keys_in_window = std::stoull(measured.text(0, 0));
+                if (keys_in_window == 0) break;
+                end_key = measured.text(0, 1);
+                const std::uint64_t bytes = std::stoull(measured.text(0, 2));
+                const auto fitting = static_cast<std::size_t>(static_cast<double>(keys_in_window) * kMaxBatchBytes /
+                                                              static_cast<double>(std::max<std::uint64_t>(bytes, 1)));
+                byte_bound_rows = std::clamp<std::size_t>(fitting, 1, kMaxBatchRows);
+                if (bytes <= kMaxBatchBytes || keys_in_window == 1) break;
+                width = std::min(byte_bound_rows, keys_in_window - 1);
+            }
+            if (keys_in_window == 0) break;
+            const bool last_window = keys_in_window < width;
+            const std::string window = fmt::format("{} AND `session_key` <= {}", after, conn.quote(end_key));
 
-        const auto started = BulkPacer::Clock::now();
-        conn.exec(isolation, what);
-        Impl::Transaction tx(impl, what);
-        MysqlResult batch = conn.exec(select, what);
-        if (batch.rows() == 0) break;
-        // The write set's bytes: stop the batch where it would pass the bound
-        // (the rows past it stay locked until COMMIT, then come next).
-        std::vector<std::string_view> keys;
-        std::size_t bytes = 0;
-        for (std::size_t i = 0; i < batch.rows(); ++i) {
-            const std::size_t size =
-                batch.text(i, 0).size() + std::stoull(batch.is_null(i, 2) ? "0" : batch.text(i, 2));
-            if (!keys.empty() && bytes + size > kMaxBatchBytes) break;
-            bytes += size;
-            keys.push_back(batch.text(i, 0));
-        }
-        MysqlResult deleted =
-            impl.write(fmt::format("DELETE FROM {} WHERE `session_key` IN ({}) AND `expire_date` < {}", t,
-                                   impl.quoted_list(keys), cutoff),
-                       what);
-        tx.commit();
-        pacer.finished(BulkPacer::Clock::now() - started);
+            std::uint64_t removed = 0;
+            std::vector<std::string> keys;
+            bool held = false;
+            conn.exec(isolation, what);
+            {
+                Impl::Transaction tx(impl, what);
+                MysqlResult listed;
+                if (want_keys)
+                    listed = conn.try_exec(
+                        fmt::format("SELECT `session_key` FROM {} WHERE {} AND {} FOR UPDATE", t, window, expired));
+                if (listed.ok()) {
+                    MysqlResult deleted =
+                        conn.try_exec(fmt::format("DELETE FROM {} WHERE {} AND {}", t, window, expired));
+                    if (deleted.ok()) {
+                        tx.commit();
+                        removed = deleted.affected();
+                        for (std::size_t i = 0; i < listed.rows(); ++i) keys.push_back(listed.text(i, 0));
+                    } else if (skip_locked && waited_for_a_row(*deleted.failure())) {
+                        held = true;
+                    } else {
+                        impl.fail_write(*deleted.failure(), what);
+                    }
+                } else if (skip_locked && waited_for_a_row(*listed.failure())) {
+                    held = true;
+                } else {
+                    impl.fail_write(*listed.failure(), what);
+                }
+            }
+            if (held) {  // a live request held a row: this window again, passing over what is locked
+                // SKIP LOCKED never waits; under a zero wait MariaDB 10.11 fails
+                // the SELECT ("Got error 1 ... during COMMIT"), so our own wait meanwhile.
+                conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", own_wait), what);
+                conn.exec(isolation, what);
+                Impl::Transaction tx(impl, what);
+                MysqlResult free =
+                    conn.exec(fmt::format("SELECT `session_key` FROM {} WHERE {} AND {} FOR UPDATE SKIP LOCKED", t,
+                                          window, expired),
+                              what);
+                std::vector<std::string_view> free_keys;
+                for (std::size_t i = 0; i < free.rows(); ++i) free_keys.push_back(free.text(i, 0));
+                if (!free_keys.empty()) {
+                    MysqlResult deleted = impl.write(
+                        fmt::format("DELETE {0} FROM {0}{1} WHERE `session_key` IN ({2}) AND `expire_date` < {3}", t,
+                                    key_index, impl.quoted_list(free_keys), cutoff),
+                        what);
+                    removed = deleted.affected();
+                }
+                tx.commit();
+                conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", quick_wait), what);
+                if (want_keys)
+                    for (auto key : free_keys) keys.emplace_back(key);
+            }
+            pacer.finished(BulkPacer::Clock::now() - started);
 
-        result.batches += 1;
-        result.matched += keys.size();
-        result.removed += deleted.affected();
-        if (want_keys)
-            for (auto key : keys) result.keys.emplace_back(key);
-        const std::size_t taken = keys.size();
-        last.emplace(batch.text(taken - 1, 1), batch.text(taken - 1, 0));
-        if (options.progress) options.progress(result.removed, std::max(total, result.removed));
-        if (batch.rows() < limit && taken == batch.rows()) break;
-        pacer.pause();
+            result.batches += 1;
+            result.matched += removed;
+            result.removed += removed;
+            std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
+            low = end_key;
+            if (options.progress) options.progress(result.removed, std::max(total, result.removed));
+            if (last_window) break;
+            pacer.pause();
+        }
+    } catch (...) {
+        if (skip_locked) (void)conn.try_exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", own_wait));
+        throw;
     }
+    if (skip_locked) conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", own_wait), what);
     std::sort(result.keys.begin(), result.keys.end());
     impl.refuse_kept_by_references(cutoff, result.removed);
     return result;

@@ -171,8 +171,8 @@ public:
         return removed;
     }
 
-    bool replace_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes, std::uint32_t,
-                              std::optional<std::int64_t>) override {
+    bool replace_keeping_expiry_if_unchanged(std::string_view key, std::string_view expected, std::string_view bytes,
+                                             std::uint32_t, std::optional<std::int64_t>) override {
         // KEEPTTL (Redis 6.0+): the session keeps its expiry.
         static constexpr std::string_view kCompareAndReplace =
             "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') "

@@ -65,9 +65,9 @@ private:
     int fd_ = -1;
     std::unique_ptr<TlsStream> tls_;
     redisReader* reader_ = nullptr;
-    std::string out_;           // formatted commands not yet sent
-    std::size_t out_sent_ = 0;  // how much of out_ went out
-    std::vector<char> in_;      // read buffer, reused
+    std::string out_;            // formatted commands not yet sent
+    std::size_t out_sent_ = 0;   // how much of out_ went out
+    std::vector<char> in_;       // read buffer, reused
     bool received_any_ = false;  // nothing yet: a plain client on a TLS port
 };
 

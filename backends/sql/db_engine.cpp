@@ -104,7 +104,8 @@ std::vector<WriteOutcome> DbStore::write_sessions(const std::vector<SessionWrite
         if (w.expires_at_micros <= now) continue;
         SessionTable::RowWrite row;
         row.row.key = w.key;
-        row.row.data = w.signed_data ? *w.signed_data : env_->codec->encode(PyValue(w.data), env_->clock->now_seconds());
+        row.row.data =
+            w.signed_data ? *w.signed_data : env_->codec->encode(PyValue(w.data), env_->clock->now_seconds());
         row.row.expire_date = db_datetime(DateTime::now(w.expires_at_micros, use_tz), use_tz);
         if (mode == WriteMode::replace_if_unchanged) row.expected_data = w.expected_data;
         writes.push_back(std::move(row));
@@ -113,8 +114,9 @@ std::vector<WriteOutcome> DbStore::write_sessions(const std::vector<SessionWrite
     if (writes.empty()) return outcomes;
     const std::vector<bool> written = table_->write_rows(writes);
     for (std::size_t i = 0; i < written.size(); ++i)
-        outcomes[index_of[i]] = written[i] ? WriteOutcome::written
-                                           : (mode == WriteMode::create ? WriteOutcome::key_taken : WriteOutcome::changed);
+        outcomes[index_of[i]] = written[i]
+                                    ? WriteOutcome::written
+                                    : (mode == WriteMode::create ? WriteOutcome::key_taken : WriteOutcome::changed);
     return outcomes;
 }
 

@@ -7,6 +7,14 @@
 namespace sessionctl {
 namespace {
 
+std::vector<std::string> backends_of(const Config& config) {
+    std::vector<std::string> out;
+    for (const auto& b : config.get("AUTHENTICATION_BACKENDS")) out.push_back(b.get<std::string>());
+    return out;
+}
+
+}  // namespace
+
 std::optional<std::string> session_text(const PyDict& session, std::string_view key) {
     const PyValue* value = session.find(key);
     if (!value) return std::nullopt;
@@ -15,14 +23,6 @@ std::optional<std::string> session_text(const PyDict& session, std::string_view 
     if (value->is_bigint()) return value->as_bigint().decimal;
     return std::nullopt;
 }
-
-std::vector<std::string> backends_of(const Config& config) {
-    std::vector<std::string> out;
-    for (const auto& b : config.get("AUTHENTICATION_BACKENDS")) out.push_back(b.get<std::string>());
-    return out;
-}
-
-}  // namespace
 
 const char* to_string(DeadReason reason) {
     switch (reason) {

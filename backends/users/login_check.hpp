@@ -44,6 +44,10 @@ struct LoginFields {
     std::optional<std::string_view> hash;
 };
 
+// A session's value under `key` as get_user() reads _auth_user_id: a str as
+// it is, an int in decimal; nullopt when missing or of another type.
+[[nodiscard]] std::optional<std::string> session_text(const PyDict& session, std::string_view key);
+
 // The secrets a session auth hash may be made with under `config`
 // (DJANGO_VERSION decides whether fallbacks count and sha1 does).
 [[nodiscard]] UserTableOptions auth_hash_options(const Config& config);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -38,10 +39,13 @@ bool decode_hex_prefix(std::string_view hex, std::size_t hex_length, std::size_t
 
 UserTable UserTable::load(UserSource& source, UserTableOptions options) {
     if (options.secrets.empty()) throw ConfigError("reading the user table needs SECRET_KEY");
+    if (options.accept_sha1 && options.sha1_secret >= options.secrets.size())
+        throw std::invalid_argument("UserTableOptions::sha1_secret names no secret");
     UserTable table;
     table.pk_kind_ = source.pk_kind();
     table.has_is_active_ = source.has_is_active();
     table.accept_sha1_ = options.accept_sha1;
+    table.sha1_secret_ = options.sha1_secret;
     table.secret_count_ = options.secrets.size();
     table.stride_ =
         kFullDigest + (options.secrets.size() - 1) * kShortDigest + (options.accept_sha1 ? kShortDigest : 0);
@@ -51,7 +55,8 @@ UserTable UserTable::load(UserSource& source, UserTableOptions options) {
     std::vector<SaltedHmac> macs;
     for (const auto& secret : options.secrets) macs.emplace_back(SESSION_AUTH_HASH_SALT, secret, HashAlgorithm::sha256);
     std::optional<SaltedHmac> sha1;
-    if (options.accept_sha1) sha1.emplace(SESSION_AUTH_HASH_SALT, options.secrets.front(), HashAlgorithm::sha1);
+    if (options.accept_sha1)
+        sha1.emplace(SESSION_AUTH_HASH_SALT, options.secrets[options.sha1_secret], HashAlgorithm::sha1);
 
     source.scan([&](const UserRowView& row) {
         const auto index = static_cast<std::uint32_t>(table.active_.size());
@@ -125,7 +130,7 @@ std::optional<HashMatch> UserTable::match_hash(User user, std::string_view store
     }
     if (accept_sha1_ && decode_hex_prefix(stored_hash, 40, kShortDigest, given)) {
         const unsigned char* sha1 = digests + kFullDigest + (secret_count_ - 1) * kShortDigest;
-        if (std::memcmp(given, sha1, kShortDigest) == 0) return HashMatch{0, true};
+        if (std::memcmp(given, sha1, kShortDigest) == 0) return HashMatch{sha1_secret_, true};
     }
     return std::nullopt;
 }

@@ -29,8 +29,12 @@ struct UserTableOptions {
     // target site's SECRET_KEY alone).
     std::vector<std::string> secrets;
     // Django before 4.1 (DJANGO_VERSION 3.2): also accept the sha1 hash under
-    // secrets[0] (_legacy_get_session_auth_hash, or DEFAULT_HASHING_ALGORITHM sha1).
+    // secrets[sha1_secret] (_legacy_get_session_auth_hash, or
+    // DEFAULT_HASHING_ALGORITHM sha1).
     bool accept_sha1 = false;
+    // Which secret the sha1 hash is made with: 0 (SECRET_KEY) for a site's own
+    // table; copy puts the target's key first and the source's 3.2 key after it.
+    std::size_t sha1_secret = 0;
 };
 
 // Which secret made a stored _auth_user_hash.
@@ -85,6 +89,7 @@ private:
     UserPkKind pk_kind_ = UserPkKind::integer;
     bool has_is_active_ = false;
     bool accept_sha1_ = false;
+    std::size_t sha1_secret_ = 0;
     std::size_t secret_count_ = 0;
     std::size_t stride_ = 0;  // digest bytes per row
     std::string source_;

@@ -2,11 +2,13 @@
 // (and a session directory), with "another request" acting at the race points:
 // --dry-run writes nothing, a key the target holds is kept and reported (exit
 // 5), --overwrite replaces only what it read, --move removes exactly what was
-// copied and keeps what a request rewrote, and an interrupted copy run again
-// leaves the same target as an uninterrupted one.
+// copied and keeps what a request rewrote, an interrupted copy run again
+// leaves the same target as an uninterrupted one, and a target with another
+// SECRET_KEY gets logins re-hashed from the user table.
 
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -20,10 +22,12 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "backends/sqlite/sqlite_table.hpp"
 #include "cli/app.hpp"
+#include "core/auth_hash.hpp"
 #include "core/clock.hpp"
 #include "core/session_codec.hpp"
 #include "core/session_key.hpp"
@@ -36,6 +40,8 @@ namespace {
 
 constexpr std::int64_t kCopyNow = 1700000000'000000;  // 2023-11-14 22:13:20 UTC
 constexpr const char* kCopySecret = "copy-test-secret-5e1f0a9b3c7d2e46-never-print-me";
+constexpr const char* kOtherSecret = "copy-test-other-site-secret-9d8c7b6a5f4e-never-print";
+constexpr const char* kModelBackend = "django.contrib.auth.backends.ModelBackend";
 constexpr std::int64_t kDay = 86'400'000'000;
 
 struct CopyRun {
@@ -71,12 +77,13 @@ public:
         ::chmod(path(name).c_str(), 0600);
     }
 
-    // A db store on <name>.sqlite3 (created with Django's table); its config's path.
-    std::string db_config(const std::string& name) {
+    // A db store on <name>.sqlite3 (created with Django's table); its config's
+    // path. `secret_file`: another site's key.
+    std::string db_config(const std::string& name, const std::string& secret_file = "secret_key") {
         SqliteOptions options;
         options.create_if_missing = true;
         (void)open_sqlite_table(path(name + ".sqlite3"), options);
-        json cfg = {{"SECRET_KEY_FILE", path("secret_key")},
+        json cfg = {{"SECRET_KEY_FILE", path(secret_file)},
                     {"DATABASES",
                      {{"default", {{"ENGINE", "django.db.backends.sqlite3"}, {"NAME", path(name + ".sqlite3")}}}}}};
         write(name + ".json", cfg.dump());
@@ -93,8 +100,40 @@ public:
         return path(name + ".json");
     }
 
-    SessionCodec codec() const { return SessionCodec(SecretKeys{kCopySecret, {}}, session_key_salt("SessionStore")); }
+    SessionCodec codec(const char* secret = kCopySecret) const {
+        return SessionCodec(SecretKeys{secret, {}}, session_key_salt("SessionStore"));
+    }
     std::string encode(const PyDict& data) const { return codec().encode(PyValue(data), kCopyNow / 1'000'000); }
+
+    // Runs SQL on <db>.sqlite3.
+    void sql(const std::string& db, const std::string& statement) const {
+        sqlite3* handle = nullptr;
+        REQUIRE(sqlite3_open_v2(path(db + ".sqlite3").c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+        char* error = nullptr;
+        const int rc = sqlite3_exec(handle, statement.c_str(), nullptr, nullptr, &error);
+        const std::string message = error ? error : "";
+        sqlite3_free(error);
+        sqlite3_close_v2(handle);
+        INFO(message);
+        REQUIRE(rc == SQLITE_OK);
+    }
+    // Django's auth_user table in <db>.sqlite3 with users id -> password hash.
+    void users(const std::string& db, const std::map<int, std::string>& passwords) const {
+        sql(db, R"(CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
+                   "password" varchar(128) NOT NULL, "username" varchar(150) NOT NULL, "is_active" bool NOT NULL))");
+        for (const auto& [id, password] : passwords)
+            sql(db, fmt::format("INSERT INTO auth_user VALUES ({}, '{}', 'u{}', 1)", id, password, id));
+    }
+    // A session of user `id` in the source, logged in with this hash.
+    std::string login(int id, const std::string& hash) {
+        std::string key = random_string(32);
+        PyDict data{{"_auth_user_id", std::to_string(id)},
+                    {"_auth_user_backend", kModelBackend},
+                    {"_auth_user_hash", hash},
+                    {"cart", 3}};
+        REQUIRE(table("src")->insert({key, encode(data), DateTime{kCopyNow + kDay, std::nullopt}}));
+        return key;
+    }
 
     // `n` sessions in the source, expiring a day from now (plus i seconds); their keys.
     std::vector<std::string> add_sessions(std::size_t n, const std::string& db = "src") {
@@ -161,8 +200,8 @@ TEST_CASE("copy keeps key, data and expiry and skips expired sessions", "[cli][c
     const auto keys = site.add_sessions(3);
     // One expired an hour ago: not copied.
     const std::string old_key = random_string(32);
-    REQUIRE(site.table("src")->insert({old_key, site.encode(PyDict{{"x", 1}}),
-                                       DateTime{kCopyNow - 3'600'000'000, std::nullopt}}));
+    REQUIRE(site.table("src")->insert(
+        {old_key, site.encode(PyDict{{"x", 1}}), DateTime{kCopyNow - 3'600'000'000, std::nullopt}}));
     const std::string to = site.db_config("dst");
     CopyRun r = site.run({"--json", "-v", "copy", "--to", to});
     INFO(r.err);
@@ -190,8 +229,8 @@ TEST_CASE("copy --dry-run writes nothing and says what would be copied and skipp
     CopySite site;
     const auto keys = site.add_sessions(3);
     const std::string to = site.db_config("dst");
-    REQUIRE(site.table("dst")->insert({keys[0], site.encode(PyDict{{"other", true}}),
-                                       DateTime{kCopyNow + kDay, std::nullopt}}));
+    REQUIRE(site.table("dst")->insert(
+        {keys[0], site.encode(PyDict{{"other", true}}), DateTime{kCopyNow + kDay, std::nullopt}}));
     const auto before = site.rows("dst");
     CopyRun r = site.run({"--json", "copy", "--to", to, "--dry-run", "--move"});
     INFO(r.err);
@@ -249,8 +288,8 @@ TEST_CASE("copy --move removes exactly the copied sessions and keeps one rewritt
     CopySite site;
     const auto keys = site.add_sessions(3);
     const std::string expired = random_string(32);
-    REQUIRE(site.table("src")->insert({expired, site.encode(PyDict{{"x", 1}}),
-                                       DateTime{kCopyNow - 1'000'000, std::nullopt}}));
+    REQUIRE(site.table("src")->insert(
+        {expired, site.encode(PyDict{{"x", 1}}), DateTime{kCopyNow - 1'000'000, std::nullopt}}));
     const std::string to = site.file_config("files");
     const std::string rewritten = site.encode(PyDict{{"rewritten", true}});
     site.race_hook = [&](std::string_view point, std::string_view) {
@@ -322,7 +361,73 @@ TEST_CASE("copy refuses signed_cookies, the same store, and a target without a s
     r = site.run({"copy", "--to", site.path("cookies.json")});
     CHECK(r.code == 2);
     CHECK(r.err.find("signed_cookies") != std::string::npos);
-    site.write("nosecret.json", json{{"SESSION_ENGINE", "django.contrib.sessions.backends.file"}, {"SESSION_FILE_PATH", site.path("")}}.dump());
+    site.write(
+        "nosecret.json",
+        json{{"SESSION_ENGINE", "django.contrib.sessions.backends.file"}, {"SESSION_FILE_PATH", site.path("")}}.dump());
     r = site.run({"copy", "--to", site.path("nosecret.json")});
     CHECK(r.code == 2);
+}
+
+TEST_CASE("copy to another SECRET_KEY re-hashes logins when the user table is reachable", "[cli][copy][users]") {
+    CopySite site;
+    site.write("other_secret", std::string(kOtherSecret) + "\n");
+    const std::map<int, std::string> passwords{{7, "pbkdf2_sha256$1$salt$seven"}, {8, "pbkdf2_sha256$1$salt$eight"}};
+    const std::string kept = site.login(7, session_auth_hash(passwords.at(7), kCopySecret));
+    const std::string stale = site.login(8, session_auth_hash("an old password", kCopySecret));
+    const std::string gone = site.login(9, session_auth_hash("pw9", kCopySecret));
+    const auto anonymous = site.add_sessions(1);
+    const std::string to = site.db_config("dst", "other_secret");
+
+    auto copied_hash = [&](const std::string& key) {
+        const DecodeResult decoded = site.codec(kOtherSecret).decode(site.rows("dst").at(key).data);
+        REQUIRE(decoded.ok());
+        REQUIRE(decoded.verified);
+        return decoded.data.as_dict().find("_auth_user_hash")->as_str();
+    };
+
+    SECTION("the target's DATABASES hold the user table") {
+        site.users("dst", passwords);
+        CopyRun r = site.run({"--json", "copy", "--to", to});
+        INFO(r.err);
+        CHECK(r.code == 0);
+        json j = json::parse(r.out);
+        CHECK(j["copied"] == 4);
+        CHECK(j["auth_hashes_recomputed"] == 1);
+        CHECK(j["logins_lost"] == 2);  // password changed, user gone: refused on the source too
+        CHECK(copied_hash(kept) == session_auth_hash(passwords.at(7), kOtherSecret));
+        CHECK(copied_hash(stale) == session_auth_hash("an old password", kCopySecret));
+        CHECK(r.err.find("matches no current password") != std::string::npos);
+        // The rest of the data is the source's.
+        const DecodeResult decoded = site.codec(kOtherSecret).decode(site.rows("dst").at(kept).data);
+        CHECK(*decoded.data.as_dict().find("cart") == PyValue(3));
+        // A rerun finds the re-hashed session there already.
+        r = site.run({"--json", "copy", "--to", to});
+        CHECK(r.code == 0);
+        CHECK(json::parse(r.out)["skipped_because"]["already_in_target"] == 4);
+
+        const std::string text_to = site.db_config("text", "other_secret");
+        site.users("text", passwords);
+        r = site.run({"copy", "--to", text_to});
+        CHECK(r.out.find("1 login kept: _auth_user_hash made anew") != std::string::npos);
+    }
+    SECTION("else the source's") {
+        site.users("src", passwords);
+        CopyRun r = site.run({"--json", "copy", "--to", to});
+        INFO(r.err);
+        CHECK(r.code == 0);
+        CHECK(json::parse(r.out)["auth_hashes_recomputed"] == 1);
+        CHECK(copied_hash(kept) == session_auth_hash(passwords.at(7), kOtherSecret));
+    }
+    SECTION("without a user table every login with a hash is counted as lost") {
+        CopyRun r = site.run({"--json", "copy", "--to", to});
+        INFO(r.err);
+        CHECK(r.code == 0);
+        json j = json::parse(r.out);
+        CHECK(j["auth_hashes_recomputed"] == 0);
+        CHECK(j["logins_lost"] == 3);
+        CHECK(copied_hash(kept) == session_auth_hash(passwords.at(7), kCopySecret));
+        CHECK(r.err.find("will not survive") != std::string::npos);
+        CHECK(r.err.find("could not be read") != std::string::npos);
+    }
+    (void)anonymous;
 }

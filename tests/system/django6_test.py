@@ -35,7 +35,13 @@ from django_integration_test import run_module_process  # noqa: E402 (tests/syst
 
 HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
-          "test_memcached_engine.py", "test_users.py"]
+          "test_memcached_engine.py", "test_memcached_servers.py",
+          "test_django_redis_codecs.py", "test_redis_tls.py", "test_redis_sentinel.py", "test_users.py",
+          "test_copy.py"]
+# Not test_mysql_engine.py: Django 6 needs mysqlclient >= 2.2.1 and Debian 13's
+# python3-mysqldb is 1.4.6 (Django refuses it: ImproperlyConfigured), so Django 6.1
+# on MySQL cannot be run from Debian's packages. The TLS Redis's certificates are
+# outside the chroot: install_tls_certs copies them in at the same path.
 # Opened with dlopen when a PostgreSQL, MySQL or memcached store (or a django-redis
 # compressor) is used: ldd cannot see them (backends/lazy_library.hpp), so they
 # are named here.
@@ -97,6 +103,16 @@ def install_suites(root):
     return "/opt/sessionctl-tests/django_integration"
 
 
+def install_tls_certs(root):
+    """Copies the TLS Redis's test CA and certificates to the same path inside ROOT."""
+    certs = os.environ.get("SESSIONCTL_TEST_REDIS_TLS_CERTS")
+    if not certs or not Path(certs).is_dir():
+        return
+    inside = root / Path(certs).relative_to("/")
+    shutil.rmtree(inside, ignore_errors=True)
+    shutil.copytree(certs, inside)
+
+
 def run_suite(root, suite_dir, suite, sessionctl, filter_):
     env = {k: v for k, v in os.environ.items() if k.startswith("SESSIONCTL_")}
     env.update(PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME="/root", LANG="C.UTF-8", PYTHONDONTWRITEBYTECODE="1",
@@ -133,6 +149,7 @@ def main():
         print(f"FAIL django-6.1: sessionctl does not run in the chroot: {check.stderr.strip()}")
         return 1
     suite_dir = install_suites(root)
+    install_tls_certs(root)
 
     passed = failed = 0
     for suite in SUITES:

@@ -12,27 +12,7 @@ import shutil
 import subprocess
 import sys
 
-
-def help_text(binary, *args):
-    out = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"manpage_test: {' '.join(args) or 'sessionctl'} --help exited {out.returncode}")
-    # Only the option and command listings; the examples below them quote other tools.
-    return out.stdout.split("\nEXAMPLES", 1)[0]
-
-
-def flags_in(text):
-    longs = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", text))
-    shorts = set(re.findall(r"(?<![\w-])-([A-Za-z0-9])(?=[,\s])", text))
-    return longs, shorts
-
-
-def commands_in(text):
-    section = text.split("Subcommands:", 1)
-    if len(section) < 2:
-        sys.exit("manpage_test: no Subcommands section in sessionctl --help")
-    listing = section[1].strip("\n").split("\n\n", 1)[0]
-    return re.findall(r"^\s{2}([a-z][a-z-]*)\s", listing, re.M)
+from cli_help import commands_in, flags_in, global_flags, help_text
 
 
 def plain(scd):
@@ -61,7 +41,7 @@ def main():
     wanted = []  # (where it must appear, its text, the word)
     top = help_text(binary)
     commands = commands_in(top)
-    longs, shorts = flags_in(top.split("Subcommands:", 1)[0])
+    longs, shorts = global_flags(top)
     wanted += [("GLOBAL OPTIONS", global_part, f"--{f}") for f in sorted(longs)]
     wanted += [("GLOBAL OPTIONS", global_part, f"-{s}") for s in sorted(shorts)]
     for cmd in commands:

@@ -9,6 +9,9 @@
 #   apt-get install -t experimental python3-django        (6.1.x)
 #   apt-get install python3-redis python3-django-redis python3-pymemcache
 #                   python3-psycopg2 redis-server memcached  (cache, PostgreSQL suites)
+#                   python3-lz4 python3-zstandard python3-msgpack  (django-redis codecs)
+#                   python3-pylibmc redis-sentinel  (memcached servers, Sentinel;
+#                   no python3-mysqldb: trixie's 1.4.6 is older than Django 6 accepts)
 #
 # MIRROR is the one this machine's apt uses (debian_mirror.sh); no host name is
 # stored here. The mirror may be a dated snapshot, whose Release files have
@@ -32,7 +35,7 @@ die() { echo "$PROG: error: $*" >&2; exit 1; }
 ROOT=$1
 MARKER="$ROOT/.sessionctl-chroot.ok"
 # Bumped when the package list below changes, so that cached roots are remade.
-RECIPE=2
+RECIPE=3
 
 if [ -f "$MARKER" ] && [ "$(head -n 1 "$MARKER")" = "recipe $RECIPE" ]; then
     echo "$PROG: already present: $(tail -n 1 "$MARKER") in $ROOT"
@@ -75,8 +78,9 @@ apt_in_root=(chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get -q -y
              -o Acquire::Check-Valid-Until=false --no-install-recommends)
 step "apt-get update (trixie, experimental)" "${apt_in_root[@]}" update
 step "install Django 6 from experimental" "${apt_in_root[@]}" install -t experimental python3-django
-step "install the cache and PostgreSQL clients" "${apt_in_root[@]}" install \
-    python3-redis python3-django-redis python3-pymemcache python3-psycopg2 redis-server memcached
+step "install the cache and database clients" "${apt_in_root[@]}" install \
+    python3-redis python3-django-redis python3-pymemcache python3-psycopg2 redis-server memcached \
+    python3-lz4 python3-zstandard python3-msgpack python3-pylibmc redis-sentinel
 chroot "$ROOT" apt-get clean
 
 version=$(chroot "$ROOT" /usr/bin/python3 -c 'import django, sys; print(django.get_version(), "on Python", sys.version.split()[0])') ||

@@ -331,6 +331,36 @@ TEST_CASE("MySQL: clear_expired passes over rows a live request holds locked ins
     CHECK_FALSE(table->exists("expired-locked"));
 }
 
+TEST_CASE("MySQL: a live row a request holds inside a window costs the window no wait and no expired row", "[mysql]") {
+    auto* db = MysqlTestDatabase::get();
+    if (!db) return;
+    MysqlOptions options;
+    options.lock_wait_timeout = std::chrono::seconds{1};
+    auto table = fresh_table(*db, {}, options);
+    // Keys interleaved: the held live row lies inside the window the plain
+    // DELETE scans, which then gives up at once and is redone with SKIP LOCKED.
+    db->sql(
+        "INSERT INTO django_session SELECT CONCAT('k', LPAD(seq, 4, '0')), 'x', IF(seq % 2, '2020-01-01', "
+        "'2030-01-01') FROM seq_1_to_200");
+    auto site = MysqlConnection::connect(db->params());
+    site->exec("START TRANSACTION", "begin");
+    site->exec("UPDATE django_session SET session_data = 'y' WHERE session_key = 'k0100'", "hold a live row");
+
+    const bool keys = GENERATE(false, true);
+    const auto started = std::chrono::steady_clock::now();
+    BulkResult r = table->delete_expired(naive("2025-01-01 00:00:00"), DryRun::no, keys);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds{900});
+    CHECK(r.removed == 100);
+    if (keys) CHECK(r.keys.size() == 100);
+    CHECK(count_rows(*db) == "100");
+    // Our connection's own wait (1 s) is back after the near-zero one the batches used.
+    const auto erasing = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(table->erase("k0100"), StoreUnavailable);
+    CHECK(std::chrono::steady_clock::now() - erasing >= std::chrono::milliseconds{900});
+    site->exec("COMMIT", "release");
+    CHECK(db->value("SELECT COUNT(*) FROM django_session WHERE session_data = 'y'") == "1");
+}
+
 TEST_CASE("MySQL: delete_if_unchanged keeps a row a request rewrote, even by case only", "[mysql]") {
     auto* db = MysqlTestDatabase::get();
     if (!db) return;

@@ -597,8 +597,8 @@ TEST_CASE("foreign keys: a referenced session is kept and named, the others are 
     table = open_sqlite_table(path);
 
     SECTION("delete refuses before deleting anything") {
-        CHECK_THROWS_WITH(table->erase("held"), Catch::Contains("shop_cart") && Catch::Contains("session_id") &&
-                                                    Catch::Contains("refusing"));
+        CHECK_THROWS_WITH(table->erase("held"),
+                          Catch::Contains("shop_cart") && Catch::Contains("session_id") && Catch::Contains("refusing"));
         CHECK_THROWS_WITH(table->delete_if_unchanged({{"free", "d", std::nullopt}, {"live", "d", std::nullopt}}, false),
                           Catch::Contains("shop_cart"));
         CHECK(table->exists("free"));

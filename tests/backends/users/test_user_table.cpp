@@ -120,6 +120,18 @@ TEST_CASE("the SQLite user table is read once and looked up by key", "[backends]
         legacy.match_hash(*legacy.find("42"), session_auth_hash("pbkdf2_sha256$1$c$d", "new-key", HashAlgorithm::sha1));
     REQUIRE(sha1);
     CHECK(sha1->sha1);
+
+    // copy to another site: the target's key first (the hash written), the
+    // source's 3.2 key second, whose sha1 form is what an old session holds.
+    UserTable copying = UserTable::load(*source, {{"target-key", "new-key"}, true, 1});
+    auto by_source = copying.match_hash(*copying.find("42"),
+                                        session_auth_hash("pbkdf2_sha256$1$c$d", "new-key", HashAlgorithm::sha1));
+    REQUIRE(by_source);
+    CHECK(by_source->secret_index == 1);
+    CHECK(by_source->sha1);
+    CHECK_FALSE(copying.match_hash(*copying.find("42"),
+                                   session_auth_hash("pbkdf2_sha256$1$c$d", "target-key", HashAlgorithm::sha1)));
+    CHECK(copying.session_auth_hash(*copying.find("42")) == session_auth_hash("pbkdf2_sha256$1$c$d", "target-key"));
 }
 
 TEST_CASE("a custom SQLite user model: its own table, a UUID key, no is_active", "[backends][users][sqlite]") {

@@ -3,7 +3,8 @@
 (db on SQLite, db on PostgreSQL, db on MariaDB, file, cache on Redis, cached_db) is still logged in
 after `copy --to` each other engine and Django switching SESSION_ENGINE; the data
 and expiry read back through Django on the target are the source's; the source is
-unchanged. Plus a copy to a site with another SECRET_KEY.
+unchanged. Plus a copy to a site with another SECRET_KEY (logins re-hashed from the
+user table), and cached_db's cached copies whose row is gone.
 
     PYTHONPATH=... /usr/bin/python3 tests/system/django_integration/test_copy.py \
         --sessionctl PATH --django 5.2 [-k SUBSTRING] [--keep]
@@ -367,25 +368,57 @@ for _s in ENGINES:
 
 
 def test_copy_to_another_secret(c):
-    """db -> cache with another SECRET_KEY: the data is re-signed for the target, and
-    the login, whose hash the target cannot verify, is reported as lost; with the
+    """db -> file with another SECRET_KEY: the data is re-signed for the target, and
+    with the user table in the target's DATABASES alice's _auth_user_hash is made
+    anew with the target's key: she stays logged in. Without a user table on either
+    side (file -> file, DATABASES without one) her login is reported as lost, and is; with the
     source's key in the target's SECRET_KEY_FALLBACKS (Django >= 4.1) it survives."""
     with c.use("db"):
         client, sessions = make_sessions(c, "db")
+    alice_key = c.session_key_of(client)
     other = h.new_secret()
     other_file = c.write_secret_file("other_secret", other)
     src_cfg = c.engine_config("db", "db.json")
-    dst_cfg = c.engine_config("file", "file.json", secret_file=other_file)
+    users_db = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(c.db)}}
+    dst_cfg = c.engine_config("file", "file.json", secret_file=other_file, extra={"DATABASES": users_db})
     r, out = sessionctl_json(c, "copy", "--to", dst_cfg, config=src_cfg)
     r.ok()
-    check_eq((out["copied"], out["logins_lost"]), (2, 1), f"copy to another secret\n      {r.describe()}")
-    check("will not survive" in r.err, f"no warning about lost logins\n      {r.describe()}")
-    alice_key = c.session_key_of(client)
+    check_eq((out["copied"], out["logins_lost"], out.get("auth_hashes_recomputed")), (2, 0, 1),
+             f"copy to another secret with the user table\n      {r.describe()}")
     with c.use("file", secret=other):
+        from django.contrib.auth import get_user_model
+        want_hash = get_user_model().objects.get(pk=41).get_session_auth_hash()
         for key, data in sessions.items():
-            check_eq(dict(store("file", key).load()), data, f"file (other secret): Django's load() of {key}")
+            got = dict(store("file", key).load())
+            if key == alice_key:
+                check_eq(got.get("_auth_user_hash"), want_hash, "alice's hash under the target's SECRET_KEY")
+                check(data["_auth_user_hash"] != want_hash, "the source's hash is the target's")
+                data = {**data, "_auth_user_hash": want_hash}
+            check_eq(got, data, f"file (other secret): Django's load() of {key}")
+        check_eq(c.get(c.client_with_cookie(alice_key), "/whoami"), "41",
+                 "alice on a site with another SECRET_KEY (user table read: re-hashed, logged in)")
+
+    # No user table on either side: the login cannot be re-hashed.
+    third = h.new_secret()
+    third_file = c.write_secret_file("third_secret", third)
+    files3 = c.tmp / "sessions3"
+    files3.mkdir()
+    # (without DATABASES, sessionctl would look for db.sqlite3 next to the config: the case's)
+    no_users = {"DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3",
+                                          "NAME": str(c.tmp / "no-such.sqlite3")}}}
+    src_nodb = c.engine_config("file", "file-nodb.json", secret_file=other_file, extra=no_users)
+    dst3 = c.engine_config("file", "file3.json", secret_file=third_file, files=files3, extra=no_users)
+    r, out = sessionctl_json(c, "copy", "--to", dst3, config=src_nodb)
+    r.ok()
+    check_eq((out["copied"], out["logins_lost"], out["auth_hashes_recomputed"]), (2, 1, 0),
+             f"copy to another secret without a user table\n      {r.describe()}")
+    check("will not survive" in r.err, f"no warning about lost logins\n      {r.describe()}")
+    with c.use("file", secret=third, files=files3):
+        for key, data in sessions.items():
+            if key != alice_key:
+                check_eq(dict(store("file", key).load()), data, f"file (third secret): Django's load() of {key}")
         check_eq(c.get(c.client_with_cookie(alice_key), "/whoami"), "anonymous",
-                 "alice on a site with another SECRET_KEY (no user table read: logged out, as reported)")
+                 "alice on a site with another SECRET_KEY (no user table: logged out, as reported)")
     if h.django_version() >= (4, 2):
         files2 = c.tmp / "sessions2"
         files2.mkdir()
@@ -428,6 +461,37 @@ def test_copy_overwrite_to_mysql(c):
 
 
 TESTS.add(test_copy_overwrite_to_mysql, engines=("db", "mysql"))
+
+def test_copy_cached_db_cache_only(c):
+    """cached_db -> db: a cached copy whose row is gone (Django's load() reads the
+    cache first, so it is still a live session) is copied too, and alice, whose row
+    was deleted behind Django's back, is logged in on the target."""
+    with c.use("cached_db"):
+        client, sessions = make_sessions(c, "cached_db")
+        alice_key = c.session_key_of(client)
+        from django.contrib.sessions.models import Session
+        Session.objects.filter(session_key=alice_key).delete()
+        check_eq(c.get(c.client_with_cookie(alice_key), "/whoami"), "41", "alice served from the cached copy")
+        check(not Session.objects.filter(session_key=alice_key).exists(), "the row came back")
+        before = raw_state(c, "cached_db")
+    src_cfg = c.engine_config("cached_db", "cached_db.json")
+    dst_cfg = c.engine_config("db", "db.json")
+    r, out = sessionctl_json(c, "copy", "--to", dst_cfg, config=src_cfg)
+    r.ok()
+    check_eq((out["matched"], out["copied"], out.get("copied_from_cache_only")), (2, 2, 1),
+             f"copy cached_db -> db: matched/copied/from the cache only\n      {r.describe()}")
+    with c.use("cached_db"):
+        check_eq(raw_state(c, "cached_db"), before, "the cached_db store after copying it")
+    with c.use("db"):
+        for key, data in sessions.items():
+            check_eq(dict(store("db", key).load()), data, f"db: Django's load() of {key}")
+        check_eq(c.get(c.client_with_cookie(alice_key), "/whoami"), "41", "alice after the copy and the switch")
+    r, out = sessionctl_json(c, "copy", "--to", dst_cfg, config=src_cfg)
+    r.ok()
+    check_eq((out["copied"], out["skipped_because"]["already_in_target"]), (0, 2), "a second copy")
+
+
+TESTS.add(test_copy_cached_db_cache_only, engines=("cached_db", "db"))
 
 
 def why_no_server(t):
