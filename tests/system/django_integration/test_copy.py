@@ -34,6 +34,25 @@ REDIS_URL = os.environ.get("SESSIONCTL_TEST_REDIS", "").rstrip("/")
 PG_URL = os.environ.get("SESSIONCTL_TEST_PG", "")
 REDIS_DB = 6
 MYSQL_URL = os.environ.get("SESSIONCTL_TEST_MYSQL", "")
+
+
+def mysql_client_problem():
+    """Why this Django cannot reach MySQL whatever the server (None when it can):
+    Django 6 refuses mysqlclient older than 2.2.1, and Debian 13 (the Django 6.1
+    chroot) ships 1.4.6."""
+    try:
+        import MySQLdb
+    except ImportError as e:
+        return f"no MySQLdb module: {e}"
+    import django
+    if django.VERSION >= (6, 0) and MySQLdb.version_info < (2, 2, 1):
+        have = ".".join(str(n) for n in MySQLdb.version_info[:3])
+        return f"Django {django.get_version()} needs mysqlclient >= 2.2.1, this is {have}"
+    return None
+
+
+MYSQL_PROBLEM = mysql_client_problem() if MYSQL_URL else None
+MYSQL_USABLE = bool(MYSQL_URL) and MYSQL_PROBLEM is None
 PG_DBNAME = f"sessionctl_copy_{os.getpid()}"
 MY_DBNAME = PG_DBNAME
 ENGINES = ("db", "pg", "mysql", "file", "cache", "cached_db")
@@ -119,7 +138,7 @@ def setup(sessionctl_path):
         # The connection handler reads DATABASES once (3.2: .databases; 4.0+: .settings).
         connections.__dict__.pop("databases", None)
         connections.__dict__.pop("settings", None)
-    if MYSQL_URL:
+    if MYSQL_USABLE:
         my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
         my_admin_sql(f"CREATE DATABASE `{MY_DBNAME}` CHARACTER SET utf8mb4")
         settings.DATABASES["my"] = my_database()
@@ -130,7 +149,7 @@ def setup(sessionctl_path):
     router.routers = [SessionRouter()]
     if PG_URL:
         call_command("migrate", "sessions", database="pg", verbosity=0, interactive=False)
-    if MYSQL_URL:
+    if MYSQL_USABLE:
         call_command("migrate", "sessions", database="my", verbosity=0, interactive=False)
     return got
 
@@ -138,7 +157,7 @@ def setup(sessionctl_path):
 def teardown():
     from django.db import connections
     connections.close_all()
-    if MYSQL_URL:
+    if MYSQL_USABLE:
         my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
     if not PG_URL:
         return
@@ -172,7 +191,7 @@ class CopyCase(Case):
             from django.db import connections
             with connections["pg"].cursor() as cur:
                 cur.execute("TRUNCATE django_session")
-        if MYSQL_URL:
+        if MYSQL_USABLE:
             from django.db import connections
             with connections["my"].cursor() as cur:
                 cur.execute("DELETE FROM django_session")
@@ -498,6 +517,10 @@ def why_no_server(t):
     return server_reason(*t.get("engines", ()))
 
 
+def why_skip(t):
+    return MYSQL_PROBLEM if "mysql" in t.get("engines", ()) else None
+
+
 if __name__ == "__main__":
     sys.exit(h.run_module(__doc__, TESTS, case_class=CopyCase, setup=setup, teardown=teardown,
-                          why_no_server=why_no_server))
+                          why_no_server=why_no_server, why_skip=why_skip))
