@@ -122,7 +122,6 @@ public:
     // Per chunk of kUnchangedBatchRows (and a few MiB), one transaction: lock
     // the rows, compare their data byte for byte, UPDATE those unchanged.
     RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
-    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Key order in the column's collation (byte order for Django's keys),
     // kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;

@@ -111,7 +111,6 @@ public:
     [[nodiscard]] std::vector<bool> write_rows(const std::vector<RowWrite>& writes) override;
     // UPDATE ... FROM unnest(keys, old datas, new datas), kUnchangedBatchRows a statement.
     RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
-    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Key (byte) order, kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 

@@ -28,7 +28,8 @@ public:
     // transaction (SessionTable::write_rows).
     std::vector<WriteOutcome> write_sessions(const std::vector<SessionWrite>& batch, WriteMode mode) override;
     [[nodiscard]] std::vector<StoreMessage> take_messages() override { return table_->take_messages(); }
-    [[nodiscard]] bool can_rewrite() const override { return table_->can_update_if_unchanged(); }
+    // Every SQL table rewrites conditionally (SessionTable::update_if_unchanged).
+    [[nodiscard]] bool can_rewrite() const override { return true; }
     RewriteResult rewrite_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override {
         return table_->update_if_unchanged(rewrites, want_keys);
     }

@@ -29,7 +29,6 @@ public:
     BulkResult delete_if_unchanged(const std::vector<StoredSession>& rows, bool want_keys) override;
     [[nodiscard]] std::vector<bool> write_rows(const std::vector<RowWrite>& writes) override;
     RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
-    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
 
     [[nodiscard]] const std::shared_ptr<Rows>& rows() const { return rows_; }

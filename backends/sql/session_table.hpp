@@ -53,19 +53,14 @@ public:
     [[nodiscard]] virtual std::vector<bool> write_rows(const std::vector<RowWrite>& writes) = 0;
     // UPDATE ... SET session_data = new WHERE session_key = ? AND
     // session_data = old for each rewrite, in short transactions; expire_date
-    // is not touched. Tables that lack it throw StoreError.
-    virtual RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys);
-    [[nodiscard]] virtual bool can_update_if_unchanged() const { return false; }
+    // is not touched.
+    virtual RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) = 0;
     // Every row in key order; visit returns false to stop.
     virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
     // Store::take_messages() of the db engine: what the table has to say
     // (a custom session model's extra columns, foreign keys), once.
     [[nodiscard]] virtual std::vector<StoreMessage> take_messages() { return {}; }
 };
-
-inline RewriteResult SessionTable::update_if_unchanged(const std::vector<Rewrite>&, bool) {
-    throw StoreError("this database cannot rewrite sessions in place yet");
-}
 
 // The naive datetime Django binds for expire_date: UTC when USE_TZ (the
 // connection time zone), the local wall clock otherwise.

@@ -103,7 +103,6 @@ public:
     // UPDATE ... SET session_data WHERE session_key = ? AND session_data = ?,
     // kUnchangedBatchRows per transaction.
     RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) override;
-    [[nodiscard]] bool can_update_if_unchanged() const override { return true; }
     // Every row in rowid order (creation order; the table's own pages in
     // sequence), read a page at a time: memory stays bounded and no read lock is held while `visit`
     // runs, so a long scan never blocks the site's writers. `visit` may call
