@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "backends/bulk_pacer.hpp"
+#include "backends/mysql/mysql_key_windows.hpp"
 #include "backends/mysql/mysql_table.hpp"
 #include "backends/mysql/mysql_table_impl.hpp"
 #include "core/errors.hpp"
@@ -77,8 +78,9 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
 
     // Batches walk the primary key, InnoDB's clustered index, in order: each
     // covers the next window of keys and is one DELETE of the expired rows in
-    // that key range, in its own transaction. The job thus reads the table
-    // once, in sequence, as Django's single DELETE does; batches over the
+    // that key range, in its own transaction (mysql_key_windows.hpp: where a
+    // window ends). The job thus reads the table once, in sequence, as
+    // Django's single DELETE does; batches over the
     // expire_date index visit rows at random and measured 2.9x Django's time
     // on a table not written in expiry order. Explicit key bounds, never
     // LIMIT: the DELETE means the same on a replica replaying the statement.
@@ -102,44 +104,16 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
     const std::string own_wait = conn.exec("SELECT @@SESSION.innodb_lock_wait_timeout", what).text(0, 0);
     // MariaDB takes 0 (fail at once); MySQL's least is 1 second.
     const int quick_wait = conn.is_mariadb() ? 0 : 1;
+    MysqlKeyWindows windows(impl, cutoff, what);
     if (skip_locked) conn.exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", quick_wait), what);
 
     BulkPacer pacer(options, kBulkDefaults);
-    std::optional<std::string> low;  // the last key of the last window
-    // Keys a window may cover for its expired rows to hold about
-    // kMaxBatchBytes, from the last window measured.
-    std::size_t byte_bound_rows = kMaxBatchRows;
     try {
         while (pacer.may_start(result)) {
             const auto started = BulkPacer::Clock::now();
-            const std::string after = low ? fmt::format("`session_key` > {}", conn.quote(*low)) : "TRUE";
-            // The window: the next `width` keys, its last key, and the bytes
-            // of session_data its expired rows hold (the write set), in one
-            // statement over the clustered index; narrowed until those bytes
-            // fit (one key at least, however long its row).
-            std::size_t width = std::min({pacer.batch_size(), kMaxBatchRows, byte_bound_rows});
-            std::size_t keys_in_window = 0;
-            std::string end_key;
-            for (;;) {
-                MysqlResult measured = conn.exec(
-                    fmt::format("SELECT COUNT(*), MAX(w.k), COALESCE(SUM(w.b), 0) FROM (SELECT `session_key` AS k, "
-                                "IF(`expire_date` < {}, LENGTH(`session_data`), 0) AS b FROM {} WHERE {} ORDER BY "
-                                "`session_key` LIMIT {}) w",
-                                cutoff, t, after, width),
-                    what);
-                keys_in_window = std::stoull(measured.text(0, 0));
-                if (keys_in_window == 0) break;
-                end_key = measured.text(0, 1);
-                const std::uint64_t bytes = std::stoull(measured.text(0, 2));
-                const auto fitting = static_cast<std::size_t>(static_cast<double>(keys_in_window) * kMaxBatchBytes /
-                                                              static_cast<double>(std::max<std::uint64_t>(bytes, 1)));
-                byte_bound_rows = std::clamp<std::size_t>(fitting, 1, kMaxBatchRows);
-                if (bytes <= kMaxBatchBytes || keys_in_window == 1) break;
-                width = std::min(byte_bound_rows, keys_in_window - 1);
-            }
-            if (keys_in_window == 0) break;
-            const bool last_window = keys_in_window < width;
-            const std::string window = fmt::format("{} AND `session_key` <= {}", after, conn.quote(end_key));
+            const std::optional<KeyWindow> next = windows.next(pacer.batch_size());
+            if (!next) break;
+            const std::string& window = next->range;
 
             std::uint64_t removed = 0;
             std::vector<std::string> keys;
@@ -199,9 +173,8 @@ BulkResult MysqlTable::delete_expired(const DateTime& now, DryRun dry_run, bool 
             result.matched += removed;
             result.removed += removed;
             std::move(keys.begin(), keys.end(), std::back_inserter(result.keys));
-            low = end_key;
             if (options.progress) options.progress(result.removed, std::max(total, result.removed));
-            if (last_window) break;
+            if (next->last) break;
             pacer.pause();
         }
     } catch (...) {
