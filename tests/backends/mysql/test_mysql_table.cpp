@@ -24,6 +24,7 @@
 #include "backends/sql/db_engine.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
+#include "core/time_zone.hpp"
 #include "tests/support/mysql_test_support.hpp"
 #include "tests/support/test_support.hpp"
 
