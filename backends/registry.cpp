@@ -36,7 +36,8 @@ std::unique_ptr<DbStore> open_db_store(const Config& config, std::shared_ptr<con
             fmt::format("DATABASES[\"default\"][\"ENGINE\"] '{}' is not supported yet (only "
                         "django.db.backends.sqlite3, django.db.backends.postgresql and django.db.backends.mysql)",
                         engine));
-    auto table = open_sqlite_table_for(db, options.access == Access::read_only, options.create_if_missing);
+    auto table =
+        open_sqlite_table_for(db, config.use_tz(), options.access == Access::read_only, options.create_if_missing);
     return std::make_unique<DbStore>(std::move(env), std::move(table));
 }
 

@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "backends/mysql/mysql_settings.hpp"
 #include "backends/registry.hpp"
+#include "backends/sql/db_time_zone.hpp"
 #include "cli/commands.hpp"
 #include "cli/pyvalue_json.hpp"
 #include "core/url_redact.hpp"
@@ -75,6 +77,24 @@ Setting describe(const Config& config, const std::string& key) {
     return {redact(config.get(key)), config.origin(key)};
 }
 
+// DATABASES TIME_ZONE on a database that stores naive datetimes (SQLite,
+// MySQL) decides what expire_date's text means: the settings above show the
+// name; this says what it does, checked as every command that opens the
+// table checks it (an unknown zone is a warning here, an error there).
+void describe_database_zone(const Config& config, Context& ctx) {
+    if (!config.get("DATABASES").is_object() || !config.get("DATABASES").contains("default")) return;
+    const nlohmann::json db = config.database();
+    if (!db.is_object() || !db.contains("TIME_ZONE") || db["TIME_ZONE"].is_null()) return;
+    if (db.value("ENGINE", "") != "django.db.backends.sqlite3" && !is_mysql_database(db)) return;
+    try {
+        auto zone = database_time_zone(db, config.use_tz());
+        ctx.out() << fmt::format("# expire_date is stored as the naive wall clock of {} (DATABASES TIME_ZONE)\n",
+                                 zone ? zone->name() : std::string("UTC"));
+    } catch (const ConfigError& e) {
+        ctx.warn(e.what());
+    }
+}
+
 }  // namespace
 
 ExitCode run_config(const ConfigArgs&, Context& ctx) {
@@ -95,6 +115,7 @@ ExitCode run_config(const ConfigArgs&, Context& ctx) {
                                                                                                : dump_json(s.value);
             ctx.out() << key << " = " << shown << "  (" << s.origin << ")\n";
         }
+        describe_database_zone(config, ctx);
     }
     ctx.out().flush();
     return ExitCode::ok;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "backends/users/login_check.hpp"
+#include "core/time_zone.hpp"
 
 namespace sessionctl::cli {
 
@@ -24,8 +25,7 @@ void apply_time_zone(const Config& config) {
     std::string zone = config.time_zone();
     if (zone.empty()) return;
     // Django: if the zoneinfo root exists, TIME_ZONE must name a file in it.
-    const char* tzdir = std::getenv("TZDIR");
-    std::string root = tzdir && *tzdir ? tzdir : "/usr/share/zoneinfo";
+    const std::string root = zoneinfo_root();
     struct stat st {};
     if (::stat(root.c_str(), &st) == 0 && (zone.find("..") != std::string::npos || zone.front() == '/' ||
                                            ::stat((root + "/" + zone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)))

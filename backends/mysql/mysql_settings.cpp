@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/sql/db_time_zone.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 
@@ -187,19 +188,7 @@ MysqlSettings mysql_settings_from_django(const json& database, bool use_tz) {
         }
     }
 
-    const json db_zone = database.value("TIME_ZONE", json());
-    if (!db_zone.is_null() && !db_zone.is_string())
-        throw ConfigError(fmt::format("{} must be a string or null", setting_name("TIME_ZONE")));
-    if (db_zone.is_string()) {
-        if (!use_tz)
-            throw ConfigError(
-                "Connection 'default' cannot set TIME_ZONE because USE_TZ is False (as Django's ImproperlyConfigured)");
-        if (db_zone.get<std::string>() != "UTC")
-            throw ConfigError(fmt::format(
-                "{} '{}': only UTC is supported on MySQL yet (Django would store expire_date as that zone's wall "
-                "clock)",
-                setting_name("TIME_ZONE"), db_zone.get<std::string>()));
-    }
+    settings.zone = database_time_zone(database, use_tz);
     return settings;
 }
 
@@ -211,6 +200,7 @@ std::unique_ptr<MysqlTable> open_mysql_table_for(const json& database, bool use_
     options.read_only = read_only;
     options.create_if_missing = create_if_missing;
     options.isolation_level = settings.isolation_level;
+    options.zone = settings.zone;
     if (settings.sets_lock_wait_timeout) options.lock_wait_timeout = std::chrono::seconds{0};
     if (settings.sets_statement_timeout) options.statement_timeout = std::chrono::milliseconds{0};
     return open_mysql_table(settings.params, options);

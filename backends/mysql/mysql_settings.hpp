@@ -27,6 +27,8 @@ struct MysqlSettings {
     // init_command sets these itself: keep what it says.
     bool sets_lock_wait_timeout = false;
     bool sets_statement_timeout = false;
+    // DATABASES TIME_ZONE (null: UTC): see MysqlOptions::zone.
+    std::shared_ptr<const TimeZone> zone;
 };
 
 // ENGINE django.db.backends.mysql (or GeoDjango's mysql backend).
@@ -34,8 +36,7 @@ struct MysqlSettings {
 
 // Throws ConfigError naming the key for a value of the wrong type, an unknown
 // OPTIONS key, an isolation level Django rejects, DATABASES TIME_ZONE with
-// USE_TZ false (Django's ImproperlyConfigured) or other than UTC (not
-// supported yet).
+// USE_TZ false (Django's ImproperlyConfigured) or naming no known zone.
 [[nodiscard]] MysqlSettings mysql_settings_from_django(const nlohmann::json& database, bool use_tz);
 
 // The db engine's table for a MySQL DATABASES["default"].

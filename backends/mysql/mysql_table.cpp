@@ -7,6 +7,7 @@
 #include "backends/mysql/mysql_table_impl.hpp"
 #include "backends/sql/sql_naming.hpp"
 #include "core/errors.hpp"
+#include "core/time_zone.hpp"
 #include "util/text.hpp"
 
 namespace sessionctl {
@@ -33,20 +34,25 @@ std::string mysql_key_hint(std::string_view key) {
 // ---- Impl helpers
 
 std::string MysqlTable::Impl::datetime_literal(const DateTime& value) const {
-    const DateTime naive = value.aware() ? DateTime{value.utc_micros(), std::nullopt} : value;
+    DateTime naive = value.aware() ? DateTime{value.utc_micros(), std::nullopt} : value;
+    if (options.zone) naive.wall_micros = options.zone->wall_from_unix(naive.wall_micros);
     return conn->quote(naive.str_naive());
 }
 
-std::optional<DateTime> MysqlTable::Impl::read_datetime(const MysqlResult& r, std::size_t row, std::size_t column) {
+std::optional<DateTime> MysqlTable::Impl::read_datetime(const MysqlResult& r, std::size_t row,
+                                                        std::size_t column) const {
     if (r.is_null(row, column)) return std::nullopt;
+    std::optional<DateTime> value;
     try {
-        return parse_django_datetime(r.text(row, column));  // "0000-00-00 ..." and the like: nullopt
+        value = parse_django_datetime(r.text(row, column));  // "0000-00-00 ..." and the like: nullopt
     } catch (const DateTimeError&) {
         return std::nullopt;
     }
+    if (value && !value->aware() && options.zone) value->wall_micros = options.zone->unix_from_wall(value->wall_micros);
+    return value;
 }
 
-StoredSession MysqlTable::Impl::session(const MysqlResult& r, std::size_t row) {
+StoredSession MysqlTable::Impl::session(const MysqlResult& r, std::size_t row) const {
     return {r.text(row, 0), r.text(row, 1), read_datetime(r, row, 2)};
 }
 
@@ -334,6 +340,10 @@ MysqlTable::~MysqlTable() = default;
 const MysqlSchema& MysqlTable::schema() const { return impl_->schema; }
 const std::string& MysqlTable::target() const { return impl_->conn->target(); }
 
+bool MysqlTable::expired(const DateTime& expire_date, const DateTime& now) const {
+    return expired_on_wall_clock(expire_date, now, impl_->options.zone.get());
+}
+
 std::vector<StoreMessage> MysqlTable::take_messages() {
     std::vector<StoreMessage> messages;
     if (impl_->schema_notes_taken) return messages;
@@ -413,7 +423,7 @@ std::optional<StoredSession> MysqlTable::select_live(std::string_view key, const
                                       impl_->columns, impl_->t, impl_->datetime_literal(now), impl_->conn->quote(key)),
                           "read a session");
     if (r.rows() == 0) return std::nullopt;
-    StoredSession row = Impl::session(r, 0);
+    StoredSession row = impl_->session(r, 0);
     if (!row.expire_date) return std::nullopt;
     return row;
 }
@@ -423,7 +433,7 @@ std::optional<StoredSession> MysqlTable::select(std::string_view key) {
         fmt::format("SELECT {} FROM {} WHERE `session_key` = {}", impl_->columns, impl_->t, impl_->conn->quote(key)),
         "read a session");
     if (r.rows() == 0) return std::nullopt;
-    return Impl::session(r, 0);
+    return impl_->session(r, 0);
 }
 
 bool MysqlTable::exists(std::string_view key) {

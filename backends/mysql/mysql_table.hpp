@@ -15,7 +15,9 @@
 // replication cannot replay safely. Scans read keyset pages.
 //
 // expire_date is datetime(6) holding a naive value, as Django's MySQL backend
-// writes it: UTC with USE_TZ, the local wall clock (TIME_ZONE) without.
+// writes it: UTC with USE_TZ (or the wall clock of DATABASES TIME_ZONE when
+// set), the local wall clock (TIME_ZONE) without. Values in and out of this
+// class are naive UTC with USE_TZ whatever the zone.
 //
 // Schema facts are read from information_schema at open: the column types,
 // extra columns of a custom AbstractBaseSession model, unique indexes on
@@ -36,9 +38,15 @@
 
 namespace sessionctl {
 
+class TimeZone;
+
 struct MysqlOptions {
     std::string table = "django_session";  // db_table of the session model
     bool use_tz = true;                    // expire_date holds naive UTC (else naive local)
+    // DATABASES TIME_ZONE with USE_TZ (null: UTC): expire_date is written and
+    // compared as this zone's wall clock (make_naive) and read back from it
+    // (make_aware, fold=0), as Django's MySQL backend does.
+    std::shared_ptr<const TimeZone> zone;
     // SET SESSION TRANSACTION READ ONLY: reads and dry runs work, writes throw StoreError.
     bool read_only = false;
     // Create Django's table (sessions.0001_initial) when it is missing; for
@@ -125,6 +133,7 @@ public:
     // Key order in the column's collation (byte order for Django's keys),
     // kScanPageRows per keyset page.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
+    [[nodiscard]] bool expired(const DateTime& expire_date, const DateTime& now) const override;
 
     [[nodiscard]] const MysqlSchema& schema() const;
     [[nodiscard]] const std::string& target() const;

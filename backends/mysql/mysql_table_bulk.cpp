@@ -249,7 +249,7 @@ void MysqlTable::scan(const std::function<bool(const StoredSession&)>& visit) {
                 : fmt::format("SELECT {} FROM {} ORDER BY `session_key` LIMIT {}", impl.columns, impl.t, kScanPageRows);
         MysqlResult page = impl.conn->exec(sql, "scan sessions");
         for (std::size_t i = 0; i < page.rows(); ++i)
-            if (!visit(Impl::session(page, i))) return;
+            if (!visit(impl.session(page, i))) return;
         if (page.rows() < kScanPageRows) return;
         after = page.text(page.rows() - 1, 0);
     }

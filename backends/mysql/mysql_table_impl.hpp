@@ -27,11 +27,14 @@ struct MysqlTable::Impl {
     std::string columns;  // session_key, session_data, expire_date
     bool schema_notes_taken = false;
 
-    // The text Django's driver sends for a datetime: naive, UTC when aware.
+    // The text Django's driver sends for a datetime: naive, in the
+    // connection's zone (UTC or options.zone) when aware; a naive value is
+    // UTC with USE_TZ (db_datetime).
     [[nodiscard]] std::string datetime_literal(const DateTime& value) const;
-    [[nodiscard]] static std::optional<DateTime> read_datetime(const MysqlResult& r, std::size_t row,
-                                                               std::size_t column);
-    [[nodiscard]] static StoredSession session(const MysqlResult& r, std::size_t row);
+    // A datetime read back, naive UTC with USE_TZ (make_aware in options.zone).
+    [[nodiscard]] std::optional<DateTime> read_datetime(const MysqlResult& r, std::size_t row,
+                                                        std::size_t column) const;
+    [[nodiscard]] StoredSession session(const MysqlResult& r, std::size_t row) const;
     [[nodiscard]] std::string quoted_list(const std::vector<std::string_view>& items) const;
 
     // Whether batches can skip rows a live request holds.

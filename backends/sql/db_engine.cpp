@@ -1,6 +1,7 @@
 #include "backends/sql/db_engine.hpp"
 
 #include "core/errors.hpp"
+#include "core/time_zone.hpp"
 
 namespace sessionctl {
 
@@ -11,6 +12,11 @@ DateTime db_datetime(const DateTime& value, bool use_tz) {
     }
     if (!use_tz) throw SessionError("SQLite backend does not support timezone-aware datetimes when USE_TZ is False.");
     return DateTime{value.utc_micros(), std::nullopt};
+}
+
+bool expired_on_wall_clock(const DateTime& expire_date, const DateTime& now, const TimeZone* zone) {
+    if (!zone) return !(expire_date.wall_micros > now.wall_micros);
+    return !(zone->wall_from_unix(expire_date.wall_micros) > zone->wall_from_unix(now.wall_micros));
 }
 
 namespace {
@@ -74,8 +80,7 @@ void DbStore::scan(const std::function<bool(const StoredSession&)>& visit) { tab
 
 bool DbStore::is_expired(const StoredSession& record, const DateTime& now) const {
     if (!record.expire_date) return true;
-    DateTime cutoff = db_datetime(now, env_->settings.use_tz);
-    return !(record.expire_date->wall_micros > cutoff.wall_micros);
+    return table_->expired(*record.expire_date, db_datetime(now, env_->settings.use_tz));
 }
 
 BulkResult DbStore::clear_expired(DryRun dry_run, bool want_keys) {

@@ -16,6 +16,8 @@
 
 namespace sessionctl {
 
+class TimeZone;
+
 class SessionTable {
 public:
     virtual ~SessionTable() = default;
@@ -57,6 +59,14 @@ public:
     virtual RewriteResult update_if_unchanged(const std::vector<Rewrite>& rewrites, bool want_keys) = 0;
     // Every row in key order; visit returns false to stop.
     virtual void scan(const std::function<bool(const StoredSession&)>& visit) = 0;
+    // Django's `expire_date > now` is false for a row this table returned
+    // (now: db_datetime of timezone.now()), compared as the database compares
+    // them: on the wall clock of DATABASES TIME_ZONE when the table stores
+    // that (MySQL, SQLite), where the repeated hour after a change back
+    // orders differently from UTC.
+    [[nodiscard]] virtual bool expired(const DateTime& expire_date, const DateTime& now) const {
+        return !(expire_date.wall_micros > now.wall_micros);
+    }
     // Store::take_messages() of the db engine: what the table has to say
     // (a custom session model's extra columns, foreign keys), once.
     [[nodiscard]] virtual std::vector<StoreMessage> take_messages() { return {}; }
@@ -65,5 +75,9 @@ public:
 // The naive datetime Django binds for expire_date: UTC when USE_TZ (the
 // connection time zone), the local wall clock otherwise.
 [[nodiscard]] DateTime db_datetime(const DateTime& value, bool use_tz);
+
+// SessionTable::expired for a table whose expire_date is `zone`'s wall clock
+// (naive UTC values in and out; null zone: UTC).
+[[nodiscard]] bool expired_on_wall_clock(const DateTime& expire_date, const DateTime& now, const TimeZone* zone);
 
 }  // namespace sessionctl

@@ -4,13 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "backends/sql/db_time_zone.hpp"
 #include "backends/sqlite/sqlite_table.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 
 namespace sessionctl {
 
-std::unique_ptr<SqliteTable> open_sqlite_table_for(const nlohmann::json& db, bool read_only, bool create_if_missing) {
+std::unique_ptr<SqliteTable> open_sqlite_table_for(const nlohmann::json& db, bool use_tz, bool read_only,
+                                                   bool create_if_missing) {
     if (!db.contains("NAME") || !db["NAME"].is_string() || db["NAME"].get<std::string>().empty())
         throw ConfigError("DATABASES[\"default\"][\"NAME\"] must be the path of the SQLite file");
     SqliteOptions sqlite;
@@ -23,6 +25,7 @@ std::unique_ptr<SqliteTable> open_sqlite_table_for(const nlohmann::json& db, boo
         if (!t.is_number()) throw ConfigError("DATABASES[\"default\"][\"OPTIONS\"][\"timeout\"] must be a number");
         sqlite.busy_timeout_ms = static_cast<int>(std::lround(t.get<double>() * 1000));
     }
+    sqlite.zone = database_time_zone(db, use_tz);
     return open_sqlite_table(db["NAME"].get<std::string>(), sqlite);
 }
 

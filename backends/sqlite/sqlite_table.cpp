@@ -17,6 +17,7 @@
 #include "backends/sql/sql_naming.hpp"
 #include "backends/sqlite/sqlite_run_settings.hpp"
 #include "core/errors.hpp"
+#include "core/time_zone.hpp"
 #include "util/text.hpp"
 
 namespace sessionctl {
@@ -112,16 +113,20 @@ std::string sql_text(Sql which, const std::string& t, const std::string& unrefer
 }
 
 // The text Django binds for a datetime on SQLite: str() of the naive value,
-// UTC when it was aware (the connection time zone). Stored values and query
-// parameters share this format, so SQLite's text comparison orders them.
-std::string db_text(const DateTime& value) {
-    if (value.aware()) return DateTime{value.utc_micros(), std::nullopt}.str_naive();
-    return value.str_naive();
+// in the connection time zone (UTC, or DATABASES TIME_ZONE: `zone`) when it
+// was aware; naive values here are UTC with USE_TZ (db_datetime). Stored
+// values and query parameters share this format, so SQLite's text
+// comparison orders them (on the zone's wall clock, as Django's does).
+std::string db_text(const DateTime& value, const TimeZone* zone) {
+    DateTime naive = value.aware() ? DateTime{value.utc_micros(), std::nullopt} : value;
+    if (zone) naive.wall_micros = zone->wall_from_unix(naive.wall_micros);
+    return naive.str_naive();
 }
 
-// What Django's SQLite converter makes of a stored expire_date (parse_datetime;
-// aware values in UTC), as a naive value; nullopt when it is not a datetime.
-std::optional<DateTime> parse_db_datetime(std::string_view text) {
+// What Django's SQLite converter makes of a stored expire_date
+// (parse_datetime; make_aware in `zone` when naive; aware values kept), as a
+// naive UTC value; nullopt when it is not a datetime.
+std::optional<DateTime> parse_db_datetime(std::string_view text, const TimeZone* zone) {
     std::optional<DateTime> parsed;
     try {
         parsed = parse_django_datetime(text);
@@ -129,6 +134,7 @@ std::optional<DateTime> parse_db_datetime(std::string_view text) {
         return std::nullopt;
     }
     if (parsed && parsed->aware()) return DateTime{parsed->utc_micros(), std::nullopt};
+    if (parsed && zone) parsed->wall_micros = zone->unix_from_wall(parsed->wall_micros);
     return parsed;
 }
 
@@ -159,6 +165,7 @@ struct SqliteTable::Impl {
     std::string path;
     std::string table;
     bool read_only = false;
+    std::shared_ptr<const TimeZone> zone;  // SqliteOptions::zone
     std::vector<SqliteReference> references;
     DatabaseHandle db;  // declared before the statements: closed after them
     std::array<StatementHandle, kSqlCount> statements;
@@ -427,7 +434,7 @@ struct SqliteTable::Impl {
             // Django's converter parses str values only (an INTEGER or REAL,
             // which NUMERIC affinity makes of digit-only text, raises there).
             if (sqlite3_column_type(stmt_, column) != SQLITE_TEXT) return std::nullopt;
-            return parse_db_datetime(text(column));
+            return parse_db_datetime(text(column), impl_.zone.get());
         }
         // A row of (session_key, session_data, expire_date).
         [[nodiscard]] StoredSession session() const { return {text(0), text(1), datetime(2)}; }
@@ -483,6 +490,7 @@ std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOp
     impl->path = path;
     impl->table = options.table;
     impl->read_only = options.read_only;
+    impl->zone = options.zone;
 
     const int flags =
         options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0));
@@ -511,11 +519,15 @@ SqliteTable::SqliteTable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteTable::~SqliteTable() = default;
 
 const std::string& SqliteTable::path() const { return impl_->path; }
+
+bool SqliteTable::expired(const DateTime& expire_date, const DateTime& now) const {
+    return expired_on_wall_clock(expire_date, now, impl_->zone.get());
+}
 const std::string& SqliteTable::table_name() const { return impl_->table; }
 
 bool SqliteTable::insert(const StoredSession& row) {
     if (!row.expire_date) throw StoreError(fmt::format("cannot insert session {}: expire_date is required", row.key));
-    const std::string expire = db_text(*row.expire_date);
+    const std::string expire = db_text(*row.expire_date, impl_->zone.get());
     Impl::WriteTransaction tx(*impl_, "insert a session");
     {
         Impl::Statement insert(*impl_, Sql::insert, "insert a session");
@@ -533,7 +545,7 @@ bool SqliteTable::insert(const StoredSession& row) {
 
 bool SqliteTable::update(const StoredSession& row) {
     if (!row.expire_date) throw StoreError(fmt::format("cannot update session {}: expire_date is required", row.key));
-    const std::string expire = db_text(*row.expire_date);
+    const std::string expire = db_text(*row.expire_date, impl_->zone.get());
     Impl::WriteTransaction tx(*impl_, "update a session");
     {
         Impl::Statement update(*impl_, Sql::update, "update a session");
@@ -545,7 +557,7 @@ bool SqliteTable::update(const StoredSession& row) {
 }
 
 std::optional<StoredSession> SqliteTable::select_live(std::string_view key, const DateTime& now) {
-    const std::string cutoff = db_text(now);
+    const std::string cutoff = db_text(now, impl_->zone.get());
     Impl::Statement select(*impl_, Sql::select_live, "read a session");
     select.bind(1, cutoff).bind(2, key);
     if (!select.step()) return std::nullopt;
@@ -579,7 +591,7 @@ void SqliteTable::erase(std::string_view key) {
 BulkResult SqliteTable::delete_expired(const DateTime& now, DryRun dry_run, bool want_keys,
                                        const BulkOptions& options) {
     BulkResult result;
-    const std::string cutoff = db_text(now);
+    const std::string cutoff = db_text(now, impl_->zone.get());
     if (dry_run == DryRun::yes) {
         if (want_keys) {
             Impl::Statement list(*impl_, Sql::list_expired, "list expired sessions");
@@ -703,7 +715,7 @@ std::vector<bool> SqliteTable::write_rows(const std::vector<RowWrite>& writes) {
     for (const auto& w : writes) {
         if (!w.row.expire_date)
             throw StoreError(fmt::format("cannot write session {}: expire_date is required", w.row.key));
-        const std::string expire = db_text(*w.row.expire_date);
+        const std::string expire = db_text(*w.row.expire_date, impl_->zone.get());
         if (w.expected_data) {
             Impl::Statement update(*impl_, Sql::replace_unchanged, what);
             written.push_back(

@@ -28,6 +28,8 @@
 
 namespace sessionctl {
 
+class TimeZone;
+
 struct SqliteOptions {
     // How long a statement waits for another process's lock before giving up
     // with StoreUnavailable (sqlite3_busy_timeout).
@@ -44,6 +46,9 @@ struct SqliteOptions {
     // db_table of the session model: a custom AbstractBaseSession may use
     // another table (it must have Django's three columns).
     std::string table = "django_session";
+    // DATABASES TIME_ZONE with USE_TZ (null: UTC): expire_date is written,
+    // compared and read as this zone's wall clock, as Django's converters do.
+    std::shared_ptr<const TimeZone> zone;
 };
 
 class SqliteTable final : public SessionTable {
@@ -72,7 +77,8 @@ public:
     // All methods throw StoreUnavailable when the database stays locked past
     // the busy timeout (or the disk fails), StoreError for anything else
     // SQLite rejects. expire_date is written and compared as Django's text
-    // ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC when the value is aware).
+    // ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC when the value is aware, or the
+    // wall clock of options.zone), and read back as naive UTC (USE_TZ).
 
     // INSERT; false only when the key is taken. Other constraint failures (a
     // custom table's extra NOT NULL column) throw StoreError, so a create loop
@@ -111,6 +117,7 @@ public:
     // written meanwhile may or may not be visited; each row is visited at most
     // once (a key deleted and created again meanwhile is a new row). An expire_date that cannot be parsed reads as nullopt.
     void scan(const std::function<bool(const StoredSession&)>& visit) override;
+    [[nodiscard]] bool expired(const DateTime& expire_date, const DateTime& now) const override;
 
     [[nodiscard]] const std::string& path() const;
     [[nodiscard]] const std::string& table_name() const;
@@ -132,9 +139,11 @@ private:
 [[nodiscard]] std::unique_ptr<SqliteTable> open_sqlite_table(const std::string& path, SqliteOptions options = {});
 
 // The table DATABASES["default"] (django.db.backends.sqlite3) names: NAME is
-// the file, OPTIONS.timeout the busy timeout. Throws ConfigError for a bad entry.
-[[nodiscard]] std::unique_ptr<SqliteTable> open_sqlite_table_for(const nlohmann::json& database, bool read_only,
-                                                                 bool create_if_missing);
+// the file, OPTIONS.timeout the busy timeout, TIME_ZONE (USE_TZ only, as
+// Django's ImproperlyConfigured) the zone of expire_date's wall clock.
+// Throws ConfigError for a bad entry or an unknown zone.
+[[nodiscard]] std::unique_ptr<SqliteTable> open_sqlite_table_for(const nlohmann::json& database, bool use_tz,
+                                                                 bool read_only, bool create_if_missing);
 
 // Django's CREATE TABLE / CREATE INDEX statements for a session table, exactly
 // as `manage.py migrate` issues them on SQLite (index name included).

@@ -9,7 +9,7 @@ Django 4.2 and 5.2 come from DIR as prepared by `tests/system/fetch_django.sh DI
 (tests/system/django_integration/: test_db_engine.py, test_file_engine.py,
 test_memcached_engine.py, test_pg_engine.py, test_mysql_engine.py, test_cache_engines.py,
 test_django_redis_codecs.py, test_memcached_servers.py, test_copy.py,
-test_users.py) with the
+test_users.py, test_db_time_zone.py) with the
 PYTHONPATH printed by `tests/system/django_env.sh VERSION DIR`. Prints one line per test
 (`PASS django-5.2 test_x`, `FAIL ...` with details, `SKIP ...`) and finally
 `N passed, M failed`. Exit status 1 when a test failed or a version could not be
@@ -32,7 +32,7 @@ TEST_MODULES = [MODULES / "test_db_engine.py", MODULES / "test_file_engine.py", 
                 MODULES / "test_pg_engine.py", MODULES / "test_mysql_engine.py", MODULES / "test_cache_engines.py", MODULES / "test_redis_tls.py",
                 MODULES / "test_redis_sentinel.py", MODULES / "test_django_redis_codecs.py",
                 MODULES / "test_memcached_servers.py", MODULES / "test_copy.py",
-                MODULES / "test_users.py"]
+                MODULES / "test_users.py", MODULES / "test_db_time_zone.py"]
 PYTHON = "/usr/bin/python3"
 
 

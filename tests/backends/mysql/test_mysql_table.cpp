@@ -24,6 +24,7 @@
 #include "backends/sql/db_engine.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
+#include "core/time_zone.hpp"
 #include "tests/support/mysql_test_support.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -118,7 +119,10 @@ TEST_CASE("MySQL: unknown OPTIONS, bad isolation levels and bad TIME_ZONE are co
     CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"PORT", "33o6"}}), ConfigError);
     CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"OPTIONS", "charset=utf8"}}), ConfigError);
     CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"TIME_ZONE", "UTC"}}, false), ConfigError);
-    CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"TIME_ZONE", "Europe/Paris"}}, true), ConfigError);
+    CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"TIME_ZONE", "Mars/Olympus_Mons"}}, true), ConfigError);
+    CHECK_THROWS_AS(settings_of({{"NAME", "x"}, {"TIME_ZONE", "../zoneinfo/UTC"}}, true), ConfigError);
+    CHECK(settings_of({{"NAME", "x"}, {"TIME_ZONE", "Europe/Paris"}}, true).zone->name() == "Europe/Paris");
+    CHECK(settings_of({{"NAME", "x"}, {"TIME_ZONE", "UTC"}}, true).zone == nullptr);
     CHECK_NOTHROW(settings_of({{"NAME", "x"}, {"TIME_ZONE", "UTC"}}, true));
     CHECK(settings_of({{"NAME", "x"}, {"OPTIONS", {{"isolation_level", nullptr}}}}).isolation_level.empty());
     MysqlSettings s = settings_of({{"NAME", "x"}, {"OPTIONS", {{"init_command", "SET innodb_lock_wait_timeout=1"}}}});
