@@ -6,21 +6,19 @@ hide itself).
 SQLite is a file in the run's folder. MariaDB/MySQL (SESSIONCTL_TEST_MYSQL,
 Django's django.db.backends.mysql on Debian's python3-mysqldb) and PostgreSQL
 (SESSIONCTL_TEST_PG, psycopg2) come from scripts/servers.sh: each run creates
-a database of its own, sessionctl_race_<pid>_<n>, and drops it at the end, as
-django_integration/test_mysql_engine.py and test_pg_engine.py do.
+a database of its own, sessionctl_race_<pid>_<n>, and drops it at the end
+(sql_servers.py, as django_integration/test_mysql_engine.py and test_pg_engine.py).
 """
 
 import importlib
 import os
 import sqlite3
-import urllib.parse
 from datetime import timezone
+
+import sql_servers
 
 ENV_VAR = {"mysql": "SESSIONCTL_TEST_MYSQL", "pg": "SESSIONCTL_TEST_PG"}
 DRIVER = {"mysql": "MySQLdb", "pg": "psycopg2"}
-DJANGO_BACKEND = {"sqlite": "django.db.backends.sqlite3", "mysql": "django.db.backends.mysql",
-                  "pg": "django.db.backends.postgresql"}
-DEFAULT = {"mysql": (3306, "root"), "pg": (5432, "postgres")}
 
 
 def server_missing(kind):
@@ -42,13 +40,6 @@ def server_missing(kind):
     return "SKIP", reason + hint
 
 
-def _parts(kind):
-    u = urllib.parse.urlsplit(os.environ[ENV_VAR[kind]])
-    port, user = DEFAULT[kind]
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or port),
-                USER=urllib.parse.unquote(u.username or user), PASSWORD=urllib.parse.unquote(u.password or ""))
-
-
 def _stamp(dt):
     """An expire_date as SQLite's Django stores it (UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'), to compare as text."""
     if dt.tzinfo is not None:
@@ -66,58 +57,29 @@ class SqlDatabase:
         SqlDatabase._runs += 1
         if kind == "sqlite":
             self.name = str(folder / "db.sqlite3")
-            self.settings = {"ENGINE": DJANGO_BACKEND[kind], "NAME": self.name, "OPTIONS": {"timeout": 10}}
+            self.settings = {"ENGINE": "django.db.backends.sqlite3", "NAME": self.name, "OPTIONS": {"timeout": 10}}
         else:
+            self.url = os.environ[ENV_VAR[kind]]
             self.name = f"sessionctl_race_{os.getpid()}_{SqlDatabase._runs}"
-            self.settings = dict(_parts(kind), ENGINE=DJANGO_BACKEND[kind], NAME=self.name)
+            self.settings = sql_servers.database_settings(kind, self.url, self.name)
         self.created = False
-
-    def _connect(self, dbname):
-        p = _parts(self.kind)
-        if self.kind == "mysql":
-            import MySQLdb
-            con = MySQLdb.connect(host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"],
-                                  **({"database": dbname} if dbname else {}))
-            con.autocommit(True)
-        else:
-            import psycopg2
-            con = psycopg2.connect(host=p["HOST"], port=p["PORT"], user=p["USER"], password=p["PASSWORD"] or None,
-                                   dbname=dbname or "postgres")
-            con.autocommit = True
-        return con
-
-    def _admin(self, statements):
-        con = self._connect(None)
-        try:
-            cur = con.cursor()
-            for s in statements:
-                cur.execute(s)
-        finally:
-            con.close()
 
     def create(self):
         """The empty database (SQLite: nothing to do, Django's migrate creates the file)."""
-        if self.kind == "mysql":
-            self._admin([f"DROP DATABASE IF EXISTS `{self.name}`",
-                         f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4"])
-        elif self.kind == "pg":
-            self._admin([f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"'])
+        if self.kind != "sqlite":
+            sql_servers.create_database(self.kind, self.url, self.name)
         self.created = True
 
     def drop(self):
-        if not self.created or self.kind == "sqlite":
-            return  # the SQLite file goes with the run's folder
-        if self.kind == "mysql":
-            self._admin([f"DROP DATABASE IF EXISTS `{self.name}`"])
-        else:
-            self._admin([f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'])
+        if self.created and self.kind != "sqlite":  # the SQLite file goes with the run's folder
+            sql_servers.drop_database(self.kind, self.url, self.name)
 
     def rows(self):
         """{key: expire_date as UTC text} of django_session."""
         if self.kind == "sqlite":
             con = sqlite3.connect(self.name, timeout=30)
         else:
-            con = self._connect(self.name)
+            con = sql_servers.connect(self.kind, self.url, self.name)
         try:
             cur = con.cursor()
             cur.execute("SELECT session_key, expire_date FROM django_session")
