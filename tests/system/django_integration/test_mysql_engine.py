@@ -47,12 +47,6 @@ def both_tz(fn):
 SERVER = h.ServerDatabase("mysql", MYSQL_URL)
 DBNAME = SERVER.name
 database_settings = SERVER.settings
-setup_django_mysql = SERVER.setup_django
-drop_database = SERVER.teardown
-
-
-def server_parts(url):
-    return sql_servers.server_parts("mysql", url)
 
 
 class MysqlCase(h.ServerCase):
@@ -242,7 +236,7 @@ def test_mysql_connection_rules_and_failures(case):
         r = case.sessionctl("inspect", "--all", config=cfg)
         check(r.rc in (0, 1), f"inspect through the socket\n      {r.describe()}")
     if MYSQL_PASSWORD_URL:
-        p = server_parts(MYSQL_PASSWORD_URL)
+        p = sql_servers.server_parts("mysql", MYSQL_PASSWORD_URL)
         wrong = database_settings(USER=p["USER"], PASSWORD="wrong-hunter2")
         cfg = case.write_config("wrong.json", database=wrong)
         r = case.sessionctl("inspect", "--all", config=cfg).expect_error(3, "Access denied")
@@ -335,5 +329,5 @@ def test_mysql_missing_table_is_exit_2(case):
 
 if __name__ == "__main__":
     sys.exit(h.run_module(
-        __doc__, TESTS, MysqlCase, setup=setup_django_mysql, setup_step="mysql_setup", teardown=drop_database,
+        __doc__, TESTS, MysqlCase, setup=SERVER.setup_django, setup_step="mysql_setup", teardown=SERVER.teardown,
         needs_env=("SESSIONCTL_TEST_MYSQL", 'SESSIONCTL_TEST_MYSQL is not set; eval "$(scripts/servers.sh start)"')))

@@ -46,12 +46,6 @@ def both_tz(fn):
 SERVER = h.ServerDatabase("pg", PG_URL)
 DBNAME = SERVER.name
 database_settings = SERVER.settings
-setup_django_pg = SERVER.setup_django
-drop_database = SERVER.teardown
-
-
-def server_parts(url):
-    return sql_servers.server_parts("pg", url)
 
 
 class PgCase(h.ServerCase):
@@ -224,7 +218,7 @@ def test_pg_connection_failures_are_one_line_without_password(case):
     cfg = case.write_config("missing.json", database=missing)
     case.sessionctl("inspect", "--all", config=cfg).expect_error(2, "does not exist")
     if PG_PASSWORD_URL:
-        p = server_parts(PG_PASSWORD_URL)
+        p = sql_servers.server_parts("pg", PG_PASSWORD_URL)
         wrong = {"ENGINE": "django.db.backends.postgresql", "NAME": DBNAME, "USER": p["USER"],
                  "PASSWORD": "wrong-hunter2", "HOST": p["HOST"], "PORT": p["PORT"]}
         cfg = case.write_config("wrong.json", database=wrong)
@@ -256,5 +250,5 @@ def test_pg_missing_table_is_exit_2(case):
 
 if __name__ == "__main__":
     sys.exit(h.run_module(
-        __doc__, TESTS, PgCase, setup=setup_django_pg, setup_step="pg_setup", teardown=drop_database,
+        __doc__, TESTS, PgCase, setup=SERVER.setup_django, setup_step="pg_setup", teardown=SERVER.teardown,
         needs_env=("SESSIONCTL_TEST_PG", 'SESSIONCTL_TEST_PG is not set; eval "$(scripts/servers.sh start)"')))
