@@ -10,12 +10,11 @@ engines.
 ENGINE: db, db_mysql, db_pg, file, cache_redis, cache_memcached, cached_db.
 db_mysql and db_pg run the db engine on the shared MariaDB
 (SESSIONCTL_TEST_MYSQL, Django's mysql backend on python3-mysqldb) and
-PostgreSQL (SESSIONCTL_TEST_PG, psycopg2), each in a database of the run's own,
-created and dropped here (race_sql.py). The cache engines
-use the shared servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED
-(Redis db 9, a KEY_PREFIX of the run's own; see race_caches.py); without them
-(or the SQL servers) they SKIP, or FAIL when SESSIONCTL_REQUIRE_SERVERS=1.
-Redis is reached through
+PostgreSQL (SESSIONCTL_TEST_PG, psycopg2), each in a database of the run's
+own, created and dropped here (race_sql.py). The cache engines use the shared
+servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED (Redis db 9, a
+KEY_PREFIX of the run's own; see race_caches.py). Without its server an engine
+SKIPs, or FAILs when SESSIONCTL_REQUIRE_SERVERS=1. Redis is reached through
 django-redis (Django 3.2 has no RedisCache), memcached through PyMemcacheCache.
 
 Each worker is a process running the system Django (3.2) that, in a loop:
@@ -42,8 +41,8 @@ never came back: a request extending one after the scan read it makes it no
 longer match, so a delete that is not conditional loses a live session),
 `expire TARGET --now` and `expire TARGET --in 7200`. When the workers have
 stopped, the store is read directly (sqlite3 / MySQLdb / psycopg2, the
-directory, redis-py / pymemcache), then a final
-clearsessions and delete --user run, and it is read again.
+directory, redis-py / pymemcache), then a final clearsessions and
+delete --user run, and it is read again.
 
 Invariants (a removed key is one a sessionctl run reported as deleted):
   all engines:
