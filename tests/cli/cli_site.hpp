@@ -1,7 +1,8 @@
 // The end-to-end fixture of the cli tests: a Site is a temp dir with a Django
 // session database (SQLite), a secret file and a config naming both; run()
 // calls cli::run() against it and checks that no secret is ever printed.
-// Shared by test_cli_run.cpp and test_cli_run_more.cpp.
+// Shared by test_cli_run.cpp and test_cli_run_more.cpp; run_cli(), the
+// cli::run() call itself, also by the sites of test_cli_users/copy/stats.cpp.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -14,10 +15,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 #include "backends/sqlite/sqlite_table.hpp"
 #include "cli/app.hpp"
@@ -59,6 +62,24 @@ inline std::vector<std::string> lines_of(const std::string& text) {
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
+}
+
+// cli::run() on `full` (argv[0] included) with `input` on stdin and `hooks`;
+// whatever happened, none of `secrets` is printed.
+inline Result run_cli(std::vector<std::string> full, const cli::RunHooks& hooks,
+                      std::initializer_list<const char*> secrets, const std::string& input = "") {
+    std::vector<char*> argv;
+    for (auto& a : full) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = cli::run(static_cast<int>(full.size()), argv.data(), in, out, err, hooks);
+    Result r{code, out.str(), err.str()};
+    for (const char* secret : secrets) {
+        CHECK_FALSE(contains(r.out, secret));
+        CHECK_FALSE(contains(r.err, secret));
+    }
+    return r;
 }
 
 // A site: a temp dir with a Django session database, a secret file and a
@@ -113,22 +134,10 @@ public:
     }
 
     Result run_raw(std::vector<std::string> full, const std::string& input = "") {
-        std::vector<char*> argv;
-        for (auto& a : full) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::istringstream in(input);
-        std::ostringstream out, err;
         cli::RunHooks hooks;
         hooks.clock = clock_;
         hooks.race_hook = race_hook;
-        int code = cli::run(static_cast<int>(full.size()), argv.data(), in, out, err, hooks);
-        Result r{code, out.str(), err.str()};
-        // Whatever happened, no secret is ever printed.
-        CHECK_FALSE(contains(r.out, kSecret));
-        CHECK_FALSE(contains(r.err, kSecret));
-        CHECK_FALSE(contains(r.out, kFallback));
-        CHECK_FALSE(contains(r.err, kFallback));
-        return r;
+        return run_cli(std::move(full), hooks, {kSecret, kFallback}, input);
     }
 
     // create, returning the new key.

@@ -31,6 +31,7 @@
 #include "core/clock.hpp"
 #include "core/session_codec.hpp"
 #include "core/session_key.hpp"
+#include "tests/cli/cli_site.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -44,11 +45,7 @@ constexpr const char* kOtherSecret = "copy-test-other-site-secret-9d8c7b6a5f4e-n
 constexpr const char* kModelBackend = "django.contrib.auth.backends.ModelBackend";
 constexpr std::int64_t kDay = 86'400'000'000;
 
-struct CopyRun {
-    int code = 0;
-    std::string out;
-    std::string err;
-};
+using CopyRun = cli_test::Result;
 
 // Two stores in one temp dir: the source (src.json: db on src.sqlite3) and
 // targets (db on <name>.sqlite3, or the file engine), all with one secret.
@@ -163,19 +160,10 @@ public:
     CopyRun run(std::vector<std::string> args, const std::string& config = {}) {
         std::vector<std::string> full = {"sessionctl", "--config", config.empty() ? src_ : config};
         full.insert(full.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : full) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::istringstream in;
-        std::ostringstream out, err;
         cli::RunHooks hooks;
         hooks.clock = clock_;
         hooks.race_hook = race_hook;
-        int code = cli::run(static_cast<int>(full.size()), argv.data(), in, out, err, hooks);
-        CopyRun r{code, out.str(), err.str()};
-        CHECK(r.out.find(kCopySecret) == std::string::npos);
-        CHECK(r.err.find(kCopySecret) == std::string::npos);
-        return r;
+        return cli_test::run_cli(std::move(full), hooks, {kCopySecret});
     }
 
 private:

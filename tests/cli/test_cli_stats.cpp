@@ -31,6 +31,7 @@
 #include "core/json_codec.hpp"
 #include "core/session_codec.hpp"
 #include "core/signer.hpp"
+#include "tests/cli/cli_site.hpp"
 #include "tests/support/test_support.hpp"
 
 using json = nlohmann::json;
@@ -45,15 +46,8 @@ constexpr std::int64_t kDay = 24 * kHour;
 constexpr const char* kSecret = "stats-test-secret-5e0c2b7a91d4f368-never-print-me";
 constexpr const char* kOtherSecret = "some-other-site-secret-0000000000000000000000";
 
-struct Result {
-    int code;
-    std::string out;
-    std::string err;
-};
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
+using cli_test::contains;
+using cli_test::Result;
 
 // A temp dir with a Django session database, a secret file and a config.
 class StatsSite {
@@ -98,17 +92,9 @@ public:
     Result run(std::vector<std::string> args) {
         std::vector<std::string> full = {"sessionctl", "--config", dir_.file("config.json")};
         full.insert(full.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : full) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::istringstream in;
-        std::ostringstream out, err;
         cli::RunHooks hooks;
         hooks.clock = clock_;
-        int code = cli::run(static_cast<int>(full.size()), argv.data(), in, out, err, hooks);
-        CHECK_FALSE(contains(out.str(), kSecret));
-        CHECK_FALSE(contains(err.str(), kSecret));
-        return {code, out.str(), err.str()};
+        return cli_test::run_cli(std::move(full), hooks, {kSecret});
     }
 
     json stats_json(std::vector<std::string> extra = {}) {

@@ -22,6 +22,7 @@
 #include "core/clock.hpp"
 #include "core/json_codec.hpp"
 #include "core/session_codec.hpp"
+#include "tests/cli/cli_site.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace sessionctl;
@@ -34,11 +35,7 @@ constexpr const char* kNewKey = "users-test-new-secret-5e1d0c9b8a7f-never-print"
 constexpr const char* kOldKey = "users-test-old-secret-0a9b8c7d6e5f-never-print";
 constexpr const char* kBackend = "django.contrib.auth.backends.ModelBackend";
 
-struct Result {
-    int code;
-    std::string out;
-    std::string err;
-};
+using cli_test::Result;
 
 // A site with Django's session table, an auth_user table and both keys.
 class UserSite {
@@ -112,21 +109,10 @@ public:
     Result run(const std::vector<std::string>& args) {
         std::vector<std::string> full = {"sessionctl", "--config", dir_.file("config.json")};
         full.insert(full.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : full) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::istringstream in;
-        std::ostringstream out, err;
         cli::RunHooks hooks;
         hooks.clock = clock_;
         hooks.race_hook = race_hook;
-        const int code = cli::run(static_cast<int>(full.size()), argv.data(), in, out, err, hooks);
-        Result r{code, out.str(), err.str()};
-        for (const char* secret : {kNewKey, kOldKey}) {
-            CHECK(r.out.find(secret) == std::string::npos);
-            CHECK(r.err.find(secret) == std::string::npos);
-        }
-        return r;
+        return cli_test::run_cli(std::move(full), hooks, {kNewKey, kOldKey});
     }
 
     std::function<void(std::string_view, std::string_view)> race_hook;

@@ -13,6 +13,9 @@ receivers of django.test reset the process TZ and the connection time zone).
 
 Every sessionctl run goes through `Case.sessionctl()`, which records the output
 so that the suite can assert globally that no secret ever shows up.
+
+The MariaDB and PostgreSQL modules run on a database of their own on a shared
+server (`ServerDatabase`, sql_servers.py), each test in a `ServerCase`.
 """
 
 import argparse
@@ -29,6 +32,8 @@ import time
 import traceback
 import types
 from pathlib import Path
+
+import sql_servers  # tests/system, on sys.path like this module
 
 # --------------------------------------------------------------------------- state
 
@@ -589,6 +594,78 @@ class Case:
         dst = self.tmp / name
         shutil.copyfile(self.db, dst)
         return dst
+
+
+# --------------------------------------------------------------------------- a database on a shared server
+
+def sql(statement, params=()):
+    """Run SQL on Django's default connection; rows for a SELECT."""
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall() if cur.description else None
+
+
+class ServerDatabase:
+    """A test process's own database on a shared MariaDB/MySQL or PostgreSQL server
+    (sql_servers.py; kind "mysql" or "pg"), named <prefix>_<pid>: setup_django()
+    creates it and sets Django up on it, teardown() drops it."""
+
+    def __init__(self, kind, url, prefix="sessionctl_integ"):
+        self.kind = kind
+        self.url = url
+        self.name = f"{prefix}_{os.getpid()}"
+
+    def settings(self, **override):
+        """Its DATABASES entry (for Django and sessionctl), with `override` applied."""
+        return sql_servers.database_settings(self.kind, self.url, self.name, **override)
+
+    def setup_django(self, sessionctl_path):
+        """The database, created, then Django set up on it and migrated (run_module's setup)."""
+        sql_servers.create_database(self.kind, self.url, self.name)
+        got = setup_django(sessionctl_path, database=self.settings())
+        from django.core.management import call_command
+        call_command("migrate", verbosity=0, interactive=False)
+        return got
+
+    def teardown(self):
+        from django.db import connections
+        connections.close_all()
+        sql_servers.drop_database(self.kind, self.url, self.name)
+
+
+class ServerCase(Case):
+    """A Case whose database is the module's ServerDatabase (the class attribute
+    `server`): each test starts from empty tables (clear_tables(), the subclass's)."""
+
+    server = None
+
+    def clear_tables(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        from django.test.utils import override_settings
+        self._override = override_settings(SECRET_KEY=self.secret, USE_TZ=self.use_tz, TIME_ZONE=self.time_zone)
+        self._override.enable()
+        sql("DROP TABLE IF EXISTS sessionctl_cart")
+        self.clear_tables()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from django.db import connections
+        connections.close_all()
+        self._override.disable()
+        if exc_type is None and not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def store_settings(self, database=None):
+        """The db engine on the module's database (or on `database`)."""
+        return {"SESSION_ENGINE": "django.contrib.sessions.backends.db",
+                "DATABASES": {"default": database or self.server.settings()}}
+
+    def keys(self):
+        return sorted(r[0] for r in sql("SELECT session_key FROM django_session"))
 
 
 # --------------------------------------------------------------------------- a module's tests

@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """Race tests against real Django (issue 7): Django workers keep saving,
 extending and logging users in while sessionctl's clearsessions,
-delete --user, delete --where and expire run, on the db (SQLite), file,
-cache (Redis and memcached) and cached_db (SQLite + Redis) engines.
+delete --user, delete --where and expire run, on the db (SQLite, MariaDB,
+PostgreSQL), file, cache (Redis and memcached) and cached_db (SQLite + Redis)
+engines.
 
     races_test.py --sessionctl PATH [--seconds 10] [--workers 3] [-k ENGINE]
 
-ENGINE: db, file, cache_redis, cache_memcached, cached_db. The cache engines
-use the shared servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED
-(Redis db 9, a KEY_PREFIX of the run's own; see race_caches.py); without them
-they SKIP, or FAIL when SESSIONCTL_REQUIRE_SERVERS=1. Redis is reached through
+ENGINE: db, db_mysql, db_pg, file, cache_redis, cache_memcached, cached_db.
+db_mysql and db_pg run the db engine on the shared MariaDB
+(SESSIONCTL_TEST_MYSQL, Django's mysql backend on python3-mysqldb) and
+PostgreSQL (SESSIONCTL_TEST_PG, psycopg2), each in a database of the run's
+own, created and dropped here (race_sql.py). The cache engines use the shared
+servers in SESSIONCTL_TEST_REDIS / SESSIONCTL_TEST_MEMCACHED (Redis db 9, a
+KEY_PREFIX of the run's own; see race_caches.py). Without its server an engine
+SKIPs, or FAILs when SESSIONCTL_REQUIRE_SERVERS=1. Redis is reached through
 django-redis (Django 3.2 has no RedisCache), memcached through PyMemcacheCache.
 
 Each worker is a process running the system Django (3.2) that, in a loop:
@@ -35,8 +40,9 @@ Meanwhile sessionctl runs in turn: `-v --json clearsessions`,
 never came back: a request extending one after the scan read it makes it no
 longer match, so a delete that is not conditional loses a live session),
 `expire TARGET --now` and `expire TARGET --in 7200`. When the workers have
-stopped, the store is read directly (SQLite, the directory, redis-py / pymemcache), then a final
-clearsessions and delete --user run, and it is read again.
+stopped, the store is read directly (sqlite3 / MySQLdb / psycopg2, the
+directory, redis-py / pymemcache), then a final clearsessions and
+delete --user run, and it is read again.
 
 Invariants (a removed key is one a sessionctl run reported as deleted):
   all engines:
@@ -77,7 +83,6 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -87,6 +92,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from race_caches import CacheServer, server_missing  # noqa: E402
+from race_sql import SqlDatabase, server_missing as sql_server_missing  # noqa: E402
 
 SECRET = "race-test-secret-3f8a2c6e1b-never-printed-0123456789abcdefXYZ"
 DB_ENGINE = "django.contrib.sessions.backends.db"
@@ -94,33 +100,34 @@ FILE_ENGINE = "django.contrib.sessions.backends.file"
 CACHE_ENGINE = "django.contrib.sessions.backends.cache"
 CACHED_DB_ENGINE = "django.contrib.sessions.backends.cached_db"
 OUT_USER = "3"
-# name -> (SESSION_ENGINE, cache server kind or None)
+# name -> (SESSION_ENGINE, cache server kind or None, SQL database kind: race_sql.py)
 ENGINES = {
-    "db": (DB_ENGINE, None),
-    "file": (FILE_ENGINE, None),
-    "cache_redis": (CACHE_ENGINE, "redis"),
-    "cache_memcached": (CACHE_ENGINE, "memcached"),
-    "cached_db": (CACHED_DB_ENGINE, "redis"),
+    "db": (DB_ENGINE, None, "sqlite"),
+    "db_mysql": (DB_ENGINE, None, "mysql"),
+    "db_pg": (DB_ENGINE, None, "pg"),
+    "file": (FILE_ENGINE, None, "sqlite"),
+    "cache_redis": (CACHE_ENGINE, "redis", "sqlite"),
+    "cache_memcached": (CACHE_ENGINE, "memcached", "sqlite"),
+    "cached_db": (CACHED_DB_ENGINE, "redis", "sqlite"),
 }
 HAS_DB = (DB_ENGINE, CACHED_DB_ENGINE)
 
 
-def django_setup(engine, db, session_dir, caches=None):
+def django_setup(engine, database, session_dir, caches=None):
     import django
     from django.conf import settings
     extra = {"CACHES": caches} if caches else {}
     settings.configure(
         SECRET_KEY=SECRET, USE_TZ=True, TIME_ZONE="UTC", INSTALLED_APPS=["django.contrib.sessions"],
         SESSION_ENGINE=engine, SESSION_FILE_PATH=str(session_dir),
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(db),
-                               "OPTIONS": {"timeout": 10}}},
+        DATABASES={"default": database},
         **extra,
     )
     django.setup()
 
 
-def worker(n, engine, db, session_dir, caches, journal_path, stop_at, seed):
-    django_setup(engine, db, session_dir, caches)
+def worker(n, engine, database, session_dir, caches, journal_path, stop_at, seed):
+    django_setup(engine, database, session_dir, caches)
     from importlib import import_module
     from django.conf import settings
     from django.contrib.sessions.backends.base import UpdateError
@@ -209,14 +216,15 @@ def worker(n, engine, db, session_dir, caches, journal_path, stop_at, seed):
         json.dump(errors, f)
 
 
-def seed_store(engine, db, session_dir, caches, expired, targets):
+def seed_store(engine, database, session_dir, caches, expired, targets):
     """Expired sessions and live expire targets, written by Django."""
     code = f"""
 import sys, os, time, json
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from races_test import django_setup
-django_setup({engine!r}, {str(db)!r}, {str(session_dir)!r}, json.loads({json.dumps(caches)!r}))
+django_setup({engine!r}, json.loads({json.dumps(database)!r}), {str(session_dir)!r},
+             json.loads({json.dumps(caches)!r}))
 from importlib import import_module
 from django.conf import settings
 from django.core.management import call_command
@@ -256,26 +264,18 @@ class Site:
 
     def __init__(self, name, root):
         self.name = name
-        self.engine, kind = ENGINES[name]
-        self.db = root / "db.sqlite3"
+        self.engine, kind, sql_kind = ENGINES[name]
+        self.sql = SqlDatabase(sql_kind, root)
         self.session_dir = root / "sessions"
         self.cache = CacheServer(kind, self.engine) if kind else None
         self.caches = self.cache.caches if self.cache else None
-
-    def rows(self):
-        """{key: expire_date text} of the SQLite table."""
-        con = sqlite3.connect(self.db, timeout=30)
-        try:
-            return {k: e for k, e in con.execute("SELECT session_key, expire_date FROM django_session")}
-        finally:
-            con.close()
 
     def state(self, keys):
         """What the store holds: {"rows": {key: expiry} (db engines), "files": set, "cache": {key: ttl}}
         and "present": the keys Django would find (cached_db: row or cache entry)."""
         st = {"rows": {}, "files": set(), "cache": {}}
         if self.engine in HAS_DB:
-            st["rows"] = self.rows()
+            st["rows"] = self.sql.rows()
         if self.engine == FILE_ENGINE:
             st["files"] = {p.name[len("sessionid"):] for p in self.session_dir.iterdir()
                            if p.name.startswith("sessionid") and "_out_" not in p.name}
@@ -299,32 +299,36 @@ def run_engine(name, sessionctl, work, seconds, workers):
     config = root / "sessionctl.json"
     settings = {"SESSION_ENGINE": engine, "SECRET_KEY_FILE": str(secret_file), "USE_TZ": True,
                 "TIME_ZONE": "UTC", "DJANGO_VERSION": "3.2", "SESSION_FILE_PATH": str(site.session_dir),
-                "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3",
-                                          "NAME": str(site.db), "OPTIONS": {"timeout": 10}}}}
+                "DATABASES": {"default": site.sql.settings}}
     if site.caches:
         settings["CACHES"] = site.caches
     config.write_text(json.dumps(settings))
     os.chmod(config, 0o600)
-    journal = []
+    journal, procs = [], []
     try:
-        return check_engine(site, sessionctl, config, root, seconds, workers, journal)
+        site.sql.create()
+        return check_engine(site, sessionctl, config, root, seconds, workers, journal, procs)
     finally:
+        for p in procs:  # after a failure mid-run: no worker outlives its database and folder
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        site.sql.drop()
         if site.cache:
             site.cache.cleanup({r[0] for r in journal if r[0]})
 
 
-def check_engine(site, sessionctl, config, root, seconds, workers, journal):
+def check_engine(site, sessionctl, config, root, seconds, workers, journal, procs):
     engine = site.engine
     # The cache engine keeps no expired sessions: a few seeds suffice there.
-    targets = seed_store(engine, site.db, site.session_dir, site.caches, 200 if engine == CACHE_ENGINE else 1000,
-                         40)
+    seeds = 200 if engine == CACHE_ENGINE else 1000
+    targets = seed_store(engine, site.sql.settings, site.session_dir, site.caches, seeds, 40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONCTL_")}
 
     stop_at = time.time() + seconds
-    procs = []
     for n in range(workers):
-        p = mp.Process(target=worker, args=(n, engine, site.db, site.session_dir, site.caches, root / f"journal{n}",
-                                            stop_at, 1000 + n))
+        p = mp.Process(target=worker, args=(n, engine, site.sql.settings, site.session_dir, site.caches,
+                                            root / f"journal{n}", stop_at, 1000 + n))
         p.start()
         procs.append(p)
 
@@ -492,10 +496,11 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="sessionctl-race-"))
     passed = failed = skipped = 0
     try:
-        for name, (engine, kind) in ENGINES.items():
+        for name, (engine, kind, sql_kind) in ENGINES.items():
             if args.only and name not in args.only:
                 continue
-            missing = server_missing(kind) if kind else None
+            missing = (server_missing(kind) if kind else None) or (sql_server_missing(sql_kind) if engine in HAS_DB
+                                                                   else None)
             if missing:
                 verdict, reason = missing
                 print(f"{verdict} race_{name}: {reason}", flush=True)

@@ -22,12 +22,12 @@ import json
 import os
 import sys
 import time
-import urllib.parse
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
+import sql_servers  # noqa: E402
 from djangoharness import Case, check, check_eq, fail  # noqa: E402
 
 REDIS_URL = os.environ.get("SESSIONCTL_TEST_REDIS", "").rstrip("/")
@@ -81,43 +81,12 @@ class SessionRouter:
 TESTS = h.Tests()
 
 
-def pg_parts():
-    u = urllib.parse.urlsplit(PG_URL)
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 5432),
-                USER=urllib.parse.unquote(u.username or "postgres"), PASSWORD=urllib.parse.unquote(u.password or ""))
-
-
-def pg_admin():
-    import psycopg2
-    p = pg_parts()
-    con = psycopg2.connect(host=p["HOST"], port=p["PORT"], user=p["USER"], password=p["PASSWORD"] or None,
-                           dbname="postgres")
-    con.autocommit = True
-    return con
-
-
 def pg_database():
-    return {"ENGINE": "django.db.backends.postgresql", "NAME": PG_DBNAME, **pg_parts()}
-
-
-def my_parts():
-    u = urllib.parse.urlsplit(MYSQL_URL)
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 3306),
-                USER=urllib.parse.unquote(u.username or "root"), PASSWORD=urllib.parse.unquote(u.password or ""))
-
-
-def my_admin_sql(statement):
-    import MySQLdb
-    p = my_parts()
-    con = MySQLdb.connect(host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"])
-    try:
-        con.cursor().execute(statement)
-    finally:
-        con.close()
+    return sql_servers.database_settings("pg", PG_URL, PG_DBNAME)
 
 
 def my_database():
-    return {"ENGINE": "django.db.backends.mysql", "NAME": MY_DBNAME, **my_parts()}
+    return sql_servers.database_settings("mysql", MYSQL_URL, MY_DBNAME)
 
 
 def setup(sessionctl_path):
@@ -129,18 +98,13 @@ def setup(sessionctl_path):
     connections.__dict__.pop("databases", None)
     connections.__dict__.pop("settings", None)
     if PG_URL:
-        con = pg_admin()
-        with con.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{PG_DBNAME}"')
-            cur.execute(f'CREATE DATABASE "{PG_DBNAME}"')
-        con.close()
+        sql_servers.create_database("pg", PG_URL, PG_DBNAME)
         settings.DATABASES["pg"] = pg_database()
         # The connection handler reads DATABASES once (3.2: .databases; 4.0+: .settings).
         connections.__dict__.pop("databases", None)
         connections.__dict__.pop("settings", None)
     if MYSQL_USABLE:
-        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
-        my_admin_sql(f"CREATE DATABASE `{MY_DBNAME}` CHARACTER SET utf8mb4")
+        sql_servers.create_database("mysql", MYSQL_URL, MY_DBNAME)
         settings.DATABASES["my"] = my_database()
         connections.__dict__.pop("databases", None)
         connections.__dict__.pop("settings", None)
@@ -158,13 +122,9 @@ def teardown():
     from django.db import connections
     connections.close_all()
     if MYSQL_USABLE:
-        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
-    if not PG_URL:
-        return
-    con = pg_admin()
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{PG_DBNAME}" WITH (FORCE)')
-    con.close()
+        sql_servers.drop_database("mysql", MYSQL_URL, MY_DBNAME)
+    if PG_URL:
+        sql_servers.drop_database("pg", PG_URL, PG_DBNAME)
 
 
 def cache_backend():

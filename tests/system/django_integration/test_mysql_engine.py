@@ -19,19 +19,18 @@ import os
 import sys
 import threading
 import time
-import urllib.parse
 from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq  # noqa: E402
+import sql_servers  # noqa: E402
+from djangoharness import check, check_eq, sql  # noqa: E402
 
 DB_ENGINE = "django.contrib.sessions.backends.db"
 MYSQL_URL = os.environ.get("SESSIONCTL_TEST_MYSQL", "")
 MYSQL_PASSWORD_URL = os.environ.get("SESSIONCTL_TEST_MYSQL_PASSWORD_URL", "")
 MYSQL_SOCKET = os.environ.get("SESSIONCTL_TEST_MYSQL_SOCKET", "")
-DBNAME = f"sessionctl_integ_{os.getpid()}"
 
 TESTS = h.Tests()
 test = TESTS.test
@@ -45,89 +44,21 @@ def both_tz(fn):
 
 # --------------------------------------------------------------------------- server and Django
 
-def server_parts(url):
-    u = urllib.parse.urlsplit(url)
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 3306),
-                USER=urllib.parse.unquote(u.username or "root"),
-                PASSWORD=urllib.parse.unquote(u.password or ""))
+SERVER = h.ServerDatabase("mysql", MYSQL_URL)
+DBNAME = SERVER.name
+database_settings = SERVER.settings
 
 
-def admin_connection():
-    import MySQLdb
-    p = server_parts(MYSQL_URL)
-    con = MySQLdb.connect(host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"])
-    con.autocommit(True)
-    return con
+class MysqlCase(h.ServerCase):
+    """A djangoharness ServerCase on this process's MySQL database."""
 
+    server = SERVER
 
-def create_database():
-    con = admin_connection()
-    cur = con.cursor()
-    cur.execute(f"DROP DATABASE IF EXISTS `{DBNAME}`")
-    cur.execute(f"CREATE DATABASE `{DBNAME}` CHARACTER SET utf8mb4")
-    con.close()
-
-
-def drop_database():
-    from django.db import connections
-    connections.close_all()
-    con = admin_connection()
-    con.cursor().execute(f"DROP DATABASE IF EXISTS `{DBNAME}`")
-    con.close()
-
-
-def database_settings(**override):
-    p = server_parts(MYSQL_URL)
-    return dict({"ENGINE": "django.db.backends.mysql", "NAME": DBNAME, "USER": p["USER"],
-                 "PASSWORD": p["PASSWORD"], "HOST": p["HOST"], "PORT": p["PORT"]}, **override)
-
-
-def setup_django_mysql(sessionctl_path):
-    """This process's MySQL database, created, then Django set up on it and migrated."""
-    create_database()
-    got = h.setup_django(sessionctl_path, database=database_settings())
-    from django.core.management import call_command
-    call_command("migrate", verbosity=0, interactive=False)
-    return got
-
-
-def sql(statement, params=()):
-    """Run SQL on Django's connection; rows for a SELECT."""
-    from django.db import connection
-    with connection.cursor() as cur:
-        cur.execute(statement, params)
-        return cur.fetchall() if cur.description else None
-
-
-class MysqlCase(Case):
-    """A djangoharness Case whose database is the shared MySQL one."""
-
-    def __enter__(self):
-        from django.test.utils import override_settings
-        self._override = override_settings(SECRET_KEY=self.secret, USE_TZ=self.use_tz, TIME_ZONE=self.time_zone)
-        self._override.enable()
-        sql("DROP TABLE IF EXISTS sessionctl_cart")
+    def clear_tables(self):
         sql("DELETE FROM django_session")
         sql("SET FOREIGN_KEY_CHECKS = 0")
         sql("DELETE FROM auth_user")
         sql("SET FOREIGN_KEY_CHECKS = 1")
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        from django.db import connections
-        connections.close_all()
-        self._override.disable()
-        if exc_type is None and not self.keep:
-            import shutil
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-    def store_settings(self, database=None):
-        """The db engine on this process's MySQL database (or on `database`)."""
-        return {"SESSION_ENGINE": DB_ENGINE, "DATABASES": {"default": database or database_settings()}}
-
-    def keys(self):
-        return sorted(r[0] for r in sql("SELECT session_key FROM django_session"))
 
 
 def model():
@@ -305,7 +236,7 @@ def test_mysql_connection_rules_and_failures(case):
         r = case.sessionctl("inspect", "--all", config=cfg)
         check(r.rc in (0, 1), f"inspect through the socket\n      {r.describe()}")
     if MYSQL_PASSWORD_URL:
-        p = server_parts(MYSQL_PASSWORD_URL)
+        p = sql_servers.server_parts("mysql", MYSQL_PASSWORD_URL)
         wrong = database_settings(USER=p["USER"], PASSWORD="wrong-hunter2")
         cfg = case.write_config("wrong.json", database=wrong)
         r = case.sessionctl("inspect", "--all", config=cfg).expect_error(3, "Access denied")
@@ -398,5 +329,5 @@ def test_mysql_missing_table_is_exit_2(case):
 
 if __name__ == "__main__":
     sys.exit(h.run_module(
-        __doc__, TESTS, MysqlCase, setup=setup_django_mysql, setup_step="mysql_setup", teardown=drop_database,
+        __doc__, TESTS, MysqlCase, setup=SERVER.setup_django, setup_step="mysql_setup", teardown=SERVER.teardown,
         needs_env=("SESSIONCTL_TEST_MYSQL", 'SESSIONCTL_TEST_MYSQL is not set; eval "$(scripts/servers.sh start)"')))

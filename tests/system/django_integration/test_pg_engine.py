@@ -19,18 +19,17 @@ import os
 import sys
 import threading
 import time
-import urllib.parse
 from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
-from djangoharness import Case, check, check_eq  # noqa: E402
+import sql_servers  # noqa: E402
+from djangoharness import check, check_eq, sql  # noqa: E402
 
 DB_ENGINE = "django.contrib.sessions.backends.db"
 PG_URL = os.environ.get("SESSIONCTL_TEST_PG", "")
 PG_PASSWORD_URL = os.environ.get("SESSIONCTL_TEST_PG_PASSWORD_URL", "")
-DBNAME = f"sessionctl_integ_{os.getpid()}"
 
 TESTS = h.Tests()
 test = TESTS.test
@@ -44,88 +43,18 @@ def both_tz(fn):
 
 # --------------------------------------------------------------------------- server and Django
 
-def server_parts(url):
-    u = urllib.parse.urlsplit(url)
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 5432),
-                USER=urllib.parse.unquote(u.username or "postgres"),
-                PASSWORD=urllib.parse.unquote(u.password or ""))
+SERVER = h.ServerDatabase("pg", PG_URL)
+DBNAME = SERVER.name
+database_settings = SERVER.settings
 
 
-def admin_connection(dbname="postgres"):
-    import psycopg2
-    p = server_parts(PG_URL)
-    con = psycopg2.connect(host=p["HOST"], port=p["PORT"], user=p["USER"], password=p["PASSWORD"] or None,
-                           dbname=dbname)
-    con.autocommit = True
-    return con
+class PgCase(h.ServerCase):
+    """A djangoharness ServerCase on this process's PostgreSQL database."""
 
+    server = SERVER
 
-def create_database():
-    con = admin_connection()
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DBNAME}"')
-        cur.execute(f'CREATE DATABASE "{DBNAME}"')
-    con.close()
-
-
-def drop_database():
-    from django.db import connections
-    connections.close_all()
-    con = admin_connection()
-    with con.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DBNAME}" WITH (FORCE)')
-    con.close()
-
-
-def database_settings():
-    p = server_parts(PG_URL)
-    return {"ENGINE": "django.db.backends.postgresql", "NAME": DBNAME, "USER": p["USER"],
-            "PASSWORD": p["PASSWORD"], "HOST": p["HOST"], "PORT": p["PORT"]}
-
-
-def setup_django_pg(sessionctl_path):
-    """This process's PostgreSQL database, created, then Django set up on it and migrated."""
-    create_database()
-    got = h.setup_django(sessionctl_path, database=database_settings())
-    from django.core.management import call_command
-    call_command("migrate", verbosity=0, interactive=False)
-    return got
-
-
-def sql(statement, params=()):
-    """Run SQL on Django's connection; rows for a SELECT."""
-    from django.db import connection
-    with connection.cursor() as cur:
-        cur.execute(statement, params)
-        return cur.fetchall() if cur.description else None
-
-
-class PgCase(Case):
-    """A djangoharness Case whose database is the shared PostgreSQL one."""
-
-    def __enter__(self):
-        from django.test.utils import override_settings
-        self._override = override_settings(SECRET_KEY=self.secret, USE_TZ=self.use_tz, TIME_ZONE=self.time_zone)
-        self._override.enable()
-        sql("DROP TABLE IF EXISTS sessionctl_cart")
+    def clear_tables(self):
         sql("TRUNCATE django_session, auth_user CASCADE")
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        from django.db import connections
-        connections.close_all()
-        self._override.disable()
-        if exc_type is None and not self.keep:
-            import shutil
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-    def store_settings(self, database=None):
-        """The db engine on this process's PostgreSQL database (or on `database`)."""
-        return {"SESSION_ENGINE": DB_ENGINE, "DATABASES": {"default": database or database_settings()}}
-
-    def keys(self):
-        return sorted(r[0] for r in sql("SELECT session_key FROM django_session"))
 
 
 def model():
@@ -289,7 +218,7 @@ def test_pg_connection_failures_are_one_line_without_password(case):
     cfg = case.write_config("missing.json", database=missing)
     case.sessionctl("inspect", "--all", config=cfg).expect_error(2, "does not exist")
     if PG_PASSWORD_URL:
-        p = server_parts(PG_PASSWORD_URL)
+        p = sql_servers.server_parts("pg", PG_PASSWORD_URL)
         wrong = {"ENGINE": "django.db.backends.postgresql", "NAME": DBNAME, "USER": p["USER"],
                  "PASSWORD": "wrong-hunter2", "HOST": p["HOST"], "PORT": p["PORT"]}
         cfg = case.write_config("wrong.json", database=wrong)
@@ -321,5 +250,5 @@ def test_pg_missing_table_is_exit_2(case):
 
 if __name__ == "__main__":
     sys.exit(h.run_module(
-        __doc__, TESTS, PgCase, setup=setup_django_pg, setup_step="pg_setup", teardown=drop_database,
+        __doc__, TESTS, PgCase, setup=SERVER.setup_django, setup_step="pg_setup", teardown=SERVER.teardown,
         needs_env=("SESSIONCTL_TEST_PG", 'SESSIONCTL_TEST_PG is not set; eval "$(scripts/servers.sh start)"')))
