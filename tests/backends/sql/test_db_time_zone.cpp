@@ -120,6 +120,8 @@ public:
         MysqlResult r = db_.admin().exec("SELECT session_key FROM sessionctl_tz_session ORDER BY session_key", "keys");
         std::vector<std::string> out;
         for (std::size_t i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+        // In byte order: the column's collation puts "bj..." before "b_...".
+        std::sort(out.begin(), out.end());
         return out;
     }
 
