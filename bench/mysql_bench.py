@@ -23,16 +23,14 @@ prints both times, the ratio, and whether the results agree.
 """
 
 import argparse
-import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
 from datetime import timedelta
+
+from sql_bench_common import Sessionctl, Writer, clearsessions_rounds, process_cpu
 
 
 def parts(url):
@@ -52,38 +50,10 @@ def connect(url, db=None):
     return con
 
 
-class Writer(threading.Thread):
-    """A site's writes during a cleanup: new sessions and updates of live ones,
-    one autocommit statement each; records the longest one."""
-
-    def __init__(self, url, db, live_keys):
-        super().__init__(daemon=True)
-        self.url, self.db, self.live = url, db, live_keys
-        self.stop = threading.Event()
-        self.longest = 0.0
-        self.writes = 0
-        self.error = None
-
-    def run(self):
-        try:
-            con = connect(self.url, self.db)
-            cur = con.cursor()
-            n = 0
-            while not self.stop.is_set():
-                t = time.monotonic()
-                if n % 2:
-                    cur.execute("INSERT INTO django_session VALUES (%s, 'e30:1ruzA4:x', "
-                                "UTC_TIMESTAMP(6) + INTERVAL 14 DAY)", [f"writer{os.getpid()}{n:012d}"])
-                else:
-                    cur.execute("UPDATE django_session SET expire_date = UTC_TIMESTAMP(6) + INTERVAL 14 DAY "
-                                "WHERE session_key = %s", [random.choice(self.live)])
-                self.longest = max(self.longest, time.monotonic() - t)
-                self.writes += 1
-                n += 1
-                time.sleep(0.005)
-            con.close()
-        except Exception as e:  # noqa: BLE001
-            self.error = f"{type(e).__name__}: {e}"
+def datadir(connection):
+    with connection.cursor() as cur:
+        cur.execute("SELECT @@datadir")
+        return cur.fetchone()[0]
 
 
 def main():
@@ -93,6 +63,7 @@ def main():
     ap.add_argument("--mysql-url", default=os.environ.get("SESSIONCTL_TEST_MYSQL", ""))
     ap.add_argument("--skip-find", action="store_true", help="only the clearsessions rows")
     ap.add_argument("--rounds", type=int, default=1, help="clearsessions pairs (Django, sessionctl) to run")
+    ap.add_argument("--keep-db", action="store_true", help="leave the bench's database (and config) in place")
     args = ap.parse_args()
     if not args.mysql_url:
         sys.exit("mysql_bench: set --mysql-url or SESSIONCTL_TEST_MYSQL (eval \"$(scripts/servers.sh start)\")")
@@ -104,7 +75,10 @@ def main():
     finally:
         from django.db import connections
         connections.close_all()
-        con.cursor().execute(f"DROP DATABASE IF EXISTS `{dbname}`")
+        if args.keep_db:
+            print(f"kept database {dbname}", flush=True)
+        else:
+            con.cursor().execute(f"DROP DATABASE IF EXISTS `{dbname}`")
 
 
 def run(args, dbname):
@@ -161,64 +135,49 @@ def run(args, dbname):
             cur.execute("SELECT session_key FROM django_session WHERE session_key NOT LIKE 'writer%%'")
             return sorted(r[0] for r in cur.fetchall())
 
-    tmp = tempfile.mkdtemp(prefix="mysql-bench-")
-    secret_file = os.path.join(tmp, "secret")
-    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, secret.encode())
-    os.close(fd)
-    config = os.path.join(tmp, "sessionctl.json")
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, json.dumps({"SECRET_KEY_FILE": secret_file, "USE_TZ": True, "TIME_ZONE": "UTC",
-                             "DATABASES": {"default": database}}).encode())
-    os.close(fd)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONCTL_")}
+    sessionctl = Sessionctl(args.sessionctl, secret, database, "mysql-bench-")
+    if args.keep_db:
+        print(f"sessionctl config {sessionctl.config}", flush=True)
 
-    def sessionctl(*argv):
-        t = time.monotonic()
-        r = subprocess.run([args.sessionctl, "--config", config, *argv], capture_output=True, text=True, env=env)
-        if r.returncode not in (0, 1):
-            sys.exit(f"sessionctl {argv} exited {r.returncode}: {r.stderr}")
-        return time.monotonic() - t, r.stdout
+    def new_writer():
+        return Writer(lambda: connect(args.mysql_url, dbname),
+                      lambda cur, key: cur.execute("INSERT INTO django_session VALUES (%s, 'e30:1ruzA4:x', "
+                                                   "UTC_TIMESTAMP(6) + INTERVAL 14 DAY)", [key]),
+                      lambda cur, key: cur.execute("UPDATE django_session SET expire_date = UTC_TIMESTAMP(6) + "
+                                                   "INTERVAL 14 DAY WHERE session_key = %s", [key]),
+                      live)
 
-    def with_writer(fn):
-        w = Writer(args.mysql_url, dbname, live)
-        w.start()
-        try:
-            result = fn()
-        finally:
-            w.stop.set()
-            w.join()
-        if w.error:
-            print(f"  the writer failed: {w.error}", flush=True)
-        return result, w
-
-    def timed_django():
-        connection.close()
-        t = time.monotonic()
+    def django_clearsessions():
+        connection.close()  # a new connection, as manage.py makes
         call_command("clearsessions")
-        return time.monotonic() - t
 
-    def load():
-        return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    def purged():
+        # InnoDB removes deleted rows later, in its purge threads: Django's one
+        # DELETE leaves all of that for after it returns, sessionctl's batches
+        # have most of it done while they run. Waits until none is left.
+        t = time.monotonic()
+        while time.monotonic() - t < 600:
+            with connection.cursor() as cur:
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+                if int(cur.fetchone()[1]) == 0:
+                    return
+            time.sleep(0.05)
 
-    # 1. clearsessions, each side on a fresh copy (the same bytes in the same
-    # order: the filled table itself was written at random, the copies are not)
-    for round_ in range(args.rounds):
+    def reset_settled():
         reset()
-        django_s, w = with_writer(timed_django)
-        left_django = keys_left()
-        print(f"clearsessions: Django {django_s:.2f}s (writer's longest statement {w.longest * 1000:.0f} ms, "
-              f"{w.writes} writes; {load()})", flush=True)
-        for label, argv in (("sessionctl", ["clearsessions"]),
-                            ("sessionctl --one-transaction", ["clearsessions", "--one-transaction"])):
-            if round_ and "--one-transaction" in argv:
-                continue
-            reset()
-            (ours_s, _), w = with_writer(lambda: sessionctl(*argv))
-            agree = keys_left() == left_django
-            print(f"clearsessions: {label} {ours_s:.2f}s, {ours_s / django_s:.2f}x Django's time (writer's longest "
-                  f"statement {w.longest * 1000:.0f} ms, {w.writes} writes; {load()}), results "
-                  f"{'agree' if agree else 'DIFFER'}", flush=True)
+        purged()
+
+    with connection.cursor() as cur:  # a local server: the bench reads /proc
+        cur.execute("SELECT @@pid_file")
+        pid_file = cur.fetchone()[0]
+    with open(pid_file if os.path.isabs(pid_file) else os.path.join(datadir(connection), pid_file)) as f:
+        server = int(f.read().split()[0])
+
+    # 1. clearsessions, each side on a fresh copy of the same table (the same
+    # bytes in the same order: the filled table was written at random, the
+    # copies are not)
+    clearsessions_rounds(args.rounds, reset_settled, keys_left, new_writer, django_clearsessions, sessionctl,
+                         lambda: process_cpu(server), settle=purged)
     if args.skip_find:
         return
     reset()
