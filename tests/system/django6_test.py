@@ -13,7 +13,7 @@ it once and keeps it). This script
    `ld-linux-x86-64.so.2 --library-path lib bin/sessionctl` by a wrapper, so the
    binary built here runs unchanged beside trixie's newer C library;
 2. copies the integration suites (tests/system/django_integration/ and
-   djangoharness.py) into ROOT/opt/sessionctl-tests;
+   djangoharness.py, sql_servers.py) into ROOT/opt/sessionctl-tests;
 3. runs each suite with `chroot ROOT /usr/bin/python3 ... --django 6.1`. The
    chroot shares the network, so the servers of scripts/servers.sh
    (SESSIONCTL_TEST_* variables) are reached on loopback as from outside.
@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 SUITES = ["test_db_engine.py", "test_file_engine.py", "test_cache_engines.py", "test_pg_engine.py",
           "test_memcached_engine.py", "test_memcached_servers.py",
           "test_django_redis_codecs.py", "test_redis_tls.py", "test_redis_sentinel.py", "test_users.py",
-          "test_copy.py"]
+          "test_copy.py", "test_db_time_zone.py"]
 # Not test_mysql_engine.py: Django 6 needs mysqlclient >= 2.2.1 and Debian 13's
 # python3-mysqldb is 1.4.6 (Django refuses it: ImproperlyConfigured), so Django 6.1
 # on MySQL cannot be run from Debian's packages. The TLS Redis's certificates are
@@ -93,7 +93,8 @@ def install_suites(root):
     dest = root / "opt/sessionctl-tests"
     shutil.rmtree(dest, ignore_errors=True)
     (dest / "django_integration").mkdir(parents=True)
-    shutil.copy2(HERE / "djangoharness.py", dest / "djangoharness.py")
+    for helper in ("djangoharness.py", "sql_servers.py"):  # the suites' shared modules
+        shutil.copy2(HERE / helper, dest / helper)
     for suite in SUITES:
         shutil.copy2(HERE / "django_integration" / suite, dest / "django_integration" / suite)
     # test_users.py's custom user model app
