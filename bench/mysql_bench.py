@@ -140,12 +140,7 @@ def run(args, dbname):
         print(f"sessionctl config {sessionctl.config}", flush=True)
 
     def new_writer():
-        return Writer(lambda: connect(args.mysql_url, dbname),
-                      lambda cur, key: cur.execute("INSERT INTO django_session VALUES (%s, 'e30:1ruzA4:x', "
-                                                   "UTC_TIMESTAMP(6) + INTERVAL 14 DAY)", [key]),
-                      lambda cur, key: cur.execute("UPDATE django_session SET expire_date = UTC_TIMESTAMP(6) + "
-                                                   "INTERVAL 14 DAY WHERE session_key = %s", [key]),
-                      live)
+        return Writer(lambda: connect(args.mysql_url, dbname), "UTC_TIMESTAMP(6) + INTERVAL 14 DAY", live)
 
     def django_clearsessions():
         connection.close()  # a new connection, as manage.py makes

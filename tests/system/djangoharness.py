@@ -598,6 +598,31 @@ class Case:
 
 # --------------------------------------------------------------------------- a database on a shared server
 
+def mysql_client_problem():
+    """Why this Django cannot reach MySQL whatever the server (None when it can):
+    no MySQLdb, or Django 6, which refuses mysqlclient older than 2.2.1 (Debian 13,
+    where the Django 6.1 chroot comes from, ships 1.4.6)."""
+    try:
+        import MySQLdb
+    except ImportError as e:
+        return f"no MySQLdb module: {e}"
+    import django
+    if django.VERSION >= (6, 0) and MySQLdb.version_info < (2, 2, 1):
+        have = ".".join(str(n) for n in MySQLdb.version_info[:3])
+        return f"Django {django.get_version()} needs mysqlclient >= 2.2.1, this is {have}"
+    return None
+
+
+def add_database(alias, entry):
+    """settings.DATABASES[alias] = entry after django.setup(): the connection
+    handler reads DATABASES once (3.2: .databases; 4.0+: .settings)."""
+    from django.conf import settings
+    from django.db import connections
+    settings.DATABASES[alias] = entry
+    connections.__dict__.pop("databases", None)
+    connections.__dict__.pop("settings", None)
+
+
 def sql(statement, params=()):
     """Run SQL on Django's default connection; rows for a SELECT."""
     from django.db import connection

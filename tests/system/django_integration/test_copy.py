@@ -36,22 +36,7 @@ REDIS_DB = 6
 MYSQL_URL = os.environ.get("SESSIONCTL_TEST_MYSQL", "")
 
 
-def mysql_client_problem():
-    """Why this Django cannot reach MySQL whatever the server (None when it can):
-    Django 6 refuses mysqlclient older than 2.2.1, and Debian 13 (the Django 6.1
-    chroot) ships 1.4.6."""
-    try:
-        import MySQLdb
-    except ImportError as e:
-        return f"no MySQLdb module: {e}"
-    import django
-    if django.VERSION >= (6, 0) and MySQLdb.version_info < (2, 2, 1):
-        have = ".".join(str(n) for n in MySQLdb.version_info[:3])
-        return f"Django {django.get_version()} needs mysqlclient >= 2.2.1, this is {have}"
-    return None
-
-
-MYSQL_PROBLEM = mysql_client_problem() if MYSQL_URL else None
+MYSQL_PROBLEM = h.mysql_client_problem() if MYSQL_URL else None
 MYSQL_USABLE = bool(MYSQL_URL) and MYSQL_PROBLEM is None
 PG_DBNAME = f"sessionctl_copy_{os.getpid()}"
 MY_DBNAME = PG_DBNAME
@@ -91,23 +76,14 @@ def my_database():
 
 def setup(sessionctl_path):
     got = h.setup_django(sessionctl_path)
-    from django.conf import settings
-    from django.db import connections
     # cached_db's table: a SQLite file of its own per case (CopyCase).
-    settings.DATABASES["cdb"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-    connections.__dict__.pop("databases", None)
-    connections.__dict__.pop("settings", None)
+    h.add_database("cdb", {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"})
     if PG_URL:
         sql_servers.create_database("pg", PG_URL, PG_DBNAME)
-        settings.DATABASES["pg"] = pg_database()
-        # The connection handler reads DATABASES once (3.2: .databases; 4.0+: .settings).
-        connections.__dict__.pop("databases", None)
-        connections.__dict__.pop("settings", None)
+        h.add_database("pg", pg_database())
     if MYSQL_USABLE:
         sql_servers.create_database("mysql", MYSQL_URL, MY_DBNAME)
-        settings.DATABASES["my"] = my_database()
-        connections.__dict__.pop("databases", None)
-        connections.__dict__.pop("settings", None)
+        h.add_database("my", my_database())
     from django.core.management import call_command
     from django.db import router
     router.routers = [SessionRouter()]

@@ -22,12 +22,12 @@ Prints PASS/FAIL/SKIP lines and finally `RESULT <passed> <failed>`.
 import os
 import sqlite3
 import sys
-import urllib.parse
 from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/system: djangoharness
 import djangoharness as h  # noqa: E402
+import sql_servers  # noqa: E402
 from djangoharness import Case, check, check_eq  # noqa: E402
 
 MYSQL_URL = os.environ.get("SESSIONCTL_TEST_MYSQL", "")
@@ -36,21 +36,7 @@ ZONES = ("Asia/Kathmandu", "America/Sao_Paulo")
 BACKENDS = ("sqlite", "mysql")
 
 
-def mysql_client_problem():
-    """Why this Django cannot reach MySQL whatever the server (None when it can);
-    as test_copy.py."""
-    try:
-        import MySQLdb
-    except ImportError as e:
-        return f"no MySQLdb module: {e}"
-    import django
-    if django.VERSION >= (6, 0) and MySQLdb.version_info < (2, 2, 1):
-        have = ".".join(str(n) for n in MySQLdb.version_info[:3])
-        return f"Django {django.get_version()} needs mysqlclient >= 2.2.1, this is {have}"
-    return None
-
-
-MYSQL_PROBLEM = mysql_client_problem() if MYSQL_URL else None
+MYSQL_PROBLEM = h.mysql_client_problem() if MYSQL_URL else None
 MYSQL_USABLE = bool(MYSQL_URL) and MYSQL_PROBLEM is None
 ALIASES = {"sqlite": "default", "mysql": "my"}
 # The alias the sessions app reads and writes (SessionRouter).
@@ -80,37 +66,16 @@ def for_each_store(fn):
 
 # --------------------------------------------------------------------------- servers and Django
 
-def my_parts():
-    u = urllib.parse.urlsplit(MYSQL_URL)
-    return dict(HOST=u.hostname or "127.0.0.1", PORT=str(u.port or 3306),
-                USER=urllib.parse.unquote(u.username or "root"), PASSWORD=urllib.parse.unquote(u.password or ""))
-
-
-def my_admin_sql(statement):
-    import MySQLdb
-    p = my_parts()
-    con = MySQLdb.connect(host=p["HOST"], port=int(p["PORT"]), user=p["USER"], password=p["PASSWORD"])
-    try:
-        con.cursor().execute(statement)
-    finally:
-        con.close()
-
-
 def my_database(zone=None):
-    return {"ENGINE": "django.db.backends.mysql", "NAME": MY_DBNAME, **my_parts(), "TIME_ZONE": zone}
+    return sql_servers.database_settings("mysql", MYSQL_URL, MY_DBNAME, TIME_ZONE=zone)
 
 
 def setup(sessionctl_path):
     got = h.setup_django(sessionctl_path)
-    from django.conf import settings
-    from django.db import connections, router
+    from django.db import router
     if MYSQL_USABLE:
-        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
-        my_admin_sql(f"CREATE DATABASE `{MY_DBNAME}` CHARACTER SET utf8mb4")
-        settings.DATABASES["my"] = my_database()
-        # The connection handler reads DATABASES once (3.2: .databases; 4.0+: .settings).
-        connections.__dict__.pop("databases", None)
-        connections.__dict__.pop("settings", None)
+        sql_servers.create_database("mysql", MYSQL_URL, MY_DBNAME)
+        h.add_database("my", my_database())
     router.routers = [SessionRouter()]
     if MYSQL_USABLE:
         from django.core.management import call_command
@@ -122,7 +87,7 @@ def teardown():
     from django.db import connections
     connections.close_all()
     if MYSQL_USABLE:
-        my_admin_sql(f"DROP DATABASE IF EXISTS `{MY_DBNAME}`")
+        sql_servers.drop_database("mysql", MYSQL_URL, MY_DBNAME)
 
 
 def set_database_zone(alias, zone):
