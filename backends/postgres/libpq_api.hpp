@@ -33,6 +33,7 @@
     X(PQfinish)                       \
     X(PQfreemem)                      \
     X(PQgetisnull)                    \
+    X(PQgetResult)                    \
     X(PQgetlength)                    \
     X(PQgetvalue)                     \
     X(PQhost)                         \
@@ -40,6 +41,7 @@
     X(PQport)                         \
     X(PQresultErrorField)             \
     X(PQresultStatus)                 \
+    X(PQsendQueryParams)              \
     X(PQserverVersion)                \
     X(PQsetNoticeProcessor)           \
     X(PQstatus)                       \

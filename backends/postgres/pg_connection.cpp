@@ -172,18 +172,51 @@ PgResult PgConnection::finish(void* raw) const {
     return result;
 }
 
-PgResult PgConnection::try_exec(std::string_view sql, const std::vector<PgParam>& params) {
+namespace {
+
+// PgParams as libpq takes them (the values point into `params`).
+struct LibpqParams {
     std::vector<Oid> types;
     std::vector<const char*> values;
-    types.reserve(params.size());
-    values.reserve(params.size());
-    for (const auto& p : params) {
-        types.push_back(static_cast<Oid>(p.type));
-        values.push_back(p.value ? p.value->c_str() : nullptr);
+    explicit LibpqParams(const std::vector<PgParam>& params) {
+        types.reserve(params.size());
+        values.reserve(params.size());
+        for (const auto& p : params) {
+            types.push_back(static_cast<Oid>(p.type));
+            values.push_back(p.value ? p.value->c_str() : nullptr);
+        }
     }
+};
+
+}  // namespace
+
+PgResult PgConnection::try_exec(std::string_view sql, const std::vector<PgParam>& params) {
+    const LibpqParams p(params);
     const std::string text(sql);
-    return finish(pq().PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()), types.data(),
-                                    values.data(), nullptr, nullptr, 0));
+    return finish(pq().PQexecParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()), p.types.data(),
+                                    p.values.data(), nullptr, nullptr, 0));
+}
+
+void PgConnection::send(std::string_view sql, const std::vector<PgParam>& params) {
+    const LibpqParams p(params);
+    const std::string text(sql);
+    sent_ = pq().PQsendQueryParams(as_conn(conn_.get()), text.c_str(), static_cast<int>(params.size()), p.types.data(),
+                                   p.values.data(), nullptr, nullptr, 0) == 1;
+}
+
+PgResult PgConnection::receive(std::string_view what) {
+    void* first = nullptr;
+    if (sent_) {
+        // One statement, one result, then none: the connection is free again.
+        while (PGresult* r = pq().PQgetResult(as_conn(conn_.get()))) {
+            if (first) pq().PQclear(r);
+            else first = r;
+        }
+    }
+    sent_ = false;
+    PgResult result = finish(first);  // nothing received: PQerrorMessage says why
+    if (!result.ok()) fail(*result.failure(), what);
+    return result;
 }
 
 PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& params, std::string_view what) {

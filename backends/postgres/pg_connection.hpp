@@ -81,6 +81,12 @@ public:
     // hands the failure back for the caller to classify.
     PgResult exec(std::string_view sql, const std::vector<PgParam>& params, std::string_view what);
     [[nodiscard]] PgResult try_exec(std::string_view sql, const std::vector<PgParam>& params);
+    // exec() in two halves, so that the caller works while the server runs
+    // the statement: send() returns once it is sent (a failure to send is
+    // reported by receive()), receive() waits for its result and throws as
+    // exec() does. Nothing else may run on the connection in between.
+    void send(std::string_view sql, const std::vector<PgParam>& params);
+    PgResult receive(std::string_view what);
     // Statements without parameters (may be several; SET ..., BEGIN).
     void run(std::string_view sql, std::string_view what);
     [[nodiscard]] PgResult try_run(std::string_view sql);
@@ -106,6 +112,7 @@ private:
 
     std::unique_ptr<void, Deleter> conn_;
     std::string target_;
+    bool sent_ = false;  // send() handed its statement to libpq
 };
 
 // PostgreSQL's array literal of texts: {"a","b\"c"}.

@@ -436,6 +436,47 @@ TEST_CASE("scan visits keys in byte order whichever index the table has", "[pg]"
     }
 }
 
+TEST_CASE("scan pages: every key once, in order, and the connection free after a stop or a throw", "[pg]") {
+    auto* db = PgTestDatabase::get();
+    if (!db) return;
+    auto table = fresh_table(*db);
+    // Two full pages and a part: the next page is asked for while one is visited.
+    const std::size_t count = PgTable::kScanPageRows * 2 + 17;
+    db->sql(
+        fmt::format("INSERT INTO django_session SELECT 'k' || lpad(i::text, 7, '0'), 'x', "
+                    "'2030-01-01'::timestamptz FROM generate_series(1, {}) i",
+                    count));
+    std::vector<std::string> seen;
+    table->scan([&](const StoredSession& r) {
+        seen.push_back(r.key);
+        return true;
+    });
+    REQUIRE(seen.size() == count);
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+
+    // Stopped in the first page (the second already on its way), then thrown
+    // from in the second: each time the table's next statement runs.
+    std::size_t visited = 0;
+    table->scan([&](const StoredSession&) { return ++visited < 10; });
+    CHECK(visited == 10);
+    std::size_t again = 0;  // a scan sends its first page: nothing may be left on the wire
+    table->scan([&](const StoredSession&) { return ++again > 0; });
+    CHECK(again == count);
+    CHECK(table->exists("k0000001"));
+    visited = 0;
+    CHECK_THROWS_WITH(table->scan([&](const StoredSession&) {
+        if (++visited == PgTable::kScanPageRows + 5) throw StoreError("decode failed");
+        return true;
+    }),
+                      "decode failed");
+    again = 0;
+    table->scan([&](const StoredSession&) { return ++again > 0; });
+    CHECK(again == count);
+    CHECK(table->exists(seen.back()));
+    CHECK(table->select(seen[PgTable::kScanPageRows]).has_value());
+}
+
 TEST_CASE("a missing table or database is StoreMissing; read-only refuses writes", "[pg]") {
     auto* db = PgTestDatabase::get();
     if (!db) return;
