@@ -74,7 +74,7 @@ struct PgSchema {
 
 class PgTable final : public SessionTable {
 public:
-    static constexpr std::size_t kScanPageRows = 10000;
+    static constexpr std::size_t kScanPageRows = 2000;
     // Row locks: a batch locks only expired rows no request writes (SKIP
     // LOCKED passes over any that one holds), so the site's writers never
     // queue behind it and no pause is needed; batches of about half a second
