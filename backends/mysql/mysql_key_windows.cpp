@@ -88,7 +88,6 @@ std::optional<KeyWindow> MysqlKeyWindows::estimated(std::size_t rows) {
                                            static_cast<double>(table_rows_));
     const auto window_of = [&](std::uint64_t span) {
         KeyWindow window;
-        window.estimated = true;
         window.last = span >= left;
         window.range = after_low();
         if (!window.last) {

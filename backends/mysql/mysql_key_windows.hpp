@@ -41,10 +41,9 @@ inline constexpr std::uint64_t kKeyPositions = 4738381338321616896ULL;  // 36^12
 [[nodiscard]] std::string mysql_key_at(std::uint64_t position);
 
 struct KeyWindow {
-    std::string range;       // SQL condition on `session_key`
-    std::string end_key;     // the last key covered; empty when open-ended
-    bool last = false;       // no key lies past it
-    bool estimated = false;  // sized by the optimizer's estimate, not read
+    std::string range;    // SQL condition on `session_key`
+    std::string end_key;  // the last key covered; empty when open-ended
+    bool last = false;    // no key lies past it
 };
 
 class MysqlKeyWindows {
