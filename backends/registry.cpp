@@ -124,10 +124,10 @@ std::string store_identity(const Config& config) {
                         entry.value("VERSION", nlohmann::json(1)).dump();
         }
     }
-    if (engine == kFileEngine) identity += "|file:" + config.get("SESSION_FILE_PATH").dump() + "|" + config.cookie_name();
+    if (engine == kFileEngine)
+        identity += "|file:" + config.get("SESSION_FILE_PATH").dump() + "|" + config.cookie_name();
     return identity;
 }
-
 
 std::unique_ptr<UserSource> open_user_source(const Config& config) {
     UserTableLocation where = user_table_location(config);
